@@ -141,3 +141,19 @@ def test_a_new_aspect_ratio_in_the_spec_reaches_the_generated_enum(tmp_path: Pat
         env={"PYTHONPATH": str(out), "PATH": ""},
     )
     assert probe.stdout.strip() == "['16:9', '1:1', '2:3', '3:2']"
+
+
+def test_input_limits_come_from_the_spec() -> None:
+    from kie_api import spec_limits
+
+    assert spec_limits.MAX_INPUT_IMAGES == 16
+    assert spec_limits.MAX_INPUT_IMAGE_BYTES == 10_000_000
+    assert spec_limits.INPUT_IMAGE_MIME_TYPES == ("image/jpeg", "image/png", "image/webp")
+
+
+def test_limit_extraction_fails_loudly_when_the_wording_changes() -> None:
+    merged = regen.merge(_docs())
+    schema = regen._get(merged, regen._INPUT_URLS)
+    schema["description"] = "Upload an image file"
+    with pytest.raises(regen.RegenerateError, match="Max size"):
+        regen.spec_limits_module(merged)
