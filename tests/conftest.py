@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contract
+from fake_kie import FakeKie, Harness
 
 
 @pytest.fixture
@@ -24,3 +25,38 @@ def check_exchange() -> Callable[[httpx.Request, httpx.Response | None], None]:
             contract.check_response(request, response)
 
     return check
+
+
+@pytest.fixture
+def fake_kie() -> FakeKie:
+    """A scripted kie.ai (see tests/fake_kie.py)."""
+    return FakeKie()
+
+
+@pytest.fixture(params=["sync", "async"])
+def harness(request: pytest.FixtureRequest, fake_kie: FakeKie) -> Iterator[Harness]:
+    """Every behaviour runs under both Client and AsyncClient against the scripted kie.ai."""
+    h = Harness(request.param, fake_kie)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def make_harness(request: pytest.FixtureRequest, fake_kie: FakeKie) -> Iterator[Callable[..., Harness]]:
+    """Build a harness with client options, in the mode of the parametrized ``mode`` argument."""
+    made: list[Harness] = []
+
+    def make(mode: str, **options: object) -> Harness:
+        h = Harness(mode, fake_kie, **options)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """``sync`` or ``async``: tests building their own harness run under both clients."""
+    return str(request.param)

@@ -1,5 +1,106 @@
-"""kie-gpt-image: a Python client for kie.ai's GPT Image 1.5 image-to-image model."""
+"""kie-gpt-image: a Python client for kie.ai's GPT Image 1.5 image-to-image model.
+
+    import kie_gpt_image as kie
+
+    with kie.Client() as client:                      # key from KIE_API_KEY, or api_key=...
+        result = client.edit(images=["person.jpg", "dress.png"], prompt="Dress the woman in ...")
+        result.save("out/")
+
+Everything public is re-exported here; the exception tree is drawn in ``kie_gpt_image._errors``.
+``kie_gpt_image.emulator`` (an offline kie.ai) and ``kie_gpt_image.webhooks`` are imported on demand.
+"""
+
+from ._api import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, MODEL, QUALITIES
+from ._client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_UPLOAD_BASE_URL,
+    AsyncClient,
+    Client,
+    ProgressCallback,
+)
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    DownloadError,
+    FeatureDisabledError,
+    GenerationFailedError,
+    InsufficientCreditsError,
+    InvalidInputError,
+    KieError,
+    MaintenanceError,
+    MissingApiKeyError,
+    NotFoundError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResultTooLargeError,
+    ServerError,
+    SubmissionOutcomeUnknownError,
+    TaskFailedError,
+    TransportError,
+    UnexpectedResponseError,
+    UnprocessableRequestError,
+    UsageCapExceededError,
+    WaitTimeoutError,
+    WebhookVerificationError,
+)
+from ._models import Task, TaskInfo, TaskState, UploadedFile
+from ._policies import PollPolicy, RetryPolicy
+from ._results import AsyncEditResult, EditResult
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ASPECT_RATIOS",
+    "DEFAULT_ASPECT_RATIO",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_QUALITY",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_UPLOAD_BASE_URL",
+    "MODEL",
+    "QUALITIES",
+    "APIError",
+    "AsyncClient",
+    "AsyncEditResult",
+    "AuthenticationError",
+    "Client",
+    "DownloadError",
+    "EditResult",
+    "FeatureDisabledError",
+    "GenerationFailedError",
+    "InsufficientCreditsError",
+    "InvalidInputError",
+    "KieError",
+    "MaintenanceError",
+    "MissingApiKeyError",
+    "NotFoundError",
+    "PollPolicy",
+    "ProgressCallback",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResultTooLargeError",
+    "RetryPolicy",
+    "ServerError",
+    "SubmissionOutcomeUnknownError",
+    "Task",
+    "TaskFailedError",
+    "TaskInfo",
+    "TaskState",
+    "TransportError",
+    "UnexpectedResponseError",
+    "UnprocessableRequestError",
+    "UploadedFile",
+    "UsageCapExceededError",
+    "WaitTimeoutError",
+    "WebhookVerificationError",
+    "__version__",
+]
+
+# Reprs and tracebacks read kie_gpt_image.Client, not kie_gpt_image._client.Client (as httpx does).
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("kie_gpt_image._"):
+        _obj.__module__ = "kie_gpt_image"
+del _name, _obj

@@ -1,0 +1,331 @@
+"""The one adapter between the facade and the generated ``kie_api`` package.
+
+Requests are described with the generated models and each operation's generated ``_get_kwargs``
+(method, path, parameters and body exactly as the spec defines them); replies are parsed with the
+generated models and converted to public dataclasses here, so attrs classes and ``UNSET`` never reach
+a public signature.
+
+Why not call the generated ``sync_detailed``/``asyncio_detailed``: they perform the I/O themselves,
+which the sans-I/O task flow (``_flow``) cannot yield as an effect, and their ``HTTPStatus(...)``
+raises on a non-standard status (455, 520) before any handler sees the reply (reference §7). Building
+the request and parsing the reply separately keeps the reply bytes for error messages and lets one
+flow serve both the sync and the async client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any, Literal
+
+import httpx
+
+from kie_api import spec_limits
+from kie_api.api.default import (
+    get_account_credits,
+    get_download_url,
+    get_task_details,
+    gpt_image_1_5_image_to_image,
+    upload_file_base64,
+    upload_file_stream,
+    upload_file_url,
+)
+from kie_api.models.file_upload_response import FileUploadResponse
+from kie_api.models.get_account_credits_response_200 import GetAccountCreditsResponse200
+from kie_api.models.get_download_url_body import GetDownloadUrlBody
+from kie_api.models.get_download_url_response_200 import GetDownloadUrlResponse200
+from kie_api.models.get_task_details_response_200 import GetTaskDetailsResponse200
+from kie_api.models.gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
+from kie_api.models.gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
+from kie_api.models.gpt_image_15_image_to_image_body_input_aspect_ratio import (
+    GptImage15ImageToImageBodyInputAspectRatio,
+)
+from kie_api.models.gpt_image_15_image_to_image_body_input_quality import (
+    GptImage15ImageToImageBodyInputQuality,
+)
+from kie_api.models.gpt_image_15_image_to_image_body_model import GptImage15ImageToImageBodyModel
+from kie_api.models.gpt_image_15_image_to_image_response_200 import GptImage15ImageToImageResponse200
+from kie_api.models.task_record import TaskRecord
+from kie_api.models.upload_file_base_64_body import UploadFileBase64Body
+from kie_api.models.upload_file_stream_body import UploadFileStreamBody
+from kie_api.models.upload_file_url_body import UploadFileUrlBody
+from kie_api.types import File, Unset
+
+from ._errors import UnexpectedResponseError
+from ._models import Task, TaskInfo, TaskState, UploadedFile
+from ._replies import read_envelope
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "DEFAULT_ASPECT_RATIO",
+    "DEFAULT_QUALITY",
+    "INPUT_IMAGE_MIME_TYPES",
+    "MAX_INPUT_IMAGES",
+    "MAX_INPUT_IMAGE_BYTES",
+    "MODEL",
+    "QUALITIES",
+    "Operation",
+    "RequestSpec",
+    "task_info_from_record",
+]
+
+# Allowed values, defaults and limits, all from the generated code (never retyped here).
+ASPECT_RATIOS: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBodyInputAspectRatio)
+QUALITIES: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBodyInputQuality)
+# The spec's defaults live in the generated model's field defaults.
+_DEFAULT_INPUT = GptImage15ImageToImageBodyInput(input_urls=[], prompt="")
+DEFAULT_ASPECT_RATIO: str = _DEFAULT_INPUT.aspect_ratio.value
+DEFAULT_QUALITY: str = _DEFAULT_INPUT.quality.value
+MODEL: str = next(iter(GptImage15ImageToImageBodyModel)).value
+MAX_INPUT_IMAGES: int = spec_limits.MAX_INPUT_IMAGES
+MAX_INPUT_IMAGE_BYTES: int = spec_limits.MAX_INPUT_IMAGE_BYTES
+INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = spec_limits.INPUT_IMAGE_MIME_TYPES
+
+Host = Literal["api", "upload"]
+Operation = Literal[
+    "gpt-image-1-5-image-to-image",
+    "get-task-details",
+    "get-account-credits",
+    "get-download-url",
+    "upload-file-stream",
+    "upload-file-base64",
+    "upload-file-url",
+]
+
+
+@dataclass(slots=True)
+class RequestSpec:
+    """One request to kie.ai, as data: the drivers turn it into an ``httpx.Request`` and send it."""
+
+    operation: Operation
+    host: Host
+    kwargs: dict[str, Any]
+    """``method``, ``url`` (a path), and ``params``/``json``/``files``/``headers`` for httpx."""
+    paid: bool = False
+    """True for createTask: never resent unless the first attempt provably never reached kie.ai."""
+    close: Callable[[], None] | None = field(default=None, repr=False)
+    """Releases what the request holds open (an input file), after the attempt."""
+
+
+def _spec(operation: Operation, host: Host, kwargs: dict[str, Any], **extra: Any) -> RequestSpec:
+    return RequestSpec(operation, host, kwargs, **extra)
+
+
+def create_task_request(
+    *, input_urls: list[str], prompt: str, aspect_ratio: str, quality: str, callback_url: str | None
+) -> RequestSpec:
+    """createTask for the gpt-image/1.5-image-to-image model."""
+    body = GptImage15ImageToImageBody(
+        model=GptImage15ImageToImageBodyModel(MODEL),
+        input_=GptImage15ImageToImageBodyInput(
+            input_urls=input_urls,
+            prompt=prompt,
+            aspect_ratio=GptImage15ImageToImageBodyInputAspectRatio(aspect_ratio),
+            quality=GptImage15ImageToImageBodyInputQuality(quality),
+        ),
+        **({"call_back_url": callback_url} if callback_url else {}),
+    )
+    return _spec(
+        "gpt-image-1-5-image-to-image", "api", gpt_image_1_5_image_to_image._get_kwargs(body=body), paid=True
+    )
+
+
+def get_task_request(task_id: str) -> RequestSpec:
+    """recordInfo for one task."""
+    return _spec("get-task-details", "api", get_task_details._get_kwargs(task_id=task_id))
+
+
+def credits_request() -> RequestSpec:
+    """Remaining account credits."""
+    return _spec("get-account-credits", "api", get_account_credits._get_kwargs())
+
+
+def download_url_request(url: str) -> RequestSpec:
+    """A temporary direct-download URL for a kie.ai-generated file."""
+    return _spec("get-download-url", "api", get_download_url._get_kwargs(body=GetDownloadUrlBody(url=url)))
+
+
+def stream_upload_request(
+    stream: IO[bytes], *, name: str, mime_type: str, upload_path: str, file_name: str | None
+) -> RequestSpec:
+    """multipart upload of an open binary stream (closed after the attempt)."""
+    body = UploadFileStreamBody(
+        file=File(payload=stream, file_name=name, mime_type=mime_type),  # type: ignore[arg-type]
+        upload_path=upload_path,
+        **({"file_name": file_name} if file_name else {}),
+    )
+    kwargs = upload_file_stream._get_kwargs(body=body)
+    # The generated code pins the multipart boundary to "+++", which a payload containing "\r\n--+++"
+    # corrupts (reference §7): drop it so httpx picks a random boundary.
+    kwargs.pop("headers", None)
+    return _spec("upload-file-stream", "upload", kwargs, close=stream.close)
+
+
+def base64_upload_request(data_url: str, *, upload_path: str, file_name: str | None) -> RequestSpec:
+    """JSON upload of base64 (or data-URL) content."""
+    body = UploadFileBase64Body(
+        base_64_data=data_url, upload_path=upload_path, **({"file_name": file_name} if file_name else {})
+    )
+    return _spec("upload-file-base64", "upload", upload_file_base64._get_kwargs(body=body))
+
+
+def url_upload_request(url: str, *, upload_path: str, file_name: str | None) -> RequestSpec:
+    """Have kie.ai fetch a public URL into its upload storage."""
+    body = UploadFileUrlBody(
+        file_url=url, upload_path=upload_path, **({"file_name": file_name} if file_name else {})
+    )
+    return _spec("upload-file-url", "upload", upload_file_url._get_kwargs(body=body))
+
+
+# ------------------------------------------------------------------------------------------- replies
+
+
+def _unexpected(message: str, operation: str, response: httpx.Response) -> UnexpectedResponseError:
+    return UnexpectedResponseError(
+        message, operation=operation, status_code=response.status_code, body=response.content
+    )
+
+
+def parse_created_task(response: httpx.Response) -> Task:
+    """The task id from a createTask reply."""
+    operation = "gpt-image-1-5-image-to-image"
+    reply = GptImage15ImageToImageResponse200.from_dict(read_envelope(response, operation))
+    data = reply.data
+    task_id = None if data is None or isinstance(data, Unset) else data.task_id
+    if not isinstance(task_id, str) or not task_id:
+        raise _unexpected("createTask reply has no data.taskId", operation, response)
+    return Task(task_id=task_id)
+
+
+def parse_task_info(response: httpx.Response, task_id: str) -> TaskInfo:
+    """A recordInfo reply as ``TaskInfo``."""
+    operation = "get-task-details"
+    reply = GetTaskDetailsResponse200.from_dict(read_envelope(response, operation))
+    data = reply.data
+    if not isinstance(data, TaskRecord):
+        raise _unexpected("recordInfo reply has no task record in data", operation, response)
+    return _task_info(data, task_id)
+
+
+def task_info_from_record(record: Mapping[str, Any], task_id: str | None = None) -> TaskInfo:
+    """Parse a task record (the ``data`` of recordInfo or of a callback) as ``TaskInfo``."""
+    return _task_info(TaskRecord.from_dict(record), task_id)
+
+
+def _str(value: object) -> str | None:
+    if isinstance(value, Unset) or value is None:
+        return None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value)
+        return text if text != "" else None
+    return None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool) or value is None or isinstance(value, Unset):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _time(value: object) -> datetime | None:
+    millis = _int(value)
+    if millis is None or millis <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(millis / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _json_object(value: object) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return None
+        return decoded if isinstance(decoded, dict) else None
+    return None
+
+
+def _result_urls(result_json: object) -> tuple[str, ...]:
+    # resultJson is a JSON *string* holding {"resultUrls": [...]} (reference §2).
+    decoded = _json_object(result_json)
+    urls = decoded.get("resultUrls") if decoded else None
+    if not isinstance(urls, list):
+        return ()
+    return tuple(u for u in urls if isinstance(u, str) and u)
+
+
+def _task_info(record: TaskRecord, task_id: str | None) -> TaskInfo:
+    extra = record.additional_properties
+    raw_state = _str(record.state)
+    credits_value = extra.get("creditsConsumed", extra.get("consumeCredits"))
+    credits = (
+        float(credits_value)
+        if isinstance(credits_value, (int, float)) and not isinstance(credits_value, bool)
+        else None
+    )
+    return TaskInfo(
+        task_id=_str(record.task_id) or task_id or "",
+        state=TaskState.parse(raw_state),
+        raw_state=raw_state,
+        model=_str(record.model),
+        result_urls=_result_urls(record.result_json),
+        fail_code=_str(record.fail_code),
+        fail_msg=_str(record.fail_msg),
+        cost_time_ms=_int(record.cost_time),
+        credits_consumed=credits,
+        created_at=_time(record.create_time),
+        updated_at=_time(record.update_time),
+        completed_at=_time(record.complete_time),
+        param=_json_object(record.param),
+        raw=record.to_dict(),
+    )
+
+
+def parse_upload(response: httpx.Response, operation: Operation) -> UploadedFile:
+    """An upload reply as ``UploadedFile``."""
+    reply = FileUploadResponse.from_dict(read_envelope(response, operation))
+    data = reply.data
+    url = _str(data.download_url) if data is not None and not isinstance(data, Unset) else None
+    if data is None or isinstance(data, Unset) or not url:
+        raise _unexpected("upload reply has no data.downloadUrl", operation, response)
+    return UploadedFile(
+        url=url,
+        file_name=_str(data.file_name),
+        file_path=_str(data.file_path),
+        size=_int(data.file_size),
+        mime_type=_str(data.mime_type),
+        uploaded_at=_str(data.uploaded_at),
+    )
+
+
+def parse_credits(response: httpx.Response) -> float:
+    """Remaining credits (an integer in the docs; kept as a number)."""
+    operation = "get-account-credits"
+    data = GetAccountCreditsResponse200.from_dict(read_envelope(response, operation)).data
+    if isinstance(data, bool) or not isinstance(data, (int, float)):
+        raise _unexpected("credit reply has no numeric data", operation, response)
+    return data
+
+
+def parse_download_url(response: httpx.Response) -> str:
+    """The temporary direct-download URL."""
+    operation = "get-download-url"
+    data = GetDownloadUrlResponse200.from_dict(read_envelope(response, operation)).data
+    if not isinstance(data, str) or not data:
+        raise _unexpected("download-url reply has no URL in data", operation, response)
+    return data

@@ -1,0 +1,132 @@
+"""Result downloads: where the bytes go (a file or memory), the size cap, and safe file names.
+
+The drivers stream a result URL into a ``Sink``; the sink enforces the cap on the declared length and
+on the bytes actually received, and a file sink writes to a temporary name and renames it only when
+complete, so a failed download never leaves a truncated image behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote, urlsplit
+
+from ._errors import DownloadError, ResultTooLargeError
+
+__all__ = ["FileSink", "MemorySink", "Sink", "result_file_name"]
+
+_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def result_file_name(task_id: str, index: int, url: str) -> str:
+    """``<task id>-<n><ext>``: nothing of the URL's path is used but a known image extension, so a
+    hostile URL cannot steer the file outside the destination folder."""
+    suffix = Path(unquote(urlsplit(url).path)).suffix.lower()
+    ext = suffix if suffix in {".png", ".jpg", ".jpeg", ".webp"} else ".png"
+    stem = _SAFE.sub("_", task_id).strip("._") or "result"
+    return f"{stem}-{index}{ext}"
+
+
+class Sink:
+    """Receives one download; subclasses decide where the bytes go."""
+
+    def __init__(self, url: str, max_bytes: int) -> None:
+        self.url = url
+        self.max_bytes = max_bytes
+        self.received = 0
+
+    def start(self, status_code: int, headers: Mapping[str, str]) -> None:
+        """Check the reply before its body is read; restart from empty (a retry calls it again)."""
+        if status_code >= 400:
+            raise DownloadError(f"download of {self.url} failed with HTTP {status_code}", url=self.url)
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise ResultTooLargeError(
+                f"{self.url} is {declared} bytes, over the {self.max_bytes}-byte cap", url=self.url
+            )
+        self.received = 0
+        self._reset()
+
+    def write(self, chunk: bytes) -> None:
+        """Take the next chunk; raise once the cap is exceeded."""
+        self.received += len(chunk)
+        if self.received > self.max_bytes:
+            raise ResultTooLargeError(f"{self.url} exceeded the {self.max_bytes}-byte cap", url=self.url)
+        self._write(chunk)
+
+    def finish(self) -> None:
+        """The body is complete."""
+
+    def abort(self) -> None:
+        """The download failed: drop what was received."""
+
+    def _reset(self) -> None:
+        raise NotImplementedError
+
+    def _write(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+
+class MemorySink(Sink):
+    """Collects the body in memory (``EditResult.bytes()``)."""
+
+    def __init__(self, url: str, max_bytes: int) -> None:
+        super().__init__(url, max_bytes)
+        self._chunks: list[bytes] = []
+
+    @property
+    def content(self) -> bytes:
+        """The received bytes."""
+        return b"".join(self._chunks)
+
+    def _reset(self) -> None:
+        self._chunks = []
+
+    def _write(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    def abort(self) -> None:
+        self._chunks = []
+
+
+class FileSink(Sink):
+    """Streams the body to ``path`` through a temporary file in the same folder."""
+
+    def __init__(self, url: str, max_bytes: int, path: Path) -> None:
+        super().__init__(url, max_bytes)
+        self.path = path
+        self._handle: IO[bytes] | None = None
+        self._temp: Path | None = None
+
+    def _reset(self) -> None:
+        self.abort()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".kie-", suffix=".part", dir=self.path.parent)
+        self._handle = os.fdopen(fd, "wb")
+        self._temp = Path(name)
+
+    def _write(self, chunk: bytes) -> None:
+        if self._handle is None:
+            raise DownloadError(f"download of {self.url} was not started", url=self.url)
+        self._handle.write(chunk)
+
+    def finish(self) -> None:
+        if self._handle is None or self._temp is None:
+            raise DownloadError(f"download of {self.url} produced no body", url=self.url)
+        self._handle.close()
+        self._handle = None
+        os.replace(self._temp, self.path)
+        self._temp = None
+
+    def abort(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+            self._temp = None

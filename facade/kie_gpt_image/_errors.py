@@ -1,0 +1,292 @@
+"""The exception tree of kie_gpt_image. Everything the library raises is a ``KieError``::
+
+    KieError
+    ├── InvalidInputError            bad input, raised before anything is sent or spent
+    │   └── MissingApiKeyError       no api_key and no KIE_API_KEY
+    ├── TransportError               the request did not complete (connect, read, write, protocol)
+    │   └── RequestTimeoutError      ... because a timeout expired
+    ├── UnexpectedResponseError      a reply that is not a kie.ai envelope (HTML page, truncated JSON,
+    │                                non-standard status with no envelope, data missing where required)
+    ├── APIError                     kie.ai answered with an error code (HTTP status or body ``code``)
+    │   ├── AuthenticationError      401
+    │   ├── InsufficientCreditsError 402
+    │   ├── UsageCapExceededError    433 (sub-key usage cap, newer specs)
+    │   ├── NotFoundError            404
+    │   ├── UnprocessableRequestError 422
+    │   ├── RateLimitError           429
+    │   ├── MaintenanceError         455
+    │   ├── ServerError              500
+    │   ├── GenerationFailedError    501
+    │   └── FeatureDisabledError     505
+    ├── SubmissionOutcomeUnknownError createTask was sent but whether a task was created is unknown
+    ├── TaskFailedError              the task ended in state ``fail``
+    ├── WaitTimeoutError             the task did not finish within the wait timeout
+    ├── DownloadError                a result could not be downloaded
+    │   └── ResultTooLargeError      ... because it exceeded the size cap
+    └── WebhookVerificationError     a callback failed verification (see kie_gpt_image.webhooks)
+
+Every error raised once a task exists carries ``task_id``, so a paid task is never lost: the message
+says how to resume (``client.wait(task_id)``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "DownloadError",
+    "FeatureDisabledError",
+    "GenerationFailedError",
+    "InsufficientCreditsError",
+    "InvalidInputError",
+    "KieError",
+    "MaintenanceError",
+    "MissingApiKeyError",
+    "NotFoundError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResultTooLargeError",
+    "ServerError",
+    "SubmissionOutcomeUnknownError",
+    "TaskFailedError",
+    "TransportError",
+    "UnexpectedResponseError",
+    "UnprocessableRequestError",
+    "UsageCapExceededError",
+    "WaitTimeoutError",
+    "WebhookVerificationError",
+]
+
+_BODY_EXCERPT = 500
+
+
+def excerpt(body: bytes | str | None, limit: int = _BODY_EXCERPT) -> str:
+    """A printable, truncated excerpt of a reply body for error messages."""
+    if body is None:
+        return ""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+class KieError(Exception):
+    """Base class of every error kie_gpt_image raises."""
+
+    task_id: str | None
+    """The task this error concerns, when a task exists (resume with ``client.wait(task_id)``)."""
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.task_id = task_id
+
+    def __str__(self) -> str:
+        if self.task_id and self.task_id not in self.message:
+            return f"{self.message} (task id {self.task_id}; resume with client.wait({self.task_id!r}))"
+        return self.message
+
+
+class InvalidInputError(KieError):
+    """An argument is invalid; raised before any request is sent, so nothing was spent."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        """The argument at fault, e.g. ``images[2]`` or ``aspect_ratio``."""
+        self.problem = problem
+
+
+class MissingApiKeyError(InvalidInputError):
+    """No API key was given and ``KIE_API_KEY`` is not set."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "api_key", "no API key: pass api_key=... or set the KIE_API_KEY environment variable"
+        )
+
+
+class TransportError(KieError):
+    """The HTTP exchange did not complete (connection refused or dropped, protocol error)."""
+
+    def __init__(self, message: str, *, operation: str, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.operation = operation
+        """The kie.ai operation (spec operationId) or ``download``."""
+
+
+class RequestTimeoutError(TransportError):
+    """A connect, read, write or pool timeout expired."""
+
+
+class UnexpectedResponseError(KieError):
+    """A reply that cannot be read as a kie.ai envelope; ``body`` holds a truncated excerpt."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        status_code: int | None,
+        body: bytes | str | None,
+        task_id: str | None = None,
+    ) -> None:
+        shown = excerpt(body, 200)
+        super().__init__(
+            f"{message} (HTTP {status_code}, {operation})" + (f": {shown}" if shown else ""), task_id=task_id
+        )
+        self.operation = operation
+        self.status_code = status_code
+        self.body = excerpt(body)
+        """The reply body, truncated to 500 characters."""
+
+
+class APIError(KieError):
+    """kie.ai answered with an error code; subclasses pin one documented code each."""
+
+    code: int
+    """The kie.ai code (body ``code``, or the HTTP status when the body has none)."""
+    documented_code: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int,
+        operation: str,
+        status_code: int | None = None,
+        body: bytes | str | None = None,
+        retry_after: float | None = None,
+        task_id: str | None = None,
+    ) -> None:
+        super().__init__(f"kie.ai code {code} on {operation}: {message}", task_id=task_id)
+        self.code = code
+        self.msg = message
+        """kie.ai's message (``msg`` or ``message`` in the reply)."""
+        self.operation = operation
+        self.status_code = status_code
+        self.body = excerpt(body)
+        self.retry_after = retry_after
+        """Seconds to wait before retrying, from a ``Retry-After`` header, when given."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or invalid. Never retried."""
+
+    documented_code = 401
+
+
+class InsufficientCreditsError(APIError):
+    """402: the account does not have enough credits. Never retried."""
+
+    documented_code = 402
+
+
+class UsageCapExceededError(APIError):
+    """433: a sub-key's usage cap is exceeded (newer kie.ai specs). Never retried."""
+
+    documented_code = 433
+
+
+class NotFoundError(APIError):
+    """404: the resource, endpoint or task id does not exist."""
+
+    documented_code = 404
+
+
+class UnprocessableRequestError(APIError):
+    """422: the request parameters failed kie.ai's validation (or the task id is unknown/expired)."""
+
+    documented_code = 422
+
+
+class RateLimitError(APIError):
+    """429: rate limited; the request was not accepted. Retried with backoff."""
+
+    documented_code = 429
+
+
+class MaintenanceError(APIError):
+    """455: service unavailable for maintenance; the request was not accepted. Retried with backoff."""
+
+    documented_code = 455
+
+
+class ServerError(APIError):
+    """500 (or another 5xx): server error. Reads are retried; a createTask outcome is unknown."""
+
+    documented_code = 500
+
+
+class GenerationFailedError(APIError):
+    """501: content generation failed."""
+
+    documented_code = 501
+
+
+class FeatureDisabledError(APIError):
+    """505: the requested feature is disabled."""
+
+    documented_code = 505
+
+
+class SubmissionOutcomeUnknownError(KieError):
+    """createTask was sent, but the reply was lost or unreadable: a task may or may not exist.
+
+    It is not resubmitted automatically, because a second submission could pay twice. Check the
+    account's task list (or credits) before submitting again.
+    """
+
+    def __init__(self, cause: KieError | None, *, request_summary: str) -> None:
+        reason = str(cause) if cause is not None else "no reply"
+        super().__init__(
+            "createTask was sent but its outcome is unknown (a task may have been created and paid for; "
+            f"it was not resubmitted): {reason}"
+        )
+        self.cause = cause
+        self.request_summary = request_summary
+        """What was submitted (model, prompt excerpt, input URLs), to find the task again."""
+
+
+class TaskFailedError(KieError):
+    """The task ended in state ``fail``; ``fail_code`` and ``fail_msg`` say why."""
+
+    def __init__(self, task_id: str, fail_code: str | None, fail_msg: str | None) -> None:
+        super().__init__(
+            f"task {task_id} failed: [{fail_code or '?'}] {fail_msg or 'no message'}", task_id=task_id
+        )
+        self.fail_code = fail_code
+        self.fail_msg = fail_msg
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class WaitTimeoutError(KieError):
+    """The task was still unfinished when the wait timeout expired. The task goes on at kie.ai:
+    call ``client.wait(task_id)`` again later."""
+
+    def __init__(self, task_id: str, *, waited: float, last_state: str) -> None:
+        super().__init__(
+            f"task {task_id} still {last_state!r} after {waited:.0f} s; it goes on at kie.ai: "
+            f"resume with client.wait({task_id!r})",
+            task_id=task_id,
+        )
+        self.waited = waited
+        self.last_state = last_state
+
+
+class DownloadError(KieError):
+    """A result file could not be downloaded."""
+
+    def __init__(self, message: str, *, url: str, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.url = url
+
+
+class ResultTooLargeError(DownloadError):
+    """A result file exceeded the download size cap (``max_download_bytes``)."""
+
+
+class WebhookVerificationError(KieError):
+    """A callback request failed verification; subclasses in ``kie_gpt_image.webhooks`` say how."""
