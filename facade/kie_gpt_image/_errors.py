@@ -23,7 +23,14 @@
     ├── WaitTimeoutError             the task did not finish within the wait timeout
     ├── DownloadError                a result could not be downloaded
     │   └── ResultTooLargeError      ... because it exceeded the size cap
-    └── WebhookVerificationError     a callback failed verification (see kie_gpt_image.webhooks)
+    └── WebhookVerificationError     a callback failed verification (kie_gpt_image.webhooks)
+        ├── MissingHeaderError       X-Webhook-Timestamp or X-Webhook-Signature absent
+        ├── BadTimestampError        the timestamp is not Unix seconds
+        ├── StaleTimestampError      the timestamp is older than the tolerance
+        ├── FutureTimestampError     the timestamp is further ahead than the tolerance
+        ├── BadSignatureError        the signature does not match
+        ├── MalformedCallbackError   the body is not a callback envelope with a task id
+        └── ReplayedCallbackError    this (task id, timestamp) was already accepted
 
 Every error raised once a task exists carries ``task_id``, so a paid task is never lost: the message
 says how to resume (``client.wait(task_id)``).
@@ -36,19 +43,26 @@ from typing import ClassVar
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BadSignatureError",
+    "BadTimestampError",
     "DownloadError",
     "FeatureDisabledError",
+    "FutureTimestampError",
     "GenerationFailedError",
     "InsufficientCreditsError",
     "InvalidInputError",
     "KieError",
     "MaintenanceError",
+    "MalformedCallbackError",
     "MissingApiKeyError",
+    "MissingHeaderError",
     "NotFoundError",
     "RateLimitError",
+    "ReplayedCallbackError",
     "RequestTimeoutError",
     "ResultTooLargeError",
     "ServerError",
+    "StaleTimestampError",
     "SubmissionOutcomeUnknownError",
     "TaskFailedError",
     "TransportError",
@@ -289,4 +303,34 @@ class ResultTooLargeError(DownloadError):
 
 
 class WebhookVerificationError(KieError):
-    """A callback request failed verification; subclasses in ``kie_gpt_image.webhooks`` say how."""
+    """A callback request failed verification; the subclass says how. Messages never contain the
+    key or the received signature."""
+
+
+class MissingHeaderError(WebhookVerificationError):
+    """A verification header is absent."""
+
+
+class BadTimestampError(WebhookVerificationError):
+    """``X-Webhook-Timestamp`` is not an integer number of Unix seconds."""
+
+
+class StaleTimestampError(WebhookVerificationError):
+    """The timestamp is older than the tolerance (a late or replayed request)."""
+
+
+class FutureTimestampError(WebhookVerificationError):
+    """The timestamp is further in the future than the tolerance."""
+
+
+class BadSignatureError(WebhookVerificationError):
+    """``X-Webhook-Signature`` does not match the body's task id and the timestamp."""
+
+
+class MalformedCallbackError(WebhookVerificationError):
+    """The body is not a JSON callback envelope carrying a task id."""
+
+
+class ReplayedCallbackError(WebhookVerificationError):
+    """This ``(task id, timestamp)`` was already accepted inside the window. kie.ai may deliver a
+    callback more than once: answer 200 without processing it again."""

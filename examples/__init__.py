@@ -1,0 +1,1 @@
+"""Ready-to-copy examples (tested in tests/test_webhooks.py)."""
