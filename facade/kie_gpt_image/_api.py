@@ -18,27 +18,11 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import httpx
 
 from kie_api import spec_limits
-from kie_api.api.default import (
-    get_account_credits,
-    get_download_url,
-    get_task_details,
-    gpt_image_1_5_image_to_image,
-    upload_file_base64,
-    upload_file_stream,
-    upload_file_url,
-)
-from kie_api.models.file_upload_response import FileUploadResponse
-from kie_api.models.get_account_credits_response_200 import GetAccountCreditsResponse200
-from kie_api.models.get_download_url_body import GetDownloadUrlBody
-from kie_api.models.get_download_url_response_200 import GetDownloadUrlResponse200
-from kie_api.models.get_task_details_response_200 import GetTaskDetailsResponse200
-from kie_api.models.gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
-from kie_api.models.gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
 from kie_api.models.gpt_image_15_image_to_image_body_input_aspect_ratio import (
     GptImage15ImageToImageBodyInputAspectRatio,
 )
@@ -46,12 +30,9 @@ from kie_api.models.gpt_image_15_image_to_image_body_input_quality import (
     GptImage15ImageToImageBodyInputQuality,
 )
 from kie_api.models.gpt_image_15_image_to_image_body_model import GptImage15ImageToImageBodyModel
-from kie_api.models.gpt_image_15_image_to_image_response_200 import GptImage15ImageToImageResponse200
-from kie_api.models.task_record import TaskRecord
-from kie_api.models.upload_file_base_64_body import UploadFileBase64Body
-from kie_api.models.upload_file_stream_body import UploadFileStreamBody
-from kie_api.models.upload_file_url_body import UploadFileUrlBody
-from kie_api.types import File, Unset
+
+if TYPE_CHECKING:
+    from kie_api.models.task_record import TaskRecord
 
 from ._errors import UnexpectedResponseError
 from ._models import Task, TaskInfo, TaskState, UploadedFile
@@ -74,10 +55,19 @@ __all__ = [
 # Allowed values, defaults and limits, all from the generated code (never retyped here).
 ASPECT_RATIOS: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBodyInputAspectRatio)
 QUALITIES: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBodyInputQuality)
-# The spec's defaults live in the generated model's field defaults.
-_DEFAULT_INPUT = GptImage15ImageToImageBodyInput(input_urls=[], prompt="")
-DEFAULT_ASPECT_RATIO: str = _DEFAULT_INPUT.aspect_ratio.value
-DEFAULT_QUALITY: str = _DEFAULT_INPUT.quality.value
+
+
+# The spec's defaults live in the generated input model's field defaults. The endpoint modules and the
+# other models (attrs, the generated client) are imported inside the functions below, on first use, so
+# that `import kie_gpt_image` stays cheap.
+def _defaults() -> tuple[str, str]:
+    from kie_api.models.gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
+
+    sample = GptImage15ImageToImageBodyInput(input_urls=[], prompt="")
+    return sample.aspect_ratio.value, sample.quality.value
+
+
+DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY = _defaults()
 MODEL: str = next(iter(GptImage15ImageToImageBodyModel)).value
 MAX_INPUT_IMAGES: int = spec_limits.MAX_INPUT_IMAGES
 MAX_INPUT_IMAGE_BYTES: int = spec_limits.MAX_INPUT_IMAGE_BYTES
@@ -117,6 +107,10 @@ def create_task_request(
     *, input_urls: list[str], prompt: str, aspect_ratio: str, quality: str, callback_url: str | None
 ) -> RequestSpec:
     """createTask for the gpt-image/1.5-image-to-image model."""
+    from kie_api.api.default import gpt_image_1_5_image_to_image
+    from kie_api.models.gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
+    from kie_api.models.gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
+
     body = GptImage15ImageToImageBody(
         model=GptImage15ImageToImageBodyModel(MODEL),
         input_=GptImage15ImageToImageBodyInput(
@@ -134,16 +128,23 @@ def create_task_request(
 
 def get_task_request(task_id: str) -> RequestSpec:
     """recordInfo for one task."""
+    from kie_api.api.default import get_task_details
+
     return _spec("get-task-details", "api", get_task_details._get_kwargs(task_id=task_id))
 
 
 def credits_request() -> RequestSpec:
     """Remaining account credits."""
+    from kie_api.api.default import get_account_credits
+
     return _spec("get-account-credits", "api", get_account_credits._get_kwargs())
 
 
 def download_url_request(url: str) -> RequestSpec:
     """A temporary direct-download URL for a kie.ai-generated file."""
+    from kie_api.api.default import get_download_url
+    from kie_api.models.get_download_url_body import GetDownloadUrlBody
+
     return _spec("get-download-url", "api", get_download_url._get_kwargs(body=GetDownloadUrlBody(url=url)))
 
 
@@ -151,6 +152,10 @@ def stream_upload_request(
     stream: IO[bytes], *, name: str, mime_type: str, upload_path: str, file_name: str | None
 ) -> RequestSpec:
     """multipart upload of an open binary stream (closed after the attempt)."""
+    from kie_api.api.default import upload_file_stream
+    from kie_api.models.upload_file_stream_body import UploadFileStreamBody
+    from kie_api.types import File
+
     body = UploadFileStreamBody(
         file=File(payload=stream, file_name=name, mime_type=mime_type),  # type: ignore[arg-type]
         upload_path=upload_path,
@@ -165,6 +170,9 @@ def stream_upload_request(
 
 def base64_upload_request(data_url: str, *, upload_path: str, file_name: str | None) -> RequestSpec:
     """JSON upload of base64 (or data-URL) content."""
+    from kie_api.api.default import upload_file_base64
+    from kie_api.models.upload_file_base_64_body import UploadFileBase64Body
+
     body = UploadFileBase64Body(
         base_64_data=data_url, upload_path=upload_path, **({"file_name": file_name} if file_name else {})
     )
@@ -173,6 +181,9 @@ def base64_upload_request(data_url: str, *, upload_path: str, file_name: str | N
 
 def url_upload_request(url: str, *, upload_path: str, file_name: str | None) -> RequestSpec:
     """Have kie.ai fetch a public URL into its upload storage."""
+    from kie_api.api.default import upload_file_url
+    from kie_api.models.upload_file_url_body import UploadFileUrlBody
+
     body = UploadFileUrlBody(
         file_url=url, upload_path=upload_path, **({"file_name": file_name} if file_name else {})
     )
@@ -190,10 +201,11 @@ def _unexpected(message: str, operation: str, response: httpx.Response) -> Unexp
 
 def parse_created_task(response: httpx.Response) -> Task:
     """The task id from a createTask reply."""
+    from kie_api.models.gpt_image_15_image_to_image_response_200 import GptImage15ImageToImageResponse200
+
     operation = "gpt-image-1-5-image-to-image"
     reply = GptImage15ImageToImageResponse200.from_dict(read_envelope(response, operation))
-    data = reply.data
-    task_id = None if data is None or isinstance(data, Unset) else data.task_id
+    task_id = getattr(reply.data, "task_id", None)  # data may be None or UNSET
     if not isinstance(task_id, str) or not task_id:
         raise _unexpected("createTask reply has no data.taskId", operation, response)
     return Task(task_id=task_id)
@@ -201,22 +213,26 @@ def parse_created_task(response: httpx.Response) -> Task:
 
 def parse_task_info(response: httpx.Response, task_id: str) -> TaskInfo:
     """A recordInfo reply as ``TaskInfo``."""
+    from kie_api.models.get_task_details_response_200 import GetTaskDetailsResponse200
+    from kie_api.models.task_record import TaskRecord
+
     operation = "get-task-details"
-    reply = GetTaskDetailsResponse200.from_dict(read_envelope(response, operation))
-    data = reply.data
+    envelope = read_envelope(response, operation)
+    data = GetTaskDetailsResponse200.from_dict(envelope).data
     if not isinstance(data, TaskRecord):
         raise _unexpected("recordInfo reply has no task record in data", operation, response)
-    return _task_info(data, task_id)
+    return _task_info(data, task_id, envelope["data"])
 
 
 def task_info_from_record(record: Mapping[str, Any], task_id: str | None = None) -> TaskInfo:
     """Parse a task record (the ``data`` of recordInfo or of a callback) as ``TaskInfo``."""
-    return _task_info(TaskRecord.from_dict(record), task_id)
+    from kie_api.models.task_record import TaskRecord
+
+    return _task_info(TaskRecord.from_dict(record), task_id, record)
 
 
 def _str(value: object) -> str | None:
-    if isinstance(value, Unset) or value is None:
-        return None
+    # UNSET, None and values of the wrong type all read as "absent".
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         text = str(value)
         return text if text != "" else None
@@ -224,7 +240,7 @@ def _str(value: object) -> str | None:
 
 
 def _int(value: object) -> int | None:
-    if isinstance(value, bool) or value is None or isinstance(value, Unset):
+    if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
@@ -269,7 +285,7 @@ def _result_urls(result_json: object) -> tuple[str, ...]:
     return tuple(u for u in urls if isinstance(u, str) and u)
 
 
-def _task_info(record: TaskRecord, task_id: str | None) -> TaskInfo:
+def _task_info(record: TaskRecord, task_id: str | None, raw: Mapping[str, Any]) -> TaskInfo:
     extra = record.additional_properties
     raw_state = _str(record.state)
     credits_value = extra.get("creditsConsumed", extra.get("consumeCredits"))
@@ -292,16 +308,18 @@ def _task_info(record: TaskRecord, task_id: str | None) -> TaskInfo:
         updated_at=_time(record.update_time),
         completed_at=_time(record.complete_time),
         param=_json_object(record.param),
-        raw=record.to_dict(),
+        raw=dict(raw),
     )
 
 
 def parse_upload(response: httpx.Response, operation: Operation) -> UploadedFile:
     """An upload reply as ``UploadedFile``."""
-    reply = FileUploadResponse.from_dict(read_envelope(response, operation))
-    data = reply.data
-    url = _str(data.download_url) if data is not None and not isinstance(data, Unset) else None
-    if data is None or isinstance(data, Unset) or not url:
+    from kie_api.models.file_upload_response import FileUploadResponse
+    from kie_api.models.uploaded_file_record import UploadedFileRecord
+
+    data = FileUploadResponse.from_dict(read_envelope(response, operation)).data
+    url = _str(data.download_url) if isinstance(data, UploadedFileRecord) else None
+    if not isinstance(data, UploadedFileRecord) or not url:
         raise _unexpected("upload reply has no data.downloadUrl", operation, response)
     return UploadedFile(
         url=url,
@@ -315,6 +333,8 @@ def parse_upload(response: httpx.Response, operation: Operation) -> UploadedFile
 
 def parse_credits(response: httpx.Response) -> float:
     """Remaining credits (an integer in the docs; kept as a number)."""
+    from kie_api.models.get_account_credits_response_200 import GetAccountCreditsResponse200
+
     operation = "get-account-credits"
     data = GetAccountCreditsResponse200.from_dict(read_envelope(response, operation)).data
     if isinstance(data, bool) or not isinstance(data, (int, float)):
@@ -324,6 +344,8 @@ def parse_credits(response: httpx.Response) -> float:
 
 def parse_download_url(response: httpx.Response) -> str:
     """The temporary direct-download URL."""
+    from kie_api.models.get_download_url_response_200 import GetDownloadUrlResponse200
+
     operation = "get-download-url"
     data = GetDownloadUrlResponse200.from_dict(read_envelope(response, operation)).data
     if not isinstance(data, str) or not data:

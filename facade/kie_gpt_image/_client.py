@@ -3,7 +3,6 @@ public methods (identical names on both; only ``close``/``aclose`` differ)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import random
@@ -214,6 +213,13 @@ class _BaseClient:
             FileSink(url, self.max_download_bytes, folder / result_file_name(info.task_id, i, url))
             for i, url in enumerate(info.result_urls)
         ]
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    # asyncio is imported on first use: sync users never pay for it.
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 def _check_timeout(timeout: float | None) -> None:
@@ -517,7 +523,7 @@ class AsyncClient(_BaseClient):
         allow_http_callback: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -538,7 +544,7 @@ class AsyncClient(_BaseClient):
             raise InvalidInputError("transport", "give transport or http_client, not both")
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
-        self._sleep = sleep
+        self._sleep = sleep or _asyncio_sleep
 
     # --------------------------------------------------------------------------- the driver
 
