@@ -96,3 +96,16 @@ def test_dest_that_is_a_file_is_refused(harness: Harness, tmp_path: Path) -> Non
     target.write_text("x")
     with pytest.raises(kie.InvalidInputError):
         harness.run(result.save(target))  # type: ignore[attr-defined]
+
+
+def test_saved_results_get_the_usual_permissions(harness: Harness, tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        result = _result(harness)
+        (path,) = harness.run(result.save(tmp_path))  # type: ignore[attr-defined]
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == [path.name], "no temporary file is left"

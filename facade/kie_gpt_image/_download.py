@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -106,9 +106,12 @@ class FileSink(Sink):
     def _reset(self) -> None:
         self.abort()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".kie-", suffix=".part", dir=self.path.parent)
+        # Not mkstemp: it creates mode 0600, and a saved result should get the user's usual
+        # permissions (0666 less the umask). O_EXCL keeps the name ours.
+        temp = self.path.parent / f".{self.path.name}.{secrets.token_hex(6)}.part"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         self._handle = os.fdopen(fd, "wb")
-        self._temp = Path(name)
+        self._temp = temp
 
     def _write(self, chunk: bytes) -> None:
         if self._handle is None:

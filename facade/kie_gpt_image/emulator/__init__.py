@@ -1,0 +1,64 @@
+"""An offline kie.ai for tests and demos: no key, no network, no money.
+
+It serves every endpoint of the published spec (createTask, recordInfo, credits, download-url and the
+three uploads) with kie.ai's envelopes and codes, moves tasks through ``waiting → queuing → generating →
+success|fail`` on an injectable clock, renders real result PNGs with Pillow (extra
+``kie-gpt-image[emulator]``), signs and delivers callbacks, and injects faults on request. Nothing imports
+this subpackage by default.
+
+Usage::
+
+    import httpx
+    from kie_gpt_image.emulator import Emulator, Fault, Schedule
+
+    emulator = Emulator(schedule=Schedule.instant())
+    emulator.faults.on("get-task-details", 1, Fault.http_error(502))   # first poll hits a 502 page
+    with httpx.Client(transport=emulator.transport, base_url=emulator.base_url,
+                      headers={"Authorization": f"Bearer {emulator.api_key}"}) as http:
+        body = {"model": "gpt-image/1.5-image-to-image", "input": {"input_urls": [], "prompt": "a cat",
+                "aspect_ratio": "1:1", "quality": "medium"}}
+        task_id = http.post("/api/v1/jobs/createTask", json=body).json()["data"]["taskId"]
+        assert http.get("/api/v1/jobs/recordInfo", params={"taskId": task_id}).status_code == 502
+
+On real sockets: ``with emulator.serve(port=0) as server: ...`` or ``python -m kie_gpt_image.emulator``.
+"""
+
+from types import FunctionType
+
+from ._callbacks import CallbackAttempt, sign
+from ._core import DEFAULT_API_KEY, DEFAULT_TASK_COST, Emulator, ErrorStatus
+from ._exchange import Dispatch, Exchange, HostKind
+from ._faults import ENDPOINTS, Fault, FaultKind, FaultPlan
+from ._images import EmulatorDependencyError, size_for
+from ._server import EmulatorServer, serve
+from ._tasks import Outcome, OutcomePolicy, Schedule
+from ._transport import EmulatorTransport
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_TASK_COST",
+    "ENDPOINTS",
+    "CallbackAttempt",
+    "Dispatch",
+    "Emulator",
+    "EmulatorDependencyError",
+    "EmulatorServer",
+    "EmulatorTransport",
+    "ErrorStatus",
+    "Exchange",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "HostKind",
+    "Outcome",
+    "OutcomePolicy",
+    "Schedule",
+    "serve",
+    "sign",
+    "size_for",
+]
+
+# Reprs and docs read kie_gpt_image.emulator.Emulator, not the private module (as httpx does).
+for _obj in (globals()[_name] for _name in __all__):
+    if isinstance(_obj, type) or isinstance(_obj, FunctionType):
+        _obj.__module__ = __name__

@@ -1,0 +1,121 @@
+"""Callbacks: signing (reference §5) and delivery with retries.
+
+kie.ai POSTs the task-detail record in an envelope to ``callBackUrl`` when a task finishes, signed with
+``X-Webhook-Timestamp`` (Unix seconds) and ``X-Webhook-Signature`` = base64(HMAC-SHA256(key, taskId + "." +
+timestamp)). It stops after 3 failed deliveries (reference §5), so a delivery is attempted at most
+``max_attempts`` times, one attempt per pass, each pass driven by ``Emulator.deliver_due_callbacks()`` or
+the ticker thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+__all__ = ["CallbackAttempt", "Ticker", "callback_body", "sign"]
+
+
+def sign(hmac_key: str, task_id: str, timestamp: int) -> str:
+    """The ``X-Webhook-Signature`` value for ``task_id`` at ``timestamp`` (reference §5)."""
+    message = f"{task_id}.{timestamp}".encode()
+    digest = hmac.new(hmac_key.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def callback_body(record: dict[str, Any]) -> dict[str, Any]:
+    """The callback envelope for a final task record: code 200 on success, 501 (generation failed) on
+    failure (reference's code table)."""
+    if record.get("state") == "fail":
+        return {"code": 501, "msg": record.get("failMsg") or "Generation failed", "data": record}
+    return {"code": 200, "msg": "success", "data": record}
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    """One attempt to deliver a callback."""
+
+    task_id: str
+    """The task the callback is about."""
+    attempt: int
+    """1-based attempt number for this task."""
+    request: httpx.Request
+    """The signed POST that was sent."""
+    status_code: int | None
+    """The receiver's HTTP status, or ``None`` when the request failed."""
+    error: str | None
+    """The transport error, if any."""
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the receiver acknowledged with a 2xx status."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class PendingCallback:
+    """A callback waiting for (another) delivery attempt."""
+
+    task_id: str
+    url: str
+    due: float
+    attempts: int = 0
+    in_flight: bool = False
+
+
+def build_request(
+    url: str, body: dict[str, Any], task_id: str, hmac_key: str, timestamp: int
+) -> httpx.Request:
+    """The signed callback POST."""
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return httpx.Request(
+        "POST",
+        url,
+        content=content,
+        headers={
+            "Content-Type": "application/json",
+            "X-Webhook-Timestamp": str(timestamp),
+            "X-Webhook-Signature": sign(hmac_key, task_id, timestamp),
+        },
+    )
+
+
+def send(client: httpx.Client, request: httpx.Request) -> tuple[int | None, str | None]:
+    """Send one callback; the receiver's status, or the error that prevented one."""
+    try:
+        response = client.send(request)
+        response.close()
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return response.status_code, None
+
+
+class Ticker:
+    """A daemon thread calling ``tick`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, tick: Callable[[], object], interval: float) -> None:
+        self._tick = tick
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kie-emulator-ticker", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._tick()

@@ -1,0 +1,44 @@
+"""The small value types shared by the core and its two front ends (httpx transport, socket server)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+
+__all__ = ["Dispatch", "Exchange", "HostKind", "WireEffect"]
+
+HostKind = Literal["api", "upload", "files"]
+"""Which of the emulator's three hosts a request reached (kie.ai splits API, upload and file hosting)."""
+
+WireEffect = Literal["reply", "drop_before", "drop_after", "delay"]
+"""What the front end must do on the wire with a handled request (see ``Fault``)."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request the emulator processed or answered, with the reply it produced."""
+
+    endpoint: str
+    """The spec's operationId of the endpoint (``"files"`` for the file host, ``"unknown"`` otherwise)."""
+    request: httpx.Request
+    """The request as received (body already read)."""
+    response: httpx.Response
+    """The reply the emulator produced (for ``drop_after`` it was never delivered)."""
+    fault: str | None = None
+    """The kind of the injected fault that shaped this exchange, if any."""
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """The core's answer to one request: a reply and what to do with it on the wire."""
+
+    endpoint: str
+    """The operationId the request was routed to."""
+    response: httpx.Response | None
+    """The reply; ``None`` only for ``drop_before``."""
+    effect: WireEffect = "reply"
+    """``reply`` normally; otherwise the injected connection-level fault to act out."""
+    delay: float = 0.0
+    """Seconds to hold the reply back for ``effect == "delay"``."""

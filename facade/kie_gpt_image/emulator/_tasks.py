@@ -1,0 +1,154 @@
+"""Task records: the state schedule, how a task ends, and the recordInfo record (reference §2).
+
+State is never stored: it is computed from the creation time and the injectable clock, so no thread
+is needed to move tasks along and a fake clock makes every state reachable instantly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Outcome", "OutcomePolicy", "Schedule", "Task", "always_succeed"]
+
+MODEL = "gpt-image/1.5-image-to-image"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Seconds a task spends in each non-final state: ``waiting → queuing → generating → success|fail``."""
+
+    waiting: float = 0.3
+    """Seconds in ``waiting`` (queued)."""
+    queuing: float = 0.5
+    """Seconds in ``queuing`` (in the processing queue)."""
+    generating: float = 1.2
+    """Seconds in ``generating``; the defaults add up to about 2 s, for demos."""
+
+    @classmethod
+    def instant(cls) -> Schedule:
+        """A zero-delay schedule: a task is final as soon as it exists (for tests)."""
+        return cls(0.0, 0.0, 0.0)
+
+    @property
+    def total(self) -> float:
+        """Seconds from creation to the final state."""
+        return self.waiting + self.queuing + self.generating
+
+    def phase(self, elapsed: float) -> tuple[str | None, float]:
+        """The non-final state at ``elapsed`` seconds after creation and when it began (seconds after
+        creation); ``(None, total)`` once the task is final."""
+        start = 0.0
+        for state, length in (
+            ("waiting", self.waiting),
+            ("queuing", self.queuing),
+            ("generating", self.generating),
+        ):
+            if elapsed < start + length:
+                return state, start
+            start += length
+        return None, start
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a task ends: success, or ``fail`` with kie.ai's ``failCode``/``failMsg`` (reference §2)."""
+
+    fail_code: str = ""
+    """``failCode`` of a failed task (a string, e.g. ``"422"``); empty for success."""
+    fail_msg: str = ""
+    """``failMsg`` of a failed task."""
+
+    @property
+    def failed(self) -> bool:
+        """Whether the task ends in ``fail``."""
+        return bool(self.fail_code or self.fail_msg)
+
+    @classmethod
+    def success(cls) -> Outcome:
+        """The task succeeds and produces one result image."""
+        return cls()
+
+    @classmethod
+    def fail(cls, code: str = "422", msg: str = "Invalid prompt: rejected by the emulator") -> Outcome:
+        """The task ends in ``fail`` with ``failCode=code`` and ``failMsg=msg``."""
+        return cls(fail_code=code, fail_msg=msg or "Generation failed")
+
+
+OutcomePolicy = Callable[[Mapping[str, Any]], Outcome]
+"""Decides, from the createTask body (parsed JSON), how a new task will end."""
+
+
+def always_succeed(body: Mapping[str, Any]) -> Outcome:
+    """The default ``OutcomePolicy``: every task succeeds."""
+    return Outcome.success()
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+@dataclass
+class Task:
+    """One createTask call the emulator accepted."""
+
+    task_id: str
+    body: dict[str, Any]
+    created_at: float
+    outcome: Outcome
+    cost: int
+    settled: bool = False
+
+    @property
+    def callback_url(self) -> str | None:
+        """The task's ``callBackUrl``, if one was given."""
+        url = self.body.get("callBackUrl")
+        return url if isinstance(url, str) and url else None
+
+    @property
+    def input(self) -> Mapping[str, Any]:
+        """The task's ``input`` object."""
+        value = self.body.get("input")
+        return value if isinstance(value, dict) else {}
+
+    def state(self, now: float, schedule: Schedule) -> str:
+        """The state at time ``now`` (seconds, the emulator's clock)."""
+        current, _ = schedule.phase(now - self.created_at)
+        if current is not None:
+            return current
+        return "fail" if self.outcome.failed else "success"
+
+    def is_final(self, now: float, schedule: Schedule) -> bool:
+        """Whether the task reached ``success`` or ``fail`` at ``now``."""
+        return self.state(now, schedule) in ("success", "fail")
+
+    def record(self, now: float, schedule: Schedule, result_url: str) -> dict[str, Any]:
+        """The recordInfo ``data`` object at ``now`` (field names and types as reference §2)."""
+        current, began = schedule.phase(now - self.created_at)
+        final = current is None
+        failed = final and self.outcome.failed
+        succeeded = final and not failed
+        record: dict[str, Any] = {
+            "taskId": self.task_id,
+            "model": MODEL,
+            "state": current or ("fail" if failed else "success"),
+            # param and resultJson are JSON *strings*, compact like kie.ai's examples (reference §2).
+            "param": json.dumps(self.body, separators=(",", ":"), ensure_ascii=False),
+            "resultJson": json.dumps({"resultUrls": [result_url]}, separators=(",", ":"))
+            if succeeded
+            else "",
+            "failCode": self.outcome.fail_code if failed else "",
+            "failMsg": self.outcome.fail_msg if failed else "",
+            # costTime is milliseconds per the recordInfo spec (the callback pages' "seconds" conflict).
+            "costTime": _ms(schedule.total) if final else 0,
+            "createTime": _ms(self.created_at),
+            "updateTime": _ms(self.created_at + began),
+            # A failed task consumes no credits (reference §2).
+            "creditsConsumed": self.cost if succeeded else 0,
+        }
+        if final:
+            # The spec types completeTime as a (non-nullable) integer: omit it until there is one.
+            record["completeTime"] = _ms(self.created_at + schedule.total)
+        return record
