@@ -35,8 +35,12 @@ def edit(client: kie.Client, out: Path) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--real", action="store_true", help="use the real kie.ai (needs KIE_API_KEY; costs credits)")
-    parser.add_argument("-o", "--out", type=Path, default=Path("out"), help="folder for the result (default: out/)")
+    parser.add_argument(
+        "--real", action="store_true", help="use the real kie.ai (needs KIE_API_KEY; costs credits)"
+    )
+    parser.add_argument(
+        "-o", "--out", type=Path, default=Path("out"), help="folder for the result (default: out/)"
+    )
     args = parser.parse_args()
     try:
         if args.real:
@@ -46,7 +50,7 @@ def main() -> int:
             from kie_gpt_image.emulator import Emulator
 
             with Emulator() as emulator, emulator.serve(port=0) as server:
-                print(f"emulator on {server.base_url} (uploads {server.upload_base_url}, files {server.files_base_url})")
+                print(f"emulator on {server.base_url}, uploads on {server.upload_base_url}")
                 with kie.Client(
                     api_key=emulator.api_key, base_url=server.base_url, upload_base_url=server.upload_base_url
                 ) as client:

@@ -59,7 +59,8 @@ def main() -> None:
         ours.append(t1 - t0)
         theirs.append(t2 - t1)
     a, b = statistics.median(ours), statistics.median(theirs)
-    print(f"get_task median {a * 1e6:.1f} us; raw httpx GET+json median {b * 1e6:.1f} us; ratio {a / b:.3f} (n={args.n})")
+    print(f"get_task median {a * 1e6:.1f} us; raw httpx GET+json median {b * 1e6:.1f} us", end="; ")
+    print(f"ratio {a / b:.3f} (n={args.n})")
 
 
 if __name__ == "__main__":
