@@ -60,3 +60,13 @@ def make_harness(request: pytest.FixtureRequest, fake_kie: FakeKie) -> Iterator[
 def mode(request: pytest.FixtureRequest) -> str:
     """``sync`` or ``async``: tests building their own harness run under both clients."""
     return str(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``live`` talk to the real kie.ai: they run only when chosen with ``-m live``."""
+    if "live" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="talks to the real kie.ai: run with KIE_API_KEY set and -m live")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)
