@@ -193,7 +193,7 @@ class _BaseClient:
         return method, url, kwargs
 
     @staticmethod
-    def _log_reply(effect: Send, response: httpx.Response) -> None:
+    def _log_reply(response: httpx.Response) -> None:
         logger.debug(
             "%s %s -> HTTP %d", response.request.method, response.request.url.path, response.status_code
         )
@@ -225,6 +225,11 @@ async def _asyncio_sleep(seconds: float) -> None:
 def _check_timeout(timeout: float | None) -> None:
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
         raise InvalidInputError("timeout", "must be a non-negative number of seconds")
+
+
+def _check_one_of(http_client: object, transport: object) -> None:
+    if http_client is not None and transport is not None:
+        raise InvalidInputError("transport", "give transport or http_client, not both")
 
 
 def _check_task_id(task_id: object) -> str:
@@ -296,8 +301,7 @@ class Client(_BaseClient):
             clock=clock,
             rand=rand,
         )
-        if http_client is not None and transport is not None:
-            raise InvalidInputError("transport", "give transport or http_client, not both")
+        _check_one_of(http_client, transport)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
         self._sleep = sleep
@@ -326,7 +330,7 @@ class Client(_BaseClient):
         try:
             method, url, kwargs = self._request(effect)
             response = self._http.request(method, url, **kwargs)
-            self._log_reply(effect, response)
+            self._log_reply(response)
             return response
         except _CAUGHT as exc:
             return exc
@@ -540,8 +544,7 @@ class AsyncClient(_BaseClient):
             clock=clock,
             rand=rand,
         )
-        if http_client is not None and transport is not None:
-            raise InvalidInputError("transport", "give transport or http_client, not both")
+        _check_one_of(http_client, transport)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
         self._sleep = sleep or _asyncio_sleep
@@ -570,7 +573,7 @@ class AsyncClient(_BaseClient):
         try:
             method, url, kwargs = self._request(effect)
             response = await self._http.request(method, url, **kwargs)
-            self._log_reply(effect, response)
+            self._log_reply(response)
             return response
         except _CAUGHT as exc:
             return exc

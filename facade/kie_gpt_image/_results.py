@@ -29,7 +29,7 @@ class _ResultBase:
 class EditResult(_ResultBase):
     """A successful edit (from ``Client``): result URLs plus ``save``/``bytes`` helpers."""
 
-    _client: Client = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    _client: Client = field(repr=False, compare=False)
 
     @classmethod
     def _of(cls, info: TaskInfo, client: Client) -> EditResult:
@@ -48,7 +48,7 @@ class EditResult(_ResultBase):
 class AsyncEditResult(_ResultBase):
     """A successful edit (from ``AsyncClient``): ``await result.save(dest)``, ``await result.bytes()``."""
 
-    _client: AsyncClient = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    _client: AsyncClient = field(repr=False, compare=False)
 
     @classmethod
     def _of(cls, info: TaskInfo, client: AsyncClient) -> AsyncEditResult:
