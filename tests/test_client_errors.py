@@ -196,3 +196,15 @@ def test_record_parser_survives_a_record_full_of_wrong_types(harness: Harness) -
     assert info.param is None
     assert info.created_at is None
     assert info.cost_time_ms is None
+
+
+def test_resume_hint_only_where_waiting_again_can_help(harness: Harness) -> None:
+    harness.fake.script("record", envelope(404, None, msg="Task not found"))
+    with pytest.raises(kie.NotFoundError) as caught:
+        harness("get_task", "task_gone")
+    assert "task_gone" in str(caught.value)
+    assert "client.wait" not in str(caught.value)
+    harness.fake.script("record", *[httpx.ConnectError("down") for _ in range(3)])
+    with pytest.raises(kie.TransportError) as transport:
+        harness("get_task", "task_1")
+    assert "resume with client.wait('task_1')" in str(transport.value)

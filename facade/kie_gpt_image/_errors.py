@@ -89,6 +89,8 @@ class KieError(Exception):
 
     task_id: str | None
     """The task this error concerns, when a task exists (resume with ``client.wait(task_id)``)."""
+    resumable: ClassVar[bool] = True
+    """Whether waiting on ``task_id`` again can help (not when the task failed or is unknown)."""
 
     def __init__(self, message: str, *, task_id: str | None = None) -> None:
         super().__init__(message)
@@ -96,9 +98,12 @@ class KieError(Exception):
         self.task_id = task_id
 
     def __str__(self) -> str:
-        if self.task_id and self.task_id not in self.message:
-            return f"{self.message} (task id {self.task_id}; resume with client.wait({self.task_id!r}))"
-        return self.message
+        text = self.message
+        if self.task_id and self.task_id not in text:
+            text += f" (task {self.task_id})"
+        if self.task_id and self.resumable:
+            text += f"; resume with client.wait({self.task_id!r})"
+        return text
 
 
 class InvalidInputError(KieError):
@@ -206,12 +211,14 @@ class NotFoundError(APIError):
     """404: the resource, endpoint or task id does not exist."""
 
     documented_code = 404
+    resumable = False
 
 
 class UnprocessableRequestError(APIError):
     """422: the request parameters failed kie.ai's validation (or the task id is unknown/expired)."""
 
     documented_code = 422
+    resumable = False
 
 
 class RateLimitError(APIError):
@@ -272,8 +279,7 @@ class TaskFailedError(KieError):
         self.fail_code = fail_code
         self.fail_msg = fail_msg
 
-    def __str__(self) -> str:
-        return self.message
+    resumable = False
 
 
 class WaitTimeoutError(KieError):
@@ -282,8 +288,7 @@ class WaitTimeoutError(KieError):
 
     def __init__(self, task_id: str, *, waited: float, last_state: str) -> None:
         super().__init__(
-            f"task {task_id} still {last_state!r} after {waited:.0f} s; it goes on at kie.ai: "
-            f"resume with client.wait({task_id!r})",
+            f"task {task_id} still {last_state!r} after {waited:.0f} s; it goes on at kie.ai",
             task_id=task_id,
         )
         self.waited = waited

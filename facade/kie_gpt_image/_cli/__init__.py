@@ -1,11 +1,208 @@
-"""The ``kie-gpt-image`` command line (placeholder until the CLI lands)."""
+"""The ``kie-gpt-image`` command line: ``main`` and its argument parser.
+
+Standard library only (argparse, sqlite3, asyncio) on top of the library itself; ``import kie_gpt_image``
+never imports this package (only the console script does).
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
+import traceback
+from collections.abc import Sequence
+
+from .. import __version__
+from .._api import ASPECT_RATIOS, QUALITIES
+from ._commands import COMMANDS, Context, read_key
+from ._output import PROG, ExitCode, Output, exit_code_for, exit_codes_epilog
+
+__all__ = ["Context", "ExitCode", "build_parser", "main"]
+
+_DESCRIPTION = "Edit images with kie.ai's GPT Image 1.5 image-to-image model."
+_KEY_HELP = (
+    "The API key is read from the KIE_API_KEY environment variable, or from the file given with "
+    "--api-key-file (there is no --api-key option: keys on command lines end up in shell history)."
+)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``kie-gpt-image`` console script."""
-    print("kie-gpt-image: the command line is not built yet", file=sys.stderr)
-    return 2
+def _common() -> argparse.ArgumentParser:
+    """Options every subcommand takes. ``SUPPRESS`` defaults let them appear before or after the
+    subcommand name without the subcommand's defaults overwriting what was given before it."""
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+    group.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks and request logging"
+    )
+    group.add_argument(
+        "--api-key-file", metavar="PATH", default=argparse.SUPPRESS, help="read the key from PATH"
+    )
+    group.add_argument(
+        "--base-url", metavar="URL", default=argparse.SUPPRESS, help="API host (e.g. a local emulator)"
+    )
+    group.add_argument("--upload-base-url", metavar="URL", default=argparse.SUPPRESS, help="upload host")
+    return common
+
+
+_COMMON_DEFAULTS = {
+    "json": False,
+    "debug": False,
+    "api_key_file": None,
+    "base_url": None,
+    "upload_base_url": None,
+}
+
+
+def _wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout", type=float, metavar="S", help="give up waiting after S seconds (default 900)"
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="S",
+        help="poll every S seconds (default: kie.ai's advised schedule)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also renders ``--help``)."""
+    common = _common()
+    epilog = f"{_KEY_HELP}\n\n{exit_codes_epilog()}"
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=_DESCRIPTION,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[common],
+        )
+
+    edit = add("edit", "upload images, create an edit task, wait for it and save the results")
+    edit.add_argument("images", nargs="+", metavar="IMAGE", help="input image: a path or an http(s) URL")
+    edit.add_argument("-p", "--prompt", required=True, help="the edit instruction")
+    edit.add_argument("--aspect-ratio", choices=ASPECT_RATIOS, help="result aspect ratio")
+    edit.add_argument("--quality", choices=QUALITIES, help="result quality")
+    edit.add_argument(
+        "-o", "--output", metavar="DIR", help="save results into DIR (default: print their URLs)"
+    )
+    edit.add_argument("--no-wait", action="store_true", help="print the task id and exit without waiting")
+    edit.add_argument("--callback-url", metavar="URL", help="https URL kie.ai posts the result to")
+    edit.add_argument("--allow-http-callback", action="store_true", help=argparse.SUPPRESS)
+    _wait_options(edit)
+
+    status = add("status", "show a task's current state")
+    status.add_argument("task_id", metavar="TASK_ID")
+
+    wait = add("wait", "wait for a task to finish (resumes after a timeout or Ctrl-C)")
+    wait.add_argument("task_id", metavar="TASK_ID")
+    wait.add_argument(
+        "-o", "--output", metavar="DIR", help="save results into DIR (default: print their URLs)"
+    )
+    _wait_options(wait)
+
+    upload = add("upload", "upload one image and print its (short-lived) URL")
+    upload.add_argument("file", metavar="FILE")
+
+    add("credits", "show the account's remaining credits")
+
+    batch = add("batch", "run a JSONL manifest of edits, resumably")
+    batch.description = (
+        'Run a JSONL manifest, one edit per line: {"images": [...], "prompt": "...", "aspect_ratio": '
+        '..., "quality": ..., "out": "folder", "id": "..."}. Image paths and out are relative to the '
+        "manifest's folder. Progress is journaled: re-running the same command resumes without "
+        "creating any task twice."
+    )
+    batch.add_argument("manifest", metavar="MANIFEST")
+    batch.add_argument("--journal", metavar="PATH", help="journal file (default: MANIFEST.journal.sqlite)")
+    batch.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="items in progress at once (8)"
+    )
+    batch.add_argument(
+        "--rate-limit", type=int, default=20, metavar="N", help="at most N new tasks per window (kie.ai: 20)"
+    )
+    batch.add_argument(
+        "--rate-window",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="rate-limit window in seconds (kie.ai: 10)",
+    )
+    batch.add_argument(
+        "--resubmit-unknown",
+        action="store_true",
+        help="submit again items whose earlier submission has an unknown outcome (may pay twice)",
+    )
+    batch.add_argument("--no-download", action="store_true", help="record result URLs without downloading")
+    batch.add_argument("--check", action="store_true", help="validate the manifest and exit")
+    _wait_options(batch)
+
+    emulator = add("emulator", "run the offline kie.ai emulator on loopback until Ctrl-C")
+    emulator.add_argument(
+        "--port", type=int, default=8787, help="API port; upload and files use the next two"
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -> int:
+    """Entry point of the ``kie-gpt-image`` console script; returns the exit code.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+        context: environment, streams, transports and clocks (tests); the real ones by default.
+    """
+    ctx = context or Context()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (argparse printed it)
+        return int(exc.code or 0) if isinstance(exc.code, int) else ExitCode.USAGE
+    for name, value in _COMMON_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    if args.debug:
+        # Only the library's own logger: it names operations, never headers (httpcore's debug log would).
+        handler = logging.StreamHandler(ctx.stderr or sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger = logging.getLogger("kie_gpt_image")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    secret: str | None = None
+    out = Output(json_mode=args.json, stdout=ctx.stdout, stderr=ctx.stderr, tty=ctx.tty, clock=ctx.clock)
+    try:
+        secret = read_key(args, ctx) if args.command != "emulator" else None
+        out.secret = secret
+        return int(COMMANDS[args.command](args, ctx, out))
+    except KeyboardInterrupt:
+        out.end_status()
+        out.note(f"{PROG}: interrupted")
+        return ExitCode.INTERRUPTED
+    except Exception as exc:  # every error ends as one line; --debug adds the traceback
+        out.end_status()
+        code = exit_code_for(exc)
+        if args.debug:
+            text = "".join(traceback.format_exception(exc))
+            out.note(text.replace(secret, "***") if secret else text)
+        out.error(exc, code=code)
+        if code is ExitCode.INTERNAL and not args.debug:
+            out.note(f"{PROG}: this looks like a bug or a local problem; rerun with --debug for details")
+        return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

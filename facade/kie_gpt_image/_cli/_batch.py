@@ -1,0 +1,368 @@
+"""The resumable batch runner: many edits on one ``AsyncClient``, journaled so that no task is paid twice.
+
+Each item goes upload → (rate gate) → "submitting" → createTask → "submitted" + task id → wait →
+download → "done", with the journal committed at every arrow (see ``_journal`` for what a re-run does
+with each state). Concurrency is bounded by a fixed number of workers, which also bounds how many of
+our tasks run at kie.ai at once (reference §6: about 100 concurrent tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._client import AsyncClient
+from .._errors import KieError, SubmissionOutcomeUnknownError, TaskFailedError, WaitTimeoutError
+from .._inputs import _is_url_like
+from .._models import TaskInfo
+from ._journal import FINISHED, Entry, Journal
+from ._manifest import ManifestError, ManifestItem
+from ._output import ExitCode, worst
+from ._ratelimit import RateGate
+
+__all__ = ["BatchEvent", "BatchOptions", "BatchReport", "BatchRunner", "ItemReport", "check_against_journal"]
+
+# Uploaded files are kept at least 24 hours (reference §3 says 24 h in one place, 3 days in another):
+# URLs journaled less than half of that ago are reused on a re-run instead of uploading again.
+UPLOAD_REUSE_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """How a batch runs."""
+
+    concurrency: int = 8
+    """Items in progress at once (each holds at most one task at kie.ai)."""
+    resubmit_unknown: bool = False
+    """Submit again the items whose earlier submission has an unknown outcome (may pay twice)."""
+    download: bool = True
+    """Save result images into each item's ``out`` folder (else only record the result URLs)."""
+    timeout: float | None = None
+    """Per-task wait timeout in seconds (``None``: the poll policy's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEvent:
+    """An item changed state (``state`` is a journal state, or a live one: uploading, waiting, ...)."""
+
+    item_id: str
+    state: str
+    task_id: str | None = None
+    error: str | None = None
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ItemReport:
+    """Where one item ended up after the run."""
+
+    id: str
+    line: int
+    state: str
+    """Journal state: done, failed, unknown, error, submitted (still running), pending."""
+    outcome: str
+    """What the run did: done, failed, skipped, unknown, error, running, pending."""
+    task_id: str | None
+    result_urls: tuple[str, ...]
+    files: tuple[str, ...]
+    credits: float | None
+    error: str | None
+    exit_code: ExitCode
+
+
+@dataclass
+class BatchReport:
+    """The end of a run: every item and the totals."""
+
+    items: list[ItemReport] = field(default_factory=list)
+    interrupted: bool = False
+    credits_used: float | None = None
+    """Credits consumed by the tasks finished in this run, when kie.ai reported them."""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Items per outcome (done, failed, skipped, unknown, error, running, pending)."""
+        counts = dict.fromkeys(("done", "failed", "skipped", "unknown", "error", "running", "pending"), 0)
+        counts.update(Counter(item.outcome for item in self.items))
+        return counts
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The worst outcome."""
+        code = worst(*(item.exit_code for item in self.items))
+        return worst(code, ExitCode.INTERRUPTED) if self.interrupted else code
+
+
+def check_against_journal(items: list[ManifestItem], entries: dict[str, Entry]) -> list[ManifestError]:
+    """Lines whose journal entry was made for a different edit: reusing it would skip or wait for the
+    wrong task, so they are reported before anything runs."""
+    return [
+        ManifestError(
+            item.line,
+            f"item {item.id!r} changed since the journal recorded it (state {entries[item.id].state}); "
+            "restore the line, give it a new id, or use another --journal",
+        )
+        for item in items
+        if item.id in entries and entries[item.id].fingerprint != item.fingerprint
+    ]
+
+
+def _code_of_error(kind: str | None) -> ExitCode:
+    return ExitCode.TIMEOUT if kind == WaitTimeoutError.__name__ else ExitCode.API
+
+
+class BatchRunner:
+    """Runs a validated manifest against a journal. One instance per run.
+
+    Args:
+        client: the ``AsyncClient`` (its retry policy covers reads, uploads, and createTask only when
+            provably not accepted).
+        journal: the open journal.
+        items: the validated manifest items (already checked with ``check_against_journal``).
+        gate: the createTask rate gate.
+        options: concurrency, resubmission, downloads, timeout.
+        on_event: called on every state change (progress display, tests).
+        wall_clock: Unix time, for the age of journaled uploads.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        journal: Journal,
+        items: list[ManifestItem],
+        gate: RateGate,
+        options: BatchOptions,
+        *,
+        on_event: Callable[[BatchEvent], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.items = items
+        self.gate = gate
+        self.options = options
+        self._on_event = on_event
+        self._wall_clock = wall_clock
+        self._uploads: dict[str, asyncio.Future[str]] = {}
+        self.live: dict[str, str] = {}
+        """Each item's current state, for the progress display."""
+        self._credits: float | None = None
+        self._before: dict[str, Entry] = {}
+
+    def _emit(self, item: ManifestItem, state: str, **extra: object) -> None:
+        self.live[item.id] = state
+        if self._on_event is not None:
+            self._on_event(BatchEvent(item.id, state, **extra))  # type: ignore[arg-type]
+
+    # -------------------------------------------------------------------------------- the run
+
+    async def run(self) -> BatchReport:
+        """Run every unfinished item; on cancellation (Ctrl-C) stop, keeping the journal consistent."""
+        self.journal.add([(item.id, item.line, item.fingerprint) for item in self.items])
+        self._before = self.journal.entries()
+        to_wait: list[ManifestItem] = []
+        to_submit: list[ManifestItem] = []
+        for item in self.items:
+            entry = self._before[item.id]
+            self.live[item.id] = entry.state
+            if entry.state in FINISHED:
+                continue
+            if entry.state == "submitted":
+                to_wait.append(item)
+            elif entry.state in ("submitting", "unknown") and not self.options.resubmit_unknown:
+                if entry.state == "submitting":
+                    # The previous run stopped between marking it and hearing back from createTask.
+                    self.journal.update(
+                        item.id,
+                        "unknown",
+                        error="the run stopped while createTask was in flight; a task may exist",
+                        error_kind=SubmissionOutcomeUnknownError.__name__,
+                    )
+                self._emit(item, "unknown")
+            else:
+                to_submit.append(item)
+        # Tasks that already exist first: they are paid for, and their results expire.
+        queue = iter([*to_wait, *to_submit])
+        workers = [
+            asyncio.ensure_future(self._worker(queue)) for _ in range(max(1, self.options.concurrency))
+        ]
+        interrupted = False
+        try:
+            # asyncio.wait, not gather: cancelling this coroutine must not cancel the workers behind our
+            # back; they are cancelled once, below, and get to journal what is in flight.
+            await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:
+            interrupted = True
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        for worker in workers:
+            if not worker.cancelled() and worker.exception() is not None:
+                raise worker.exception()  # type: ignore[misc]  # a bug or a local I/O error
+        return self._report(interrupted)
+
+    async def _worker(self, queue: Iterator[ManifestItem]) -> None:
+        # One iterator shared by every worker: each next() hands out a distinct item.
+        for item in queue:
+            await self._process(item)
+
+    async def _process(self, item: ManifestItem) -> None:
+        entry = self._before[item.id]
+        task_id = entry.task_id if entry.state == "submitted" else None
+        if task_id is None:
+            task_id = await self._submit(item, entry)
+            if task_id is None:
+                return
+        await self._wait(item, task_id)
+
+    async def _submit(self, item: ManifestItem, entry: Entry) -> str | None:
+        fresh = (
+            entry.uploaded_at is not None and self._wall_clock() - entry.uploaded_at < UPLOAD_REUSE_SECONDS
+        )
+        urls = list(entry.input_urls) if entry.input_urls is not None and fresh else None
+        if urls is None:
+            self._emit(item, "uploading")
+            try:
+                urls = [await self._upload(image) for image in item.images]
+            except KieError as exc:
+                self.journal.update(item.id, "error", error=str(exc), error_kind=type(exc).__name__)
+                self._emit(item, "error", error=str(exc))
+                return None
+            self.journal.update(item.id, "pending", input_urls=urls, uploaded_at=self._wall_clock())
+        self._emit(item, "queued")
+        token = await self.gate.acquire()
+        create = asyncio.ensure_future(self._create(item, urls))
+        create.add_done_callback(lambda _: self.gate.release(token))
+        try:
+            return await asyncio.shield(create)
+        except asyncio.CancelledError:
+            # Ctrl-C: a createTask already on the wire is allowed to finish, so that its task id is
+            # journaled instead of leaving the item "unknown". A second Ctrl-C stops even that.
+            with contextlib.suppress(Exception):
+                await create
+            raise
+
+    async def _create(self, item: ManifestItem, urls: list[str]) -> str | None:
+        # Committed before the request goes out: a crash from here on leaves "submitting", which the
+        # next run reports as unknown instead of paying again.
+        self.journal.update(item.id, "submitting", error=None, error_kind=None)
+        self._emit(item, "submitting")
+        try:
+            task = await self.client.create_task(
+                urls, item.prompt, aspect_ratio=item.aspect_ratio, quality=item.quality
+            )
+        except SubmissionOutcomeUnknownError as exc:
+            self.journal.update(item.id, "unknown", error=str(exc), error_kind=type(exc).__name__)
+            self._emit(item, "unknown", error=str(exc))
+            return None
+        except KieError as exc:
+            # Anything else means kie.ai did not accept it (the library raises the unknown-outcome error
+            # whenever it might have): nothing was spent, and a re-run tries again.
+            self.journal.update(item.id, "error", error=str(exc), error_kind=type(exc).__name__)
+            self._emit(item, "error", error=str(exc))
+            return None
+        self.journal.update(item.id, "submitted", task_id=task.task_id)
+        self._emit(item, "submitted", task_id=task.task_id)
+        return task.task_id
+
+    async def _upload(self, image: str) -> str:
+        if _is_url_like(image):
+            return image  # passed through as an input URL, as Client.edit does
+        # One upload per distinct file per run, however many items use it.
+        future = self._uploads.get(image)
+        if future is None or (future.done() and (future.cancelled() or future.exception() is not None)):
+            future = asyncio.ensure_future(self._upload_file(image))
+            self._uploads[image] = future
+        return await asyncio.shield(future)
+
+    async def _upload_file(self, image: str) -> str:
+        return (await self.client.upload(Path(image))).url
+
+    async def _wait(self, item: ManifestItem, task_id: str) -> None:
+        self._emit(item, "waiting", task_id=task_id)
+
+        def progress(info: TaskInfo) -> None:
+            if not info.is_finished:
+                self._emit(item, info.raw_state or info.state.value, task_id=task_id)
+
+        try:
+            result = await self.client.wait(task_id, timeout=self.options.timeout, on_progress=progress)
+        except TaskFailedError as exc:
+            self.journal.update(item.id, "failed", error=str(exc), error_kind=type(exc).__name__)
+            self._emit(item, "failed", task_id=task_id, error=str(exc))
+            return
+        except KieError as exc:
+            # The task exists and may still finish: it stays "submitted" and a re-run waits for it.
+            self.journal.update(item.id, "submitted", error=str(exc), error_kind=type(exc).__name__)
+            self._emit(item, "submitted", task_id=task_id, error=str(exc))
+            return
+        paths: list[str] = []
+        if self.options.download:
+            self._emit(item, "downloading", task_id=task_id)
+            try:
+                paths = [str(path) for path in await result.save(item.out)]
+            except KieError as exc:
+                self.journal.update(item.id, "submitted", error=str(exc), error_kind=type(exc).__name__)
+                self._emit(item, "submitted", task_id=task_id, error=str(exc))
+                return
+        consumed = result.info.credits_consumed
+        if consumed is not None:
+            self._credits = (self._credits or 0.0) + consumed
+        self.journal.update(
+            item.id,
+            "done",
+            result_urls=list(result.urls),
+            result_paths=paths,
+            credits=consumed,
+            error=None,
+            error_kind=None,
+        )
+        self._emit(item, "done", task_id=task_id, paths=tuple(paths))
+
+    # -------------------------------------------------------------------------------- the report
+
+    def _report(self, interrupted: bool) -> BatchReport:
+        after = self.journal.entries()
+        report = BatchReport(interrupted=interrupted, credits_used=self._credits)
+        for item in self.items:
+            entry = after[item.id]
+            before = self._before[item.id].state
+            state = entry.state
+            if state in FINISHED and before in FINISHED:
+                outcome = "skipped"
+            elif state in ("done", "failed", "unknown", "error"):
+                outcome = state
+            elif state == "submitted":
+                outcome = "running"
+            elif state == "submitting":
+                outcome = "unknown"
+            else:
+                outcome = "pending"
+            code = {
+                "done": ExitCode.OK,
+                "failed": ExitCode.TASK_FAILED,
+                "unknown": ExitCode.UNKNOWN,
+                "submitting": ExitCode.UNKNOWN,
+                "error": _code_of_error(entry.error_kind),
+                "submitted": _code_of_error(entry.error_kind) if entry.error_kind else ExitCode.OK,
+            }.get(state, ExitCode.OK)
+            report.items.append(
+                ItemReport(
+                    id=item.id,
+                    line=item.line,
+                    state=state,
+                    outcome=outcome,
+                    task_id=entry.task_id,
+                    result_urls=entry.result_urls,
+                    files=entry.result_paths,
+                    credits=entry.credits,
+                    error=entry.error,
+                    exit_code=code,
+                )
+            )
+        return report

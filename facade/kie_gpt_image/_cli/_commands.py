@@ -1,0 +1,509 @@
+"""The subcommands. Each takes the parsed arguments, a ``Context`` and an ``Output`` and returns an exit
+code; errors propagate to ``main``, which turns them into one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .._client import DEFAULT_BASE_URL, DEFAULT_UPLOAD_BASE_URL, AsyncClient, Client
+from .._errors import InvalidInputError
+from .._models import TaskInfo
+from .._policies import PollPolicy, RetryPolicy
+from .._results import EditResult
+from ._output import PROG, ExitCode, Output
+
+__all__ = ["COMMANDS", "Context", "read_key"]
+
+
+@dataclass
+class Context:
+    """What the CLI takes from its environment; tests replace parts (transports, clocks, streams).
+
+    Every field has the real default, so ``main()`` from the console script passes none.
+    """
+
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    """Environment variables (``KIE_API_KEY``)."""
+    stdout: Any = None
+    """Result stream (default ``sys.stdout`` at call time)."""
+    stderr: Any = None
+    """Human stream (default ``sys.stderr`` at call time)."""
+    tty: bool | None = None
+    """Force the live status line on or off (default: whether stderr is a terminal)."""
+    transport: httpx.BaseTransport | None = None
+    """httpx transport for the synchronous client (e.g. an in-process emulator)."""
+    async_transport: httpx.AsyncBaseTransport | None = None
+    """httpx transport for the batch's ``AsyncClient``."""
+    sleep: Callable[[float], None] = time.sleep
+    """Sleep of the synchronous client."""
+    async_sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    """Sleep of the batch (polling and the rate gate)."""
+    clock: Callable[[], float] = time.monotonic
+    """Monotonic clock of the clients and the rate gate."""
+    on_batch_event: Callable[[Any], None] | None = None
+    """Called with every ``BatchEvent`` (after the display handled it)."""
+
+
+def read_key(args: argparse.Namespace, ctx: Context) -> str | None:
+    """The API key from ``--api-key-file`` or ``KIE_API_KEY`` (``None``: the client reports it missing).
+
+    There is deliberately no ``--api-key`` option: a key on the command line lands in shell history and
+    in the process list.
+    """
+    if args.api_key_file:
+        try:
+            text = Path(args.api_key_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            # Not the exception text: a decode error quotes file content, and that content is the key.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise InvalidInputError(
+                "--api-key-file", f"cannot read {args.api_key_file!r}: {reason}"
+            ) from None
+        key = text.strip()
+        if not key:
+            raise InvalidInputError("--api-key-file", f"{args.api_key_file!r} is empty")
+        return key
+    return ctx.env.get("KIE_API_KEY")
+
+
+def _poll_policy(args: argparse.Namespace) -> PollPolicy | None:
+    interval = getattr(args, "poll_interval", None)
+    if interval is None:
+        return None
+    if interval <= 0:
+        raise InvalidInputError("--poll-interval", "must be a positive number of seconds")
+    # One interval for every phase; the wait timeout keeps the library's default unless --timeout.
+    return PollPolicy(early_interval=interval, middle_interval=interval, late_interval=interval)
+
+
+def _timeout(args: argparse.Namespace) -> float | None:
+    timeout: float | None = getattr(args, "timeout", None)
+    if timeout is not None and timeout <= 0:
+        raise InvalidInputError("--timeout", "must be a positive number of seconds")
+    return timeout
+
+
+def _client(args: argparse.Namespace, ctx: Context, out: Output, sleep: Callable[[float], None]) -> Client:
+    return Client(
+        read_key(args, ctx),
+        base_url=args.base_url or DEFAULT_BASE_URL,
+        upload_base_url=args.upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+        poll_policy=_poll_policy(args),
+        allow_http_callback=getattr(args, "allow_http_callback", False),
+        transport=ctx.transport,
+        sleep=sleep,
+        clock=ctx.clock,
+    )
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{secs:02d}"
+
+
+class _TaskProgress:
+    """The status line of one task: state, elapsed time, task id. On a terminal it also ticks while
+    the client sleeps between polls (the client's sleep is wrapped); elsewhere it prints state changes."""
+
+    def __init__(self, out: Output, ctx: Context) -> None:
+        self.out = out
+        self.ctx = ctx
+        self.task_id = ""
+        self.state = "submitting"
+        self.start = ctx.clock()
+
+    def show(self) -> None:
+        if self.out.tty:
+            elapsed = _elapsed(self.ctx.clock() - self.start)
+            self.out.status(f"{self.state:<11} {elapsed}  {self.task_id}")
+
+    def on_progress(self, info: TaskInfo) -> None:
+        self.state = info.raw_state or info.state.value
+        if self.out.tty:
+            self.show()
+        elif not info.is_finished:  # the end is reported once, by the caller
+            self.out.note(f"task {info.task_id}: {self.state}")
+
+    def sleep(self, seconds: float) -> None:
+        if not self.out.tty:
+            self.ctx.sleep(seconds)
+            return
+        end = self.ctx.clock() + seconds
+        while (left := end - self.ctx.clock()) > 0:
+            self.ctx.sleep(min(left, 0.5))
+            self.show()
+
+
+def _result_data(result: EditResult, files: list[Path]) -> dict[str, Any]:
+    info = result.info
+    return {
+        "task_id": result.task_id,
+        "state": info.state.value,
+        "result_urls": list(result.urls),
+        "files": [str(path) for path in files],
+        "credits_consumed": info.credits_consumed,
+        "cost_time_ms": info.cost_time_ms,
+    }
+
+
+def _finish(
+    args: argparse.Namespace, out: Output, progress: _TaskProgress, task_id: str, client: Client
+) -> int:
+    """Wait for ``task_id``, save or list its results, report; shared by ``edit`` and ``wait``."""
+    progress.task_id = task_id
+    progress.show()
+    try:
+        result = client.wait(task_id, timeout=_timeout(args), on_progress=progress.on_progress)
+    except KeyboardInterrupt:
+        out.end_status()
+        out.note(f"{PROG}: interrupted; task {task_id} goes on at kie.ai: resume with: {PROG} wait {task_id}")
+        if out.json_mode:
+            out.json({"task_id": task_id, "interrupted": True})
+        return ExitCode.INTERRUPTED
+    finally:
+        out.end_status()
+    files = result.save(args.output) if args.output else []
+    credits = result.info.credits_consumed
+    out.note(f"task {task_id}: success" + (f" ({credits:g} credits)" if credits is not None else ""))
+    for line in files or result.urls:
+        out.line(str(line))
+    out.json(_result_data(result, files))
+    return ExitCode.OK
+
+
+def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
+    """``edit IMAGE... -p PROMPT``: upload, create the task, wait, save."""
+    progress = _TaskProgress(out, ctx)
+    with _client(args, ctx, out, progress.sleep) as client:
+        if out.tty:
+            out.status("uploading and submitting ...")
+        try:
+            task = client.create_task(
+                args.images,
+                args.prompt,
+                aspect_ratio=args.aspect_ratio,
+                quality=args.quality,
+                callback_url=args.callback_url,
+            )
+        except KeyboardInterrupt:
+            out.end_status()
+            out.note(
+                f"{PROG}: interrupted before kie.ai answered; if createTask was already sent a task may "
+                "exist: check your kie.ai task list before submitting again"
+            )
+            return ExitCode.INTERRUPTED
+        finally:
+            out.end_status()
+        # Said before waiting: if anything stops us now, the id is on screen to resume with.
+        out.note(f"task {task.task_id} created")
+        if args.no_wait:
+            out.line(task.task_id)
+            out.json({"task_id": task.task_id, "resume": f"{PROG} wait {task.task_id}"})
+            return ExitCode.OK
+        return _finish(args, out, progress, task.task_id, client)
+
+
+def cmd_wait(args: argparse.Namespace, ctx: Context, out: Output) -> int:
+    """``wait TASK_ID``: poll until the task finishes; save its results with ``-o``."""
+    progress = _TaskProgress(out, ctx)
+    with _client(args, ctx, out, progress.sleep) as client:
+        return _finish(args, out, progress, args.task_id, client)
+
+
+def _info_data(info: TaskInfo) -> dict[str, Any]:
+    return {
+        "task_id": info.task_id,
+        "state": info.state.value,
+        "raw_state": info.raw_state,
+        "model": info.model,
+        "result_urls": list(info.result_urls),
+        "fail_code": info.fail_code,
+        "fail_msg": info.fail_msg,
+        "credits_consumed": info.credits_consumed,
+        "cost_time_ms": info.cost_time_ms,
+        "created_at": info.created_at.isoformat() if info.created_at else None,
+        "completed_at": info.completed_at.isoformat() if info.completed_at else None,
+    }
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context, out: Output) -> int:
+    """``status TASK_ID``: the task's current record (exit 0 whatever its state)."""
+    with _client(args, ctx, out, ctx.sleep) as client:
+        info = client.get_task(args.task_id)
+    data = _info_data(info)
+    out.line(f"{info.task_id}  {info.raw_state or info.state.value}")
+    for name in ("fail_code", "fail_msg", "credits_consumed", "created_at", "completed_at"):
+        if data[name] not in (None, ""):
+            out.line(f"  {name}: {data[name]}")
+    for url in info.result_urls:
+        out.line(f"  result: {url}")
+    out.json(data)
+    return ExitCode.OK
+
+
+def cmd_upload(args: argparse.Namespace, ctx: Context, out: Output) -> int:
+    """``upload FILE``: upload one image, print its URL (usable as an input for a while)."""
+    with _client(args, ctx, out, ctx.sleep) as client:
+        uploaded = client.upload(args.file)
+    out.line(uploaded.url)
+    out.json(
+        {
+            "url": uploaded.url,
+            "file_name": uploaded.file_name,
+            "file_path": uploaded.file_path,
+            "size": uploaded.size,
+            "mime_type": uploaded.mime_type,
+            "uploaded_at": uploaded.uploaded_at,
+        }
+    )
+    return ExitCode.OK
+
+
+def cmd_credits(args: argparse.Namespace, ctx: Context, out: Output) -> int:
+    """``credits``: the account's remaining credits."""
+    with _client(args, ctx, out, ctx.sleep) as client:
+        credits = client.credits()
+    out.line(f"{credits:g}")
+    out.json({"credits": credits})
+    return ExitCode.OK
+
+
+def cmd_emulator(args: argparse.Namespace, ctx: Context, out: Output) -> int:
+    """``emulator``: the offline kie.ai on loopback until Ctrl-C (the emulator's own ``serve``)."""
+    try:
+        from ..emulator import serve
+    except ImportError as exc:  # pragma: no cover - the emulator needs only httpx to import
+        raise InvalidInputError("emulator", f"the emulator cannot be imported: {exc}") from None
+    # Its key is the emulator's own fixed test key, not a kie.ai secret: printing it is the point.
+    serve(args.port, args.host, announce=lambda line: print(line, file=out.stdout, flush=True))
+    return ExitCode.OK
+
+
+def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
+    """``batch MANIFEST``: run a JSONL manifest, resumably (see ``_batch``)."""
+    from ._batch import BatchEvent, BatchOptions, BatchReport, BatchRunner, check_against_journal
+    from ._journal import Journal
+    from ._manifest import load_manifest
+    from ._ratelimit import RateGate, SlidingWindowLimiter
+
+    for name in ("concurrency", "rate_limit"):
+        if getattr(args, name) < 1:
+            raise InvalidInputError(f"--{name.replace('_', '-')}", "must be at least 1")
+    if args.rate_window <= 0:
+        raise InvalidInputError("--rate-window", "must be a positive number of seconds")
+    manifest = Path(args.manifest)
+    journal_path = (
+        Path(args.journal) if args.journal else manifest.with_name(manifest.name + ".journal.sqlite")
+    )
+    # Everything that can be wrong with the input is found before a client exists or a byte is sent.
+    items, problems = load_manifest(manifest)
+    key = read_key(args, ctx)
+    options = BatchOptions(
+        concurrency=args.concurrency,
+        resubmit_unknown=args.resubmit_unknown,
+        download=not args.no_download,
+        timeout=_timeout(args),
+    )
+    poll = _poll_policy(args)
+    if problems:
+        return _report_manifest_errors(out, manifest, problems)
+    if args.check:
+        out.note(f"{manifest}: {len(items)} items, all valid")
+        out.json({"manifest": str(manifest), "items": len(items), "valid": True})
+        return ExitCode.OK
+    with Journal(journal_path) as journal:
+        problems = check_against_journal(items, journal.entries())
+        if problems:
+            return _report_manifest_errors(out, manifest, problems)
+        display = _BatchDisplay(out, ctx, len(items))
+
+        def on_event(event: BatchEvent) -> None:
+            display.on_event(event)
+            if ctx.on_batch_event is not None:
+                ctx.on_batch_event(event)
+
+        async def run() -> BatchReport:
+            # A few more retries than interactive use: with many items a transient 429/5xx on a read
+            # or an upload should not fail an item (createTask is still only retried when provably not
+            # accepted).
+            async with AsyncClient(
+                key,
+                base_url=args.base_url or DEFAULT_BASE_URL,
+                upload_base_url=args.upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+                retry_policy=RetryPolicy(max_retries=4),
+                poll_policy=poll,
+                transport=ctx.async_transport,
+                sleep=ctx.async_sleep,
+                clock=ctx.clock,
+            ) as client:
+                gate = RateGate(
+                    SlidingWindowLimiter(args.rate_limit, args.rate_window),
+                    clock=ctx.clock,
+                    sleep=ctx.async_sleep,
+                )
+                runner = BatchRunner(client, journal, items, gate, options, on_event=on_event)
+                display.runner_live = runner.live
+                ticker = asyncio.ensure_future(display.tick()) if out.tty else None
+                try:
+                    return await runner.run()
+                finally:
+                    if ticker is not None:
+                        ticker.cancel()
+
+        resume = f"{PROG} batch {manifest}" + (f" --journal {journal_path}" if args.journal else "")
+        try:
+            report = asyncio.run(run())
+        except KeyboardInterrupt:
+            # A second Ctrl-C: createTask calls still in flight stay "submitting" (reported as unknown).
+            out.end_status()
+            out.note(f"{PROG}: interrupted; the journal is consistent: resume with: {resume}")
+            return ExitCode.INTERRUPTED
+    display.summary(report, resume)
+    return report.exit_code
+
+
+def _report_manifest_errors(out: Output, manifest: Path, problems: list[Any]) -> int:
+    out.note(f"{PROG}: error: {manifest}: {len(problems)} invalid line(s); nothing was sent")
+    for problem in problems:
+        out.note(f"  {problem}")
+    out.json(
+        {
+            "error": {
+                "type": "ManifestError",
+                "message": f"{len(problems)} invalid line(s)",
+                "lines": [{"line": p.line, "message": p.message} for p in problems],
+                "exit_code": int(ExitCode.USAGE),
+            }
+        }
+    )
+    return ExitCode.USAGE
+
+
+class _BatchDisplay:
+    """Counts per state on a live status line (terminal), or one line per finished item (elsewhere)."""
+
+    _ORDER = (
+        "done",
+        "failed",
+        "unknown",
+        "error",
+        "generating",
+        "queuing",
+        "waiting",
+        "submitted",
+        "submitting",
+    )
+
+    def __init__(self, out: Output, ctx: Context, total: int) -> None:
+        self.out = out
+        self.ctx = ctx
+        self.total = total
+        self.start = ctx.clock()
+        self.runner_live: dict[str, str] = {}
+        self._last = 0.0
+
+    def line(self) -> str:
+        counts = Counter(self.runner_live.values())
+        parts = [f"{counts[state]} {state}" for state in self._ORDER if counts[state]]
+        busy = counts["uploading"] + counts["queued"] + counts["downloading"]
+        if busy:
+            parts.append(f"{busy} in transfer")
+        return f"batch {_elapsed(self.ctx.clock() - self.start)}  " + (", ".join(parts) or "starting")
+
+    def on_event(self, event: Any) -> None:
+        if self.out.tty:
+            now = self.ctx.clock()
+            if now - self._last >= 0.1:  # at most ten redraws a second, however many items move
+                self._last = now
+                self.out.status(self.line())
+        elif event.state in ("done", "failed", "unknown", "error") or (
+            event.state == "submitted" and event.error
+        ):
+            detail = event.error or " ".join(event.paths) or ""
+            task = f" task {event.task_id}" if event.task_id else ""
+            self.out.note(f"item {event.item_id}:{task} {event.state}" + (f": {detail}" if detail else ""))
+
+    async def tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.out.status(self.line())
+
+    def summary(self, report: Any, resume: str) -> None:
+        self.out.end_status()
+        counts = report.counts
+        credits = report.credits_used
+        text = (
+            f"batch: {counts['done']} done, {counts['failed']} failed, {counts['unknown']} unknown, "
+            f"{counts['skipped']} skipped (finished earlier)"
+        )
+        extra = [
+            f"{counts[name]} {label}"
+            for name, label in (
+                ("error", "not submitted (error)"),
+                ("running", "still running"),
+                ("pending", "not started"),
+            )
+            if counts[name]
+        ]
+        if extra:
+            text += ", " + ", ".join(extra)
+        if credits is not None:
+            text += f"; {credits:g} credits used"
+        self.out.note(text)
+        for item in report.items:
+            if item.outcome == "unknown":
+                self.out.note(
+                    f"  item {item.id} (line {item.line}): submission outcome unknown; check your kie.ai "
+                    "task list, then re-run with --resubmit-unknown to submit it again"
+                )
+        if report.interrupted:
+            self.out.note(f"{PROG}: interrupted; the journal is consistent: resume with: {resume}")
+        elif counts["error"] or counts["running"] or counts["pending"]:
+            self.out.note(f"resume with: {resume}")
+        for item in report.items:
+            for path in item.files if item.outcome == "done" else ():
+                self.out.line(path)
+        self.out.json(
+            {
+                "counts": counts,
+                "credits_used": credits,
+                "interrupted": report.interrupted,
+                "exit_code": int(report.exit_code),
+                "items": [
+                    {
+                        "id": item.id,
+                        "line": item.line,
+                        "state": item.state,
+                        "outcome": item.outcome,
+                        "task_id": item.task_id,
+                        "result_urls": list(item.result_urls),
+                        "files": list(item.files),
+                        "credits": item.credits,
+                        "error": item.error,
+                    }
+                    for item in report.items
+                ],
+            }
+        )
+
+
+COMMANDS: Mapping[str, Callable[[argparse.Namespace, Context, Output], int]] = {
+    "edit": cmd_edit,
+    "status": cmd_status,
+    "wait": cmd_wait,
+    "upload": cmd_upload,
+    "credits": cmd_credits,
+    "batch": cmd_batch,
+    "emulator": cmd_emulator,
+}
+"""Subcommand name → handler."""

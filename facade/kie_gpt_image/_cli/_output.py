@@ -1,0 +1,211 @@
+"""What the command line prints: the exit-code table, one-line errors, JSON, and the live status line.
+
+Results go to stdout (plain lines, or one JSON document with ``--json``); everything meant for a human
+watching (progress, notes, errors) goes to stderr, so ``kie-gpt-image edit ... > paths.txt`` works.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from enum import IntEnum
+from typing import Any, TextIO
+
+from .._errors import (
+    InvalidInputError,
+    KieError,
+    MissingApiKeyError,
+    SubmissionOutcomeUnknownError,
+    TaskFailedError,
+    WaitTimeoutError,
+)
+
+__all__ = ["PROG", "ExitCode", "Output", "exit_code_for", "exit_codes_epilog", "worst"]
+
+PROG = "kie-gpt-image"
+
+
+class ExitCode(IntEnum):
+    """The process exit codes; ``exit_codes_epilog`` renders this table into ``--help``."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    API = 3
+    TASK_FAILED = 4
+    TIMEOUT = 5
+    UNKNOWN = 6
+    INTERRUPTED = 130
+
+    @property
+    def meaning(self) -> str:
+        """One line for the ``--help`` epilog."""
+        return _MEANINGS[self]
+
+
+_MEANINGS: Mapping[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.INTERNAL: "unexpected error (a bug, or a local file problem); rerun with --debug",
+    ExitCode.USAGE: "bad command line, input, key or manifest; nothing was sent or spent",
+    ExitCode.API: "kie.ai answered with an error, or the network failed (no task was lost)",
+    ExitCode.TASK_FAILED: "the task ended in state 'fail'",
+    ExitCode.TIMEOUT: "the wait timed out; the task goes on at kie.ai (resume with 'wait TASK_ID')",
+    ExitCode.UNKNOWN: "createTask was sent but its outcome is unknown (a task may exist and be paid)",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); the journal/task id says how to resume",
+}
+
+# For a batch, the exit code is the worst outcome among its items. Unknown submissions come first
+# (they need a human: a task may be paid twice), then errors that left items undone, then task
+# failures, then timeouts (the tasks still run and a re-run picks them up).
+_SEVERITY: tuple[ExitCode, ...] = (
+    ExitCode.OK,
+    ExitCode.TIMEOUT,
+    ExitCode.TASK_FAILED,
+    ExitCode.API,
+    ExitCode.UNKNOWN,
+    ExitCode.USAGE,
+    ExitCode.INTERNAL,
+    ExitCode.INTERRUPTED,
+)
+
+
+def worst(*codes: ExitCode) -> ExitCode:
+    """The most severe of ``codes`` (``OK`` when none)."""
+    return max(codes, key=_SEVERITY.index, default=ExitCode.OK)
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table as ``--help`` text."""
+    lines = ["exit codes:"]
+    lines += [f"  {code.value:<4} {code.meaning}" for code in ExitCode]
+    return "\n".join(lines)
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """The exit code an exception ends the process with."""
+    if isinstance(exc, (KeyboardInterrupt,)):
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, InvalidInputError):
+        return ExitCode.USAGE
+    if isinstance(exc, SubmissionOutcomeUnknownError):
+        return ExitCode.UNKNOWN
+    if isinstance(exc, TaskFailedError):
+        return ExitCode.TASK_FAILED
+    if isinstance(exc, WaitTimeoutError):
+        return ExitCode.TIMEOUT
+    if isinstance(exc, KieError):
+        return ExitCode.API
+    return ExitCode.INTERNAL
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong, and for an error about a task, its id and how to go on."""
+    if isinstance(exc, MissingApiKeyError):
+        return "no API key: set KIE_API_KEY or pass --api-key-file PATH"
+    if isinstance(exc, KieError):
+        # .message, not str(): str() adds the Python resume hint (client.wait); the CLI's is below.
+        text = exc.message
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    task_id = exc.task_id if isinstance(exc, KieError) else None
+    if task_id:
+        if task_id not in text:
+            text += f" (task {task_id})"
+        if isinstance(exc, TaskFailedError):
+            text += f"; details: {PROG} status {task_id}"
+        elif isinstance(exc, KieError) and exc.resumable:
+            text += f"; resume with: {PROG} wait {task_id}"
+    elif isinstance(exc, SubmissionOutcomeUnknownError):
+        text += "; check your kie.ai task list before submitting again"
+    return " ".join(text.split())  # one line, whatever the message held
+
+
+class Output:
+    """Where and how the CLI writes. ``secret`` (the API key) is masked in anything written."""
+
+    def __init__(
+        self,
+        *,
+        json_mode: bool,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        tty: bool | None = None,
+        secret: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.json_mode = json_mode
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.stderr = stderr if stderr is not None else sys.stderr
+        self.tty = tty if tty is not None else _isatty(self.stderr)
+        """Whether stderr is a terminal: a live status line there, plain lines otherwise."""
+        self.secret = secret
+        self.clock = clock
+        self._live = False
+
+    def _mask(self, text: str) -> str:
+        # Defence in depth: nothing the library says contains the key, but a server could echo it.
+        if self.secret and self.secret in text:
+            text = text.replace(self.secret, "***")
+        return text
+
+    def line(self, text: str) -> None:
+        """A result line on stdout (human mode only)."""
+        if not self.json_mode:
+            self._clear_live()
+            print(self._mask(text), file=self.stdout, flush=True)
+
+    def json(self, data: Mapping[str, Any]) -> None:
+        """The JSON document on stdout (JSON mode only)."""
+        if self.json_mode:
+            self._clear_live()
+            print(self._mask(json.dumps(data, ensure_ascii=False, default=str)), file=self.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line for the human on stderr."""
+        self._clear_live()
+        print(self._mask(text), file=self.stderr, flush=True)
+
+    def status(self, text: str) -> None:
+        """The live status: rewritten in place on a terminal; a plain stderr line otherwise."""
+        if self.tty:
+            self.stderr.write("\r" + self._mask(text) + "\x1b[K")
+            self.stderr.flush()
+            self._live = True
+        else:
+            self.note(text)
+
+    def end_status(self) -> None:
+        """Finish the live line, leaving it on screen."""
+        if self._live:
+            self.stderr.write("\n")
+            self.stderr.flush()
+            self._live = False
+
+    def _clear_live(self) -> None:
+        if self._live:
+            self.stderr.write("\r\x1b[K")
+            self.stderr.flush()
+            self._live = False
+
+    def error(self, exc: BaseException, *, code: ExitCode) -> None:
+        """Report ``exc``: one line on stderr, and with ``--json`` an error object on stdout."""
+        message = describe(exc)
+        self.note(f"{PROG}: error: {message}")
+        if self.json_mode:
+            error: dict[str, Any] = {"type": type(exc).__name__, "message": message, "exit_code": int(code)}
+            if isinstance(exc, KieError) and exc.task_id:
+                error["task_id"] = exc.task_id
+            if isinstance(exc, InvalidInputError):
+                error["field"] = exc.field
+            if isinstance(exc, SubmissionOutcomeUnknownError):
+                error["request_summary"] = exc.request_summary
+            self.json({"error": error})
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
