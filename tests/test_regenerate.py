@@ -144,11 +144,18 @@ def test_a_new_aspect_ratio_in_the_spec_reaches_the_generated_enum(tmp_path: Pat
 
 
 def test_input_limits_come_from_the_spec() -> None:
-    from kie_api import spec_limits
+    import attrs
 
-    assert spec_limits.MAX_INPUT_IMAGES == 16
-    assert spec_limits.MAX_INPUT_IMAGE_BYTES == 10_000_000
-    assert spec_limits.INPUT_IMAGE_MIME_TYPES == ("image/jpeg", "image/png", "image/webp")
+    from kie_api import spec_constants
+    from kie_api.models.gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
+
+    assert spec_constants.MAX_INPUT_IMAGES == 16
+    assert spec_constants.MAX_INPUT_IMAGE_BYTES == 10_000_000
+    assert spec_constants.INPUT_IMAGE_MIME_TYPES == ("image/jpeg", "image/png", "image/webp")
+    # the defaults agree with the generated model's (both come from the spec)
+    fields = attrs.fields(GptImage15ImageToImageBodyInput)
+    assert spec_constants.DEFAULT_ASPECT_RATIO == fields.aspect_ratio.default.value == "3:2"
+    assert spec_constants.DEFAULT_QUALITY == fields.quality.default.value == "medium"
 
 
 def test_limit_extraction_fails_loudly_when_the_wording_changes() -> None:
@@ -156,4 +163,4 @@ def test_limit_extraction_fails_loudly_when_the_wording_changes() -> None:
     schema = regen._get(merged, regen._INPUT_URLS)
     schema["description"] = "Upload an image file"
     with pytest.raises(regen.RegenerateError, match="Max size"):
-        regen.spec_limits_module(merged)
+        regen.spec_constants_module(merged)

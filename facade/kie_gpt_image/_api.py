@@ -15,6 +15,7 @@ flow serve both the sync and the async client.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from kie_api import spec_limits
+from kie_api import spec_constants
 from kie_api.models.gpt_image_15_image_to_image_body_input_aspect_ratio import (
     GptImage15ImageToImageBodyInputAspectRatio,
 )
@@ -57,21 +58,14 @@ ASPECT_RATIOS: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBo
 QUALITIES: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBodyInputQuality)
 
 
-# The spec's defaults live in the generated input model's field defaults. The endpoint modules and the
-# other models (attrs, the generated client) are imported inside the functions below, on first use, so
-# that `import kie_gpt_image` stays cheap.
-def _defaults() -> tuple[str, str]:
-    from kie_api.models.gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
-
-    sample = GptImage15ImageToImageBodyInput(input_urls=[], prompt="")
-    return sample.aspect_ratio.value, sample.quality.value
-
-
-DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY = _defaults()
+# The endpoint modules and models (attrs, the generated client) are imported inside the functions
+# below, on first use, so that `import kie_gpt_image` stays cheap.
+DEFAULT_ASPECT_RATIO: str = spec_constants.DEFAULT_ASPECT_RATIO
+DEFAULT_QUALITY: str = spec_constants.DEFAULT_QUALITY
 MODEL: str = next(iter(GptImage15ImageToImageBodyModel)).value
-MAX_INPUT_IMAGES: int = spec_limits.MAX_INPUT_IMAGES
-MAX_INPUT_IMAGE_BYTES: int = spec_limits.MAX_INPUT_IMAGE_BYTES
-INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = spec_limits.INPUT_IMAGE_MIME_TYPES
+MAX_INPUT_IMAGES: int = spec_constants.MAX_INPUT_IMAGES
+MAX_INPUT_IMAGE_BYTES: int = spec_constants.MAX_INPUT_IMAGE_BYTES
+INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = spec_constants.INPUT_IMAGE_MIME_TYPES
 
 Host = Literal["api", "upload"]
 Operation = Literal[
@@ -211,6 +205,21 @@ def parse_created_task(response: httpx.Response) -> Task:
     return Task(task_id=task_id)
 
 
+def task_id_in(response: httpx.Response) -> str | None:
+    """The ``data.taskId`` a reply carries, if any, whatever else is wrong with it.
+
+    A createTask whose reply cannot be trusted as a whole (HTTP 520 around a success envelope) may
+    still name the task it created: that id must reach the user.
+    """
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    task_id = data.get("taskId") if isinstance(data, dict) else None
+    return task_id if isinstance(task_id, str) and task_id else None
+
+
 def parse_task_info(response: httpx.Response, task_id: str) -> TaskInfo:
     """A recordInfo reply as ``TaskInfo``."""
     from kie_api.models.get_task_details_response_200 import GetTaskDetailsResponse200
@@ -244,13 +253,14 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float):
-        return int(value)
     if isinstance(value, str):
         try:
-            return int(float(value))
+            value = float(value)
         except ValueError:
             return None
+    if isinstance(value, float):
+        # JSON allows 1e400 and some encoders emit Infinity/NaN: int() of those raises.
+        return int(value) if math.isfinite(value) else None
     return None
 
 
@@ -270,7 +280,7 @@ def _json_object(value: object) -> dict[str, Any] | None:
     if isinstance(value, str) and value:
         try:
             decoded = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON in a string field
             return None
         return decoded if isinstance(decoded, dict) else None
     return None

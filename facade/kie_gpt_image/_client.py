@@ -7,7 +7,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, overload
@@ -67,6 +67,21 @@ class _Secret:
         return "<API key hidden>"
 
 
+class _BearerAuth(httpx.Auth):
+    """Adds ``Authorization: Bearer <key>`` inside httpx's auth step, so that no frame of ours holds
+    the header: error reporters that capture locals (Sentry, rich) see only this object's repr."""
+
+    def __init__(self, key: _Secret) -> None:
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._key.reveal()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "<bearer auth, key hidden>"
+
+
 def _resolve_key(api_key: str | None) -> _Secret:
     key = api_key if api_key is not None else os.environ.get("KIE_API_KEY")
     if key is None or not key.strip():
@@ -99,7 +114,7 @@ class _BaseClient:
         clock: Callable[[], float],
         rand: Callable[[], float],
     ) -> None:
-        self._key = _resolve_key(api_key)
+        self._auth = _BearerAuth(_resolve_key(api_key))
         self.base_url = _check_base_url("base_url", base_url)
         """The API host."""
         self.upload_base_url = _check_base_url("upload_base_url", upload_base_url)
@@ -183,12 +198,9 @@ class _BaseClient:
         method = kwargs.pop("method").upper()
         base = self.base_url if spec.host == "api" else self.upload_base_url
         url = base + kwargs.pop("url")
-        # Built per request from the hidden key: no attribute of the client holds it in clear.
-        kwargs["headers"] = {
-            **kwargs.pop("headers", {}),
-            "Authorization": f"Bearer {self._key.reveal()}",
-            "User-Agent": _USER_AGENT,
-        }
+        kwargs["headers"] = {**kwargs.pop("headers", {}), "User-Agent": _USER_AGENT}
+        # Only kie.ai requests get the key; result downloads (other hosts) are sent without auth.
+        kwargs["auth"] = self._auth
         logger.debug("%s %s (attempt %d)", method, spec.operation, effect.attempt + 1)
         return method, url, kwargs
 

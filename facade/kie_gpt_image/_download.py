@@ -16,11 +16,14 @@ from typing import IO
 from urllib.parse import unquote, urlsplit
 
 from ._errors import DownloadError, ResultTooLargeError
+from ._inputs import sniff_image_type
+from ._replies import retry_after
 
 __all__ = ["FileSink", "MemorySink", "Sink", "result_file_name"]
 
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SNIFF_BYTES = 12  # enough for the PNG, JPEG and WebP signatures
 
 
 def result_file_name(task_id: str, index: int, url: str) -> str:
@@ -39,28 +42,57 @@ class Sink:
         self.url = url
         self.max_bytes = max_bytes
         self.received = 0
+        self._head = b""
+        self._retry_after: float | None = None
 
     def start(self, status_code: int, headers: Mapping[str, str]) -> None:
         """Check the reply before its body is read; restart from empty (a retry calls it again)."""
+        self._retry_after = retry_after(headers)
         if status_code >= 400:
-            raise DownloadError(f"download of {self.url} failed with HTTP {status_code}", url=self.url)
-        declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise DownloadError(
+                f"download of {self.url} failed with HTTP {status_code}",
+                url=self.url,
+                retryable=status_code >= 500 or status_code == 429,
+                retry_after=self._retry_after,
+            )
+        declared = headers.get("content-length", "").strip()
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             raise ResultTooLargeError(
                 f"{self.url} is {declared} bytes, over the {self.max_bytes}-byte cap", url=self.url
             )
         self.received = 0
+        self._head = b""
         self._reset()
 
     def write(self, chunk: bytes) -> None:
-        """Take the next chunk; raise once the cap is exceeded."""
+        """Take the next chunk; raise once the cap is exceeded or the body is plainly not an image."""
         self.received += len(chunk)
         if self.received > self.max_bytes:
             raise ResultTooLargeError(f"{self.url} exceeded the {self.max_bytes}-byte cap", url=self.url)
+        if len(self._head) < _SNIFF_BYTES:
+            self._head += chunk[: _SNIFF_BYTES - len(self._head)]
+            if len(self._head) >= _SNIFF_BYTES:
+                self._check_image()
         self._write(chunk)
 
     def finish(self) -> None:
         """The body is complete."""
+        if len(self._head) < _SNIFF_BYTES:
+            self._check_image()
+        self._finish()
+
+    def _check_image(self) -> None:
+        # An HTML error page or a JSON envelope answered with 200 must not be saved as the result.
+        if sniff_image_type(self._head) is None:
+            raise DownloadError(
+                f"{self.url} did not return an image (starts with {self._head[:16]!r})",
+                url=self.url,
+                retryable=True,
+                retry_after=self._retry_after,
+            )
+
+    def _finish(self) -> None:
+        pass
 
     def abort(self) -> None:
         """The download failed: drop what was received."""
@@ -118,7 +150,7 @@ class FileSink(Sink):
             raise DownloadError(f"download of {self.url} was not started", url=self.url)
         self._handle.write(chunk)
 
-    def finish(self) -> None:
+    def _finish(self) -> None:
         if self._handle is None or self._temp is None:
             raise DownloadError(f"download of {self.url} produced no body", url=self.url)
         self._handle.close()

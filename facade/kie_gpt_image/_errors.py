@@ -298,9 +298,21 @@ class WaitTimeoutError(KieError):
 class DownloadError(KieError):
     """A result file could not be downloaded."""
 
-    def __init__(self, message: str, *, url: str, task_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        task_id: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, task_id=task_id)
         self.url = url
+        self.retry_after = retry_after
+        """Seconds to wait before retrying, from the file host's ``Retry-After`` header, when given."""
+        self.retryable = retryable
+        """Whether trying again may help (a 5xx or 429 from the file host, a body that is not an image)."""
 
 
 class ResultTooLargeError(DownloadError):

@@ -80,7 +80,8 @@ Effect = Send | Fetch | Sleep | Notify
 Flow = Generator[Effect, Any, T]
 
 # What the generated parsers raise on shapes the spec does not describe (reference §7).
-_DECODE_ERRORS = (TypeError, ValueError, KeyError, AttributeError)
+# RecursionError: absurdly nested JSON; OverflowError: 1e400 where an integer is expected.
+_DECODE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,10 @@ class Flows:
             delay = self.retry.delay(attempt, error, paid=request.paid, never_sent=never_sent, rand=self.rand)
             if delay is None:
                 if request.paid and _outcome_unknown(error, never_sent):
-                    raise SubmissionOutcomeUnknownError(error, request_summary=_summary(request)) from cause
+                    unknown = SubmissionOutcomeUnknownError(error, request_summary=_summary(request))
+                    if isinstance(outcome, httpx.Response):
+                        unknown.task_id = _api.task_id_in(outcome)
+                    raise unknown from cause
                 if error is cause:
                     raise error
                 raise error from cause
@@ -269,19 +273,26 @@ class Flows:
         return (yield from self.wait(task.task_id, timeout))
 
     def fetch(self, url: str, sink: Sink, task_id: str | None) -> Flow[None]:
-        """Download ``url`` into ``sink``, retrying transport failures as reads are retried."""
+        """Download ``url`` into ``sink``, retrying transport failures, 5xx/429 and non-image bodies
+        as reads are retried (a GET of a result pays for nothing)."""
         attempt = 0
         while True:
             outcome = yield Fetch(url, sink)
             if outcome is None:
                 return None
             sink.abort()
+            error: KieError
             if isinstance(outcome, DownloadError):
                 outcome.task_id = outcome.task_id or task_id
-                raise outcome
-            error, _ = transport_error(outcome, "download")
+                if not outcome.retryable:
+                    raise outcome
+                error = outcome
+            else:
+                error, _ = transport_error(outcome, "download")
             delay = self.retry.delay(attempt, error, paid=False, never_sent=False, rand=self.rand)
             if delay is None:
+                if error is outcome:
+                    raise error
                 raise DownloadError(
                     f"could not download {url}: {error}", url=url, task_id=task_id
                 ) from outcome

@@ -1,7 +1,7 @@
 """Input validation: every bad argument becomes an ``InvalidInputError`` before anything is sent.
 
 Allowed values and limits come from the generated code (``kie_api`` enums, attrs defaults and
-``kie_api.spec_limits``) through ``_api``, so a regenerated spec flows through with no edit here.
+``kie_api.spec_constants``) through ``_api``, so a regenerated spec flows through with no edit here.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ._errors import (
     APIError,
+    DownloadError,
     KieError,
     MaintenanceError,
     RateLimitError,
@@ -62,7 +63,7 @@ class RetryPolicy:
         """
         if attempt >= self.max_retries or not self.retryable(error, paid=paid, never_sent=never_sent):
             return None
-        if isinstance(error, APIError) and error.retry_after is not None:
+        if isinstance(error, (APIError, DownloadError)) and error.retry_after is not None:
             return min(error.retry_after, self.max_retry_after)
         return rand() * min(self.max_delay, self.base_delay * (1 << attempt))
 
@@ -70,6 +71,8 @@ class RetryPolicy:
     def retryable(error: KieError, *, paid: bool, never_sent: bool) -> bool:
         """Whether a failure may be retried at all (ignoring the attempt count)."""
         not_accepted = isinstance(error, (RateLimitError, MaintenanceError))
+        if isinstance(error, DownloadError):
+            return error.retryable
         if paid:
             return never_sent or not_accepted
         # Unknown 5xx codes are mapped to ServerError; 501 (generation failed) and 505 (feature

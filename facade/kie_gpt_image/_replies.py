@@ -34,7 +34,14 @@ from ._errors import (
     UsageCapExceededError,
 )
 
-__all__ = ["ERRORS_BY_CODE", "TRANSPORT_ERRORS", "api_error", "read_envelope", "transport_error"]
+__all__ = [
+    "ERRORS_BY_CODE",
+    "TRANSPORT_ERRORS",
+    "api_error",
+    "read_envelope",
+    "retry_after",
+    "transport_error",
+]
 
 ERRORS_BY_CODE: Mapping[int, type[APIError]] = {
     cls.documented_code: cls
@@ -79,7 +86,7 @@ def transport_error(exc: Exception, operation: str) -> tuple[TransportError, boo
     return TransportError(f"{type(exc).__name__} during {operation}: {exc}", operation=operation), False
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), if present and valid."""
     value = headers.get("retry-after")
     if not value:
@@ -100,7 +107,7 @@ def _as_code(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return None
 
@@ -131,7 +138,7 @@ def read_envelope(response: httpx.Response, operation: str) -> dict[str, Any]:
     status = response.status_code
     try:
         body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         if status >= 400:
             # An HTML error page from a proxy (502) or a bare status: the status is the code.
             error: KieError = api_error(

@@ -112,7 +112,7 @@ def verify_callback(
     if not signature:
         raise MissingHeaderError(f"missing header {SIGNATURE_HEADER}")
     raw_timestamp = raw_timestamp.strip()
-    if not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()) or len(raw_timestamp) > 12:
         raise BadTimestampError(f"{TIMESTAMP_HEADER} is not Unix seconds: {raw_timestamp[:20]!r}")
     timestamp = int(raw_timestamp)
     current = time.time() if now is None else now
@@ -126,20 +126,27 @@ def verify_callback(
         )
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedCallbackError("callback body is not JSON") from None
     if not isinstance(payload, dict):
         raise MalformedCallbackError("callback body is not a JSON object")
     task_id = callback_task_id(payload)
     if task_id is None:
         raise MalformedCallbackError("callback body has no task id (data.taskId, data.task_id or taskId)")
-    expected = sign_callback(task_id, raw_timestamp, key)
+    try:
+        expected = sign_callback(task_id, raw_timestamp, key)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") in the task id: nothing kie.ai could sign
+        raise MalformedCallbackError("callback task id is not valid text") from None
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         raise BadSignatureError(f"signature does not match for task {task_id}")
     if replay_guard is not None:
         replay_guard.check(task_id, timestamp)
     data = payload.get("data")
-    return _api.task_info_from_record(data if isinstance(data, Mapping) else {}, task_id)
+    try:
+        return _api.task_info_from_record(data if isinstance(data, Mapping) else {}, task_id)
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError):
+        # The same safety net as the client's reply parsing (_flow): a signed but unreadable record.
+        raise MalformedCallbackError(f"callback record for task {task_id} cannot be read") from None
 
 
 class ReplayStore(Protocol):
