@@ -24,6 +24,7 @@ from ._results import AsyncEditResult, EditResult
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_LIMITS",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
     "DEFAULT_TIMEOUT",
     "DEFAULT_UPLOAD_BASE_URL",
@@ -40,6 +41,8 @@ DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
 """kie.ai's File Upload API host (reference §"Hosts and auth": api.kie.ai answers 404 for uploads)."""
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 """Per-request timeout: 10 s to connect, 60 s for each read/write (a 10 MB upload on a slow link)."""
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+"""httpx's own default pool: fine for one edit at a time; see ``limits`` for many at once."""
 DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 """Result downloads larger than this are refused."""
 DEFAULT_UPLOAD_PATH = "images/kie-gpt-image"
@@ -264,6 +267,9 @@ class Client(_BaseClient):
         base_url: API host.
         upload_base_url: File Upload API host.
         timeout: per-request timeout (seconds or ``httpx.Timeout``); ignored with ``http_client``.
+        limits: connection-pool limits (``httpx.Limits``); raise ``max_keepalive_connections`` to the
+            number of concurrent edits so connections are reused; ignored with ``http_client`` or
+            ``transport`` (httpx applies pool limits to its own transport only).
         max_retries: retries for reads and uploads (createTask is never blindly resent).
         retry_policy: a full ``RetryPolicy`` instead of ``max_retries``.
         poll_policy: how ``wait`` polls (defaults to kie.ai's documented schedule, 15 min timeout).
@@ -288,6 +294,7 @@ class Client(_BaseClient):
         base_url: str = DEFAULT_BASE_URL,
         upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
@@ -315,7 +322,7 @@ class Client(_BaseClient):
         )
         _check_one_of(http_client, transport)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
+        self._http = http_client or httpx.Client(timeout=timeout, limits=limits, transport=transport)
         self._sleep = sleep
 
     # --------------------------------------------------------------------------- the driver
@@ -531,6 +538,7 @@ class AsyncClient(_BaseClient):
         base_url: str = DEFAULT_BASE_URL,
         upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
@@ -558,7 +566,7 @@ class AsyncClient(_BaseClient):
         )
         _check_one_of(http_client, transport)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)
         self._sleep = sleep or _asyncio_sleep
 
     # --------------------------------------------------------------------------- the driver

@@ -236,7 +236,8 @@ class BatchRunner:
             self.journal.update(item.id, "pending", input_urls=urls, uploaded_at=self._wall_clock())
         self._emit(item, "queued")
         token = await self.gate.acquire()
-        create = asyncio.ensure_future(self._create(item, urls))
+        create = asyncio.ensure_future(self._create(item, urls, token))
+        # A backstop: _create releases as soon as the reply is in; a second release is a no-op.
         create.add_done_callback(lambda _: self.gate.release(token))
         try:
             return await asyncio.shield(create)
@@ -247,15 +248,20 @@ class BatchRunner:
                 await create
             raise
 
-    async def _create(self, item: ManifestItem, urls: list[str]) -> str | None:
+    async def _create(self, item: ManifestItem, urls: list[str], token: int) -> str | None:
         # Committed before the request goes out: a crash from here on leaves "submitting", which the
         # next run reports as unknown instead of paying again.
         self.journal.update(item.id, "submitting", error=None, error_kind=None)
         self._emit(item, "submitting")
         try:
-            task = await self.client.create_task(
-                urls, item.prompt, aspect_ratio=item.aspect_ratio, quality=item.quality
-            )
+            try:
+                task = await self.client.create_task(
+                    urls, item.prompt, aspect_ratio=item.aspect_ratio, quality=item.quality
+                )
+            finally:
+                # Stamp the slot with the reply time (the bound the limiter needs), not after the
+                # journal's fsync below: holding it longer only costs throughput.
+                self.gate.release(token)
         except SubmissionOutcomeUnknownError as exc:
             self.journal.update(item.id, "unknown", error=str(exc), error_kind=type(exc).__name__)
             self._emit(item, "unknown", error=str(exc))
