@@ -120,6 +120,18 @@ def create_task_request(
     )
 
 
+def create_body_problem(body: Mapping[str, Any]) -> str | None:
+    """Why a createTask body does not parse with the generated model (required fields, enum values),
+    or ``None``; the emulator validates requests with it."""
+    from kie_api.models.gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
+
+    try:
+        GptImage15ImageToImageBody.from_dict(body)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"invalid request: {exc}"
+    return None
+
+
 def get_task_request(task_id: str) -> RequestSpec:
     """recordInfo for one task."""
     from kie_api.api.default import get_task_details

@@ -27,8 +27,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 
-from kie_api.models.gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
-
+from .. import _api
+from .._inputs import sniff_image_type
 from ._callbacks import CallbackAttempt, PendingCallback, Ticker, build_request, callback_body, send
 from ._exchange import Dispatch, Exchange, HostKind
 from ._faults import ENDPOINTS, Fault, FaultPlan
@@ -89,15 +89,11 @@ def _plain(status: int, text: str) -> httpx.Response:
 
 
 def _sniff(content: bytes) -> str | None:
-    if content.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if content.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    if content[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
+    # The upload host stores any file; it reports GIF too, beyond the three types tasks accept.
+    sniffed = sniff_image_type(content[:16])
+    if sniffed is not None:
+        return sniffed[0]
+    return "image/gif" if content[:6] in (b"GIF87a", b"GIF89a") else None
 
 
 def _is_http_url(value: object) -> bool:
@@ -111,11 +107,10 @@ def _validate_create(body: object) -> str | None:
     """Why a createTask body is invalid (reference §1, spec), or ``None`` when it is acceptable."""
     if not isinstance(body, dict):
         return "request body must be a JSON object"
-    try:
-        # The generated model enforces the spec's required fields and enums (model, aspect_ratio, quality).
-        parsed = GptImage15ImageToImageBody.from_dict(body)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return f"invalid request: {exc}"
+    # The generated model enforces the spec's required fields and enums (model, aspect_ratio, quality).
+    problem = _api.create_body_problem(body)
+    if problem is not None:
+        return problem
     if "callBackUrl" in body and not _is_http_url(body["callBackUrl"]):
         return "callBackUrl must be an http(s) URL"
     if not isinstance(body.get("input"), dict):
@@ -123,14 +118,13 @@ def _validate_create(body: object) -> str | None:
     urls = body["input"].get("input_urls")
     if not isinstance(urls, list):
         return "input.input_urls must be an array"
-    if len(urls) > 16:  # reference §1/§6: at most 16 input files
-        return "input.input_urls accepts at most 16 items"
+    if len(urls) > _api.MAX_INPUT_IMAGES:  # the spec's maxItems (reference §1/§6)
+        return f"input.input_urls accepts at most {_api.MAX_INPUT_IMAGES} items"
     if not all(_is_http_url(url) for url in urls):
         return "input.input_urls must contain http(s) URLs"
     prompt = body["input"].get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         return "input.prompt must be a non-empty string"
-    del parsed
     return None
 
 
