@@ -218,3 +218,15 @@ def test_every_request_carries_the_bearer_key(harness: Harness) -> None:
     api_requests = [r for r in harness.fake.requests if "aiquickdraw" not in r.url.host]
     assert api_requests
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in api_requests)
+
+
+def test_async_client_awaits_an_async_progress_callback(fake_kie: FakeKie, make_harness) -> None:  # type: ignore[no-untyped-def]
+    h = make_harness("async")
+    fake_kie.script("record", envelope(data=record("generating")))
+    seen: list[str] = []
+
+    async def on_progress(info: kie.TaskInfo) -> None:
+        seen.append(info.state.value)
+
+    h("wait", "task_1", on_progress=on_progress)
+    assert seen == ["generating", "success"]

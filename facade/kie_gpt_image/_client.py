@@ -3,6 +3,7 @@ public methods (identical names on both; only ``close``/``aclose`` differ)."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import random
@@ -48,7 +49,8 @@ DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 DEFAULT_UPLOAD_PATH = "images/kie-gpt-image"
 
 ProgressCallback = Callable[[TaskInfo], object]
-"""Called with the task's record each time its state changes."""
+"""Called with the task's record each time its state changes (``AsyncClient`` also awaits an
+``async def`` callback)."""
 
 T = TypeVar("T")
 _CAUGHT = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError)
@@ -585,7 +587,9 @@ class AsyncClient(_BaseClient):
                 await self._sleep(effect.seconds)
             elif isinstance(effect, Notify):
                 if on_progress is not None:
-                    on_progress(effect.info)
+                    outcome = on_progress(effect.info)
+                    if inspect.isawaitable(outcome):  # an ``async def`` callback
+                        await outcome
             elif isinstance(effect, Fetch):
                 value = await self._fetch(effect)
 
