@@ -15,7 +15,7 @@ from typing import Any, Literal, Self, TypeVar, overload
 
 import httpx
 
-from . import _api, _inputs
+from . import _inputs
 from ._download import FileSink, MemorySink, result_file_name
 from ._errors import DownloadError, InvalidInputError, MissingApiKeyError
 from ._flow import Fetch, Flow, Flows, Notify, Send, Sleep
@@ -171,14 +171,8 @@ class _BaseClient:
         # Every check runs here, before the flow yields its first request.
         sources = _inputs.check_images(images)
         text = _inputs.check_prompt(prompt)
-        ratio = _inputs.check_choice(
-            "aspect_ratio",
-            _api.DEFAULT_ASPECT_RATIO if aspect_ratio is None else aspect_ratio,
-            _api.ASPECT_RATIOS,
-        )
-        level = _inputs.check_choice(
-            "quality", _api.DEFAULT_QUALITY if quality is None else quality, _api.QUALITIES
-        )
+        ratio = _inputs.check_aspect_ratio(aspect_ratio)
+        level = _inputs.check_quality(quality)
         callback = (
             None
             if callback_url is None

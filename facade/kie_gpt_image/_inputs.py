@@ -205,6 +205,18 @@ def check_choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
     return text
 
 
+def check_aspect_ratio(value: object) -> str:
+    """The spec's default when ``None``, else one of the spec's aspect ratios."""
+    return check_choice(
+        "aspect_ratio", _api.DEFAULT_ASPECT_RATIO if value is None else value, _api.ASPECT_RATIOS
+    )
+
+
+def check_quality(value: object) -> str:
+    """The spec's default when ``None``, else one of the spec's qualities."""
+    return check_choice("quality", _api.DEFAULT_QUALITY if value is None else value, _api.QUALITIES)
+
+
 def check_callback_url(value: object, *, allow_http: bool) -> str:
     """An https URL (plain http only when ``allow_http`` is set, e.g. for loopback tests)."""
     if not isinstance(value, str):

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from emulator_support import FakeClock, create_body, make_client
 
-from kie_gpt_image.emulator import Emulator, Outcome, Schedule, sign
+from kie_gpt_image.emulator import Emulator, Outcome, Schedule
+from kie_gpt_image.webhooks import sign_callback
 
 HOOK = "https://receiver.test/kie/callback"
 
@@ -90,7 +91,7 @@ def test_callback_is_the_signed_task_record(
 
 
 def test_sign_matches_an_independent_computation() -> None:
-    assert sign("k", "task_1", 1700000000) == _expected_signature("k", "task_1", "1700000000")
+    assert sign_callback("task_1", 1700000000, "k") == _expected_signature("k", "task_1", "1700000000")
 
 
 def test_failed_task_callback_has_code_501(

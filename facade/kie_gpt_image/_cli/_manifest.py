@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import _api, _inputs
+from .. import _inputs
 from .._errors import InvalidInputError
 
 __all__ = ["FIELDS", "ManifestError", "ManifestItem", "load_manifest"]
@@ -84,14 +84,8 @@ def _item(number: int, raw: object, base: Path) -> ManifestItem:
     resolved = [entry if _inputs._is_url_like(entry) else str((base / entry).resolve()) for entry in images]
     _inputs.check_images(resolved)
     prompt = _inputs.check_prompt(data["prompt"])
-    ratio = data.get("aspect_ratio")
-    ratio = _inputs.check_choice(
-        "aspect_ratio", _api.DEFAULT_ASPECT_RATIO if ratio is None else ratio, _api.ASPECT_RATIOS
-    )
-    quality = data.get("quality")
-    quality = _inputs.check_choice(
-        "quality", _api.DEFAULT_QUALITY if quality is None else quality, _api.QUALITIES
-    )
+    ratio = _inputs.check_aspect_ratio(data.get("aspect_ratio"))
+    quality = _inputs.check_quality(data.get("quality"))
     out = data.get("out")
     if out is not None and (not isinstance(out, str) or not out.strip()):
         raise InvalidInputError("out", "must be a folder path (string)")

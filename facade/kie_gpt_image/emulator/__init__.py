@@ -25,7 +25,7 @@ On real sockets: ``with emulator.serve(port=0) as server: ...`` or ``python -m k
 
 from types import FunctionType
 
-from ._callbacks import CallbackAttempt, sign
+from ._callbacks import CallbackAttempt
 from ._core import DEFAULT_API_KEY, DEFAULT_TASK_COST, Emulator, ErrorStatus
 from ._exchange import Dispatch, Exchange, HostKind
 from ._faults import ENDPOINTS, Fault, FaultKind, FaultPlan
@@ -54,7 +54,6 @@ __all__ = [
     "OutcomePolicy",
     "Schedule",
     "serve",
-    "sign",
     "size_for",
 ]
 

@@ -9,9 +9,6 @@ the ticker thread.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
 from collections.abc import Callable
@@ -20,14 +17,9 @@ from typing import Any
 
 import httpx
 
-__all__ = ["CallbackAttempt", "Ticker", "callback_body", "sign"]
+from .._webhooks import sign_callback
 
-
-def sign(hmac_key: str, task_id: str, timestamp: int) -> str:
-    """The ``X-Webhook-Signature`` value for ``task_id`` at ``timestamp`` (reference §5)."""
-    message = f"{task_id}.{timestamp}".encode()
-    digest = hmac.new(hmac_key.encode("utf-8"), message, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+__all__ = ["CallbackAttempt", "Ticker", "callback_body"]
 
 
 def callback_body(record: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +74,7 @@ def build_request(
         headers={
             "Content-Type": "application/json",
             "X-Webhook-Timestamp": str(timestamp),
-            "X-Webhook-Signature": sign(hmac_key, task_id, timestamp),
+            "X-Webhook-Signature": sign_callback(task_id, timestamp, hmac_key),
         },
     )
 
