@@ -1,49 +1,44 @@
-"""A kie.ai callback receiver for Starlette or FastAPI: verify the raw body, answer 200 at once, work after.
+"""A kie.ai callback receiver for Starlette or FastAPI, mounting the packaged ASGI receiver.
 
-Run: KIE_WEBHOOK_HMAC_KEY=... uvicorn examples.starlette_receiver:app
-(FastAPI: the same handler body works in an ``@app.post("/kie/callback")`` route taking ``request: Request``.)
+Run: KIE_API_KEY=... KIE_WEBHOOK_HMAC_KEY=... uvicorn --factory examples.starlette_receiver:main
+It refuses to start without ``KIE_WEBHOOK_HMAC_KEY`` (kie.ai's Settings page generates it).
+FastAPI: ``app.add_route("/kie/callback", receiver)`` (a ``Route``, not ``mount``: a mount answers
+``/kie/callback`` with a redirect to ``/kie/callback/``, which kie.ai's POST does not follow).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from kie_gpt_image import TaskInfo
-from kie_gpt_image.webhooks import (
-    ReplayedCallbackError,
-    ReplayGuard,
-    WebhookVerificationError,
-    verify_callback,
-)
+from kie_gpt_image import AsyncClient, Client, TaskInfo
+from kie_gpt_image.webhooks import asgi_receiver
 
 
-def create_app(key: str, on_result: Callable[[TaskInfo], object]) -> Starlette:
-    """A Starlette app with ``POST /kie/callback`` that calls ``on_result`` for each verified callback."""
-    guard = ReplayGuard()
+def create_app(
+    on_task: Callable[[TaskInfo], Awaitable[object] | object],
+    *,
+    client: AsyncClient | Client,
+    key: str | None = None,
+) -> Starlette:
+    """A Starlette app with ``POST /kie/callback``.
 
-    async def kie_callback(request: Request) -> PlainTextResponse:
-        body = await request.body()  # the raw bytes: never re-serialised JSON
-        try:
-            info = verify_callback(body, request.headers, key, replay_guard=guard)
-        except ReplayedCallbackError:
-            return PlainTextResponse("already processed")  # kie.ai may deliver twice: 200, nothing more
-        except WebhookVerificationError as exc:
-            return PlainTextResponse(type(exc).__name__, status_code=401)
-        # Acknowledge within kie.ai's 15 s; do the work (re-read get_task, download) afterwards.
-        return PlainTextResponse("ok", background=BackgroundTask(on_result, info))
+    Each verified callback is answered at once; then its task is read from kie.ai with ``client`` and
+    ``on_task`` gets that trusted ``TaskInfo``. Replays get 200 and nothing runs.
 
-    return Starlette(routes=[Route("/kie/callback", kie_callback, methods=["POST"])])
+    Raises:
+        InvalidInputError: no ``key`` and no ``KIE_WEBHOOK_HMAC_KEY``.
+    """
+    receiver = asgi_receiver(on_task, client=client, key=key)
+    return Starlette(routes=[Route("/kie/callback", receiver)])
 
 
-def _log_result(info: TaskInfo) -> None:
+async def _log_result(info: TaskInfo) -> None:
     print(f"task {info.task_id}: {info.state.value} {list(info.result_urls)}")
 
 
-app = create_app(os.environ.get("KIE_WEBHOOK_HMAC_KEY", ""), _log_result)
+def main() -> Starlette:
+    """The app uvicorn serves (``--factory``): keys from ``KIE_API_KEY`` and ``KIE_WEBHOOK_HMAC_KEY``."""
+    return create_app(_log_result, client=AsyncClient())

@@ -103,7 +103,7 @@ class _Receiver(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         try:
-            self.received.append(verify_callback(body, dict(self.headers.items()), self.key))
+            self.received.append(verify_callback(body, dict(self.headers.items()), self.key).unverified_info)
             self.send_response(200)
         except kie.WebhookVerificationError as exc:
             self.failures.append(type(exc).__name__)

@@ -321,7 +321,10 @@ class ResultTooLargeError(DownloadError):
 
 class WebhookVerificationError(KieError):
     """A callback request failed verification; the subclass says how. Messages never contain the
-    key or the received signature."""
+    key or the received signature. Never resumable: a callback is a notification, not a task this
+    library is waiting on (answer 401 or 400, or 200 for a ``ReplayedCallbackError``)."""
+
+    resumable = False
 
 
 class MissingHeaderError(WebhookVerificationError):
@@ -350,4 +353,4 @@ class MalformedCallbackError(WebhookVerificationError):
 
 class ReplayedCallbackError(WebhookVerificationError):
     """This ``(task id, timestamp)`` was already accepted inside the window. kie.ai may deliver a
-    callback more than once: answer 200 without processing it again."""
+    callback more than once: acknowledge it with HTTP 200 and do nothing else."""

@@ -250,10 +250,11 @@ def test_verify_callback_on_correctly_signed_random_records(
     timestamp = str(NOW)
     head = {"X-Webhook-Timestamp": timestamp, "X-Webhook-Signature": sign_callback(task_id, timestamp, KEY)}
     try:
-        info = verify_callback(json.dumps(payload).encode(), head, KEY, now=NOW)
+        callback = verify_callback(json.dumps(payload).encode(), head, KEY, now=NOW)
     except kie.WebhookVerificationError:
         return
-    assert info.task_id == task_id
+    assert callback.task_id == task_id
+    assert callback.unverified_info.task_id == task_id
 
 
 # ------------------------------------------------------------------------------------------ known escapes
