@@ -18,7 +18,6 @@ No framework is imported.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import os
@@ -227,6 +226,8 @@ class ASGIReceiver:
         await send({"type": "http.response.body", "body": content, "more_body": False})
 
     async def _process(self, verified: VerifiedCallback) -> None:
+        import asyncio  # on first use: WSGI users never pay for it
+
         argument: VerifiedCallback | TaskInfo = verified
         if self._client is not None:
             # The trusted record: one recordInfo read of the signed task id (what handle_callback does).
