@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
@@ -745,3 +746,52 @@ def test_readme_receiver_runs_as_written(
 
     assert asyncio.run(go()) == 200
     assert task_id in capsys.readouterr().out
+
+
+def test_key_that_is_not_text_is_an_input_error() -> None:
+    with pytest.raises(kie.InvalidInputError) as caught:
+        verify_callback(body(), headers(), "\ud800", now=NOW)
+    assert caught.value.field == "key"
+    with pytest.raises(kie.InvalidInputError):
+        webhooks.wsgi_receiver(print, key="\ud800")
+
+
+def test_emulator_delivers_to_the_wsgi_receiver_on_a_real_socket() -> None:
+    # End to end on loopback: the emulator signs and POSTs the callback to a wsgiref server running the
+    # receiver, which reads the task back from the emulator and hands it over after replying.
+    got: list[kie.TaskInfo] = []
+    arrived = threading.Event()
+
+    def on_task(info: kie.TaskInfo) -> None:
+        got.append(info)
+        arrived.set()
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with (
+        Emulator(schedule=Schedule.instant(), webhook_hmac_key=KEY) as emulator,
+        emulator.serve(port=0) as server,
+        kie.Client(
+            api_key=emulator.api_key,
+            base_url=server.base_url,
+            upload_base_url=server.upload_base_url,
+            allow_http_callback=True,
+        ) as client,
+    ):
+        receiver = webhooks.wsgi_receiver(on_task, key=KEY, client=client)
+        httpd = make_server("127.0.0.1", 0, receiver, handler_class=Quiet)
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{httpd.server_address[1]}/kie/callback"
+            task = client.edit([SAMPLES / "person.png"], "p", callback_url=url, wait=False)
+            assert arrived.wait(10)
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+            receiver.shutdown()
+        (info,) = got
+        assert info == client.get_task(task.task_id)
+        assert info.state is kie.TaskState.SUCCESS

@@ -37,6 +37,7 @@ from ._webhooks import (
     DEFAULT_TOLERANCE,
     ReplayGuard,
     VerifiedCallback,
+    check_key,
     check_tolerance,
     verify_callback,
 )
@@ -85,13 +86,14 @@ _REASONS = {
 
 def _resolve_key(key: str | None) -> str:
     value = key if key is not None else os.environ.get(WEBHOOK_KEY_ENV)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(
-            "key",
-            f"no webhook HMAC key: pass key=... or set {WEBHOOK_KEY_ENV} (generate it on kie.ai's Settings "
-            "page, where webhook signing is enabled; https://docs.kie.ai/common-api/webhook-verification)",
-        )
-    return value
+    if isinstance(value, str) and value.strip():
+        check_key(value)
+        return value
+    raise InvalidInputError(
+        "key",
+        f"no webhook HMAC key: pass key=... or set {WEBHOOK_KEY_ENV} (generate it on kie.ai's Settings "
+        "page, where webhook signing is enabled; https://docs.kie.ai/common-api/webhook-verification)",
+    )
 
 
 class _Gate:

@@ -48,6 +48,7 @@ __all__ = [
     "ReplayStore",
     "VerifiedCallback",
     "callback_task_id",
+    "check_key",
     "check_tolerance",
     "sign_callback",
     "verify_callback",
@@ -152,6 +153,20 @@ def check_tolerance(tolerance: object) -> float:
     return float(tolerance)
 
 
+def check_key(key: object) -> None:
+    """Check a webhook HMAC key.
+
+    Raises:
+        InvalidInputError: not a non-empty string, or not encodable text (a lone surrogate).
+    """
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError("key", "the webhook HMAC key must be a non-empty string")
+    try:
+        key.encode()
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from a badly decoded file
+        raise InvalidInputError("key", "the webhook HMAC key is not valid text") from None
+
+
 def _check_now(now: object) -> float:
     if now is None:
         return time.time()
@@ -230,8 +245,7 @@ def verify_callback(
         InvalidInputError: an empty key, a tolerance or ``now`` that is not a finite number (tolerance
             also positive), headers or body of the wrong type.
     """
-    if not isinstance(key, str) or not key:
-        raise InvalidInputError("key", "the webhook HMAC key must be a non-empty string")
+    check_key(key)
     window = check_tolerance(tolerance)
     current = _check_now(now)
     raw_body = _body_bytes(body)
