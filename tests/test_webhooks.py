@@ -795,3 +795,27 @@ def test_emulator_delivers_to_the_wsgi_receiver_on_a_real_socket() -> None:
         (info,) = got
         assert info == client.get_task(task.task_id)
         assert info.state is kie.TaskState.SUCCESS
+
+
+def test_asgi_receiver_answers_lifespan_so_it_can_be_served_alone() -> None:
+    receiver = webhooks.asgi_receiver(print, key=KEY)
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return incoming.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(message["type"])
+
+    asyncio.run(receiver({"type": "lifespan"}, receive, send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+@pytest.mark.parametrize("make", [webhooks.asgi_receiver, webhooks.wsgi_receiver], ids=["asgi", "wsgi"])
+def test_receivers_check_their_arguments_at_start_up(make: Callable[..., Any]) -> None:
+    for bad in ({"max_body_bytes": 0}, {"tolerance": math.nan}, {"client": object()}):
+        with pytest.raises(kie.InvalidInputError):
+            make(print, key=KEY, **bad)
+    with pytest.raises(kie.InvalidInputError):
+        make("not a function", key=KEY)

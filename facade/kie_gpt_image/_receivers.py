@@ -138,7 +138,9 @@ class _Gate:
         return _Reply(200, "ok", verified)
 
 
-def _check_client(client: object, *, allow_async: bool) -> None:
+def _check_client(handler: object, client: object, *, allow_async: bool) -> None:
+    if not callable(handler):
+        raise InvalidInputError("handler", "must be a function taking the callback (or the TaskInfo)")
     if client is None:
         return
     if not callable(getattr(client, "get_task", None)):
@@ -392,7 +394,7 @@ def asgi_receiver(
             start-up, never on a request.
     """
     gate = _Gate(key, tolerance, replay_guard, max_body_bytes)
-    _check_client(client, allow_async=True)
+    _check_client(handler, client, allow_async=True)
     return ASGIReceiver(handler, gate, client)
 
 
@@ -451,5 +453,5 @@ def wsgi_receiver(
             client: at start-up, never on a request.
     """
     gate = _Gate(key, tolerance, replay_guard, max_body_bytes)
-    _check_client(client, allow_async=False)
+    _check_client(handler, client, allow_async=False)
     return WSGIReceiver(handler, gate, client, workers)
