@@ -1,0 +1,203 @@
+"""The scheduler of kie.ai's three limits: budgets, order of waiters, running cap, shared stores."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kie_gpt_image import InvalidInputError
+from kie_gpt_image._scheduler import RateLimits, Scheduler
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drain(scheduler: Scheduler, clock: FakeClock, budget: str, due: float) -> float:
+    """Ask for a slot until granted, advancing the fake clock by each answer; the time waited."""
+    ticket = scheduler.ticket(budget, due)  # type: ignore[arg-type]
+    start = clock.now
+    while (delay := scheduler.take(ticket)) > 0:
+        clock.now += delay
+    return clock.now - start
+
+
+def test_creates_beyond_the_window_wait_for_it_to_reopen() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(margin=0.25), "key", clock=clock)
+    waits = [drain(scheduler, clock, "create", due=i) for i in range(21)]
+    assert waits[:20] == [0.0] * 20
+    # The 21st waits until the first leaves the 10 s window (plus the margin).
+    assert waits[20] == pytest.approx(10.25, abs=0.01)
+
+
+def test_polls_never_exceed_the_budget_in_any_second() -> None:
+    clock = FakeClock()
+    limits = RateLimits(polls_per_second=8, margin=0.0)
+    scheduler = Scheduler(limits, "key", clock=clock)
+    stamps = []
+    for i in range(100):
+        drain(scheduler, clock, "poll", due=i)
+        stamps.append(clock.now)
+    for start in stamps:
+        in_window = [s for s in stamps if start <= s < start + 1.0]
+        assert len(in_window) <= 8
+
+
+def test_waiters_are_spread_out_in_the_order_they_fell_due() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=1, margin=0.0), "key", clock=clock)
+    first = scheduler.ticket("poll", due=0)
+    assert scheduler.take(first) == 0.0
+    late = scheduler.ticket("poll", due=5.0)
+    early = scheduler.ticket("poll", due=1.0)
+    wait_late = scheduler.take(late)
+    wait_early = scheduler.take(early)
+    assert 0 < wait_early < wait_late
+
+
+def test_a_waiter_that_gives_up_leaves_the_queue() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=1, margin=0.0), "key", clock=clock)
+    assert scheduler.take(scheduler.ticket("poll", due=0)) == 0.0
+    gone = scheduler.ticket("poll", due=0.5)
+    behind = scheduler.ticket("poll", due=1.0)
+    before = scheduler.take(behind)
+    scheduler.release(gone)
+    assert scheduler.take(behind) < before
+
+
+def test_running_cap_counts_tasks_until_seen_finished_or_expired() -> None:
+    mono = FakeClock(0.0)
+    scheduler = Scheduler(RateLimits(max_running=2, running_expiry=60), "key", monotonic=mono)
+    scheduler.task_started("a")
+    scheduler.task_started("b")
+    assert scheduler.running() == 2
+    assert scheduler.running_wait() > 0
+    scheduler.task_finished("a")
+    assert scheduler.running_wait() == 0.0
+    scheduler.task_started("c")
+    mono.now = 61.0
+    assert scheduler.running() == 0
+
+
+def test_accounts_do_not_share_budgets() -> None:
+    clock = FakeClock()
+    limits = RateLimits(creates_per_window=1)
+    one, other = Scheduler(limits, "key-1", clock=clock), Scheduler(limits, "key-2", clock=clock)
+    assert drain(one, clock, "create", 0) == 0.0
+    assert drain(other, clock, "create", 0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("creates_per_window", 0),
+        ("polls_per_second", 2.5),
+        ("max_running", True),
+        ("create_window", float("nan")),
+        ("create_window", -1),
+        ("margin", -0.1),
+        ("store", "postgres://x"),
+        ("store", "sqlite://relative-without-third-slash"),
+    ],
+)
+def test_bad_limits_are_typed_errors(field: str, value: object) -> None:
+    with pytest.raises(InvalidInputError, match=field):
+        RateLimits(**{field: value})  # type: ignore[arg-type]
+
+
+def _create_in_process(path: str, count: int, stamps: multiprocessing.Queue[float]) -> None:
+    scheduler = Scheduler(RateLimits.shared_file(path, creates_per_window=5, create_window=1.0), "key")
+    for i in range(count):
+        ticket = scheduler.ticket("create", due=i)
+        while (delay := scheduler.take(ticket)) > 0:
+            time.sleep(delay)
+        stamps.put(time.time())
+    scheduler.close()
+
+
+def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path) -> None:
+    db = str(tmp_path / "budget.db")
+    stamps: multiprocessing.Queue[float] = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_create_in_process, args=(db, 5, stamps)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    times = sorted(stamps.get(timeout=5) for _ in range(15))
+    # 15 creates, 5 per 1.25 s window (margin included) across three processes: never 6 in a window.
+    for start in times:
+        assert len([t for t in times if start <= t < start + 1.0]) <= 5
+    assert times[-1] - times[0] >= 2.0
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A redis-server of our own on a free loopback port (Debian's package; .ci/run installs it)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip(
+            "redis-server is not installed (apt-get install redis-server); the Redis store is untested"
+        )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _create_via_redis(url: str, count: int, stamps: multiprocessing.Queue[float]) -> None:
+    limits = RateLimits.shared_redis(url, creates_per_window=5, create_window=1.0)
+    scheduler = Scheduler(limits, "key")
+    for i in range(count):
+        ticket = scheduler.ticket("create", due=i)
+        while (delay := scheduler.take(ticket)) > 0:
+            time.sleep(delay)
+        stamps.put(time.time())
+    scheduler.close()
+
+
+def test_redis_shares_the_create_window_between_processes(redis_url: str) -> None:
+    stamps: multiprocessing.Queue[float] = multiprocessing.Queue()
+    workers = [
+        multiprocessing.Process(target=_create_via_redis, args=(redis_url, 5, stamps)) for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    times = sorted(stamps.get(timeout=5) for _ in range(15))
+    for start in times:
+        assert len([t for t in times if start <= t < start + 1.0]) <= 5
+    assert times[-1] - times[0] >= 2.0
