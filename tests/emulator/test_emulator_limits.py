@@ -4,8 +4,11 @@ the drawn task durations; the scaled clock; the counters a benchmark reads."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +17,7 @@ from emulator_support import FakeClock, check_recorded_exchanges, create_body
 
 from kie_gpt_image.emulator import Emulator, LimitCounters, ScaledClock, Schedule
 
+ROOT = Path(__file__).resolve().parents[2]
 FrontEnd = Callable[..., tuple[Emulator, httpx.Client]]
 
 
@@ -191,3 +195,18 @@ def test_scaled_clock_plays_real_durations_back_faster() -> None:
     assert json.loads(record["resultJson"])["resultUrls"]
     with pytest.raises(ValueError, match="positive"):
         ScaledClock(scale=0)
+
+
+def test_the_readme_limits_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    (block,) = [block for block in blocks if "limit_counters" in block]
+    shutil.copy(ROOT / "examples" / "samples" / "person.png", tmp_path / "photo.png")
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    assert time.monotonic() - started < 30  # 20-90 virtual seconds at x100
+    total_429s, peak_running, max_polls = map(int, capsys.readouterr().out.split())
+    assert (total_429s, peak_running) == (0, 1)
+    assert 1 <= max_polls <= 10

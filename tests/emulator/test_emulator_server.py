@@ -379,3 +379,14 @@ def test_a_long_run_keeps_a_thousand_exchanges_by_default(clock: FakeClock) -> N
         for _ in range(1100):
             http.get(f"{emu.base_url}/api/v1/chat/credit")
     assert len(emu.exchanges) == 1000
+
+
+def test_the_cli_emulator_command_takes_the_webhook_key_from_the_environment() -> None:
+    code = "from kie_gpt_image._cli import main; main(['emulator', '--port', '0'])"
+    proc = _server_process([sys.executable, "-c", code], KIE_WEBHOOK_HMAC_KEY="env-secret-hmac-key")
+    try:
+        lines = _announced(proc)
+    finally:
+        _stop(proc)
+    assert "  webhook_hmac_key (from KIE_WEBHOOK_HMAC_KEY, not shown)" in lines
+    assert not any("env-secret-hmac-key" in line for line in lines)

@@ -316,8 +316,9 @@ class Emulator:
         """What the three limits did so far: 429s answered per limit, peak running tasks, and the most
         recordInfo polls in any one second of the emulator's clock."""
         with self._lock:
-            self._settle(self.clock())
-            return self._limits.counters()
+            now = self.clock()
+            self._settle(now)
+            return self._limits.counters(sum(not task.is_final(now) for task in self._unsettled))
 
     def call_count(self, endpoint: str) -> int:
         """How many requests reached ``endpoint`` (an operationId or ``"files"``), faulted ones included."""
@@ -635,9 +636,7 @@ class Emulator:
         with self._lock:
             now = self.clock()
             self._settle(now)
-            refusal = self._limits.refuse_poll(
-                now, len(self._unsettled), poll_limit=self.poll_limit, poll_window=self.poll_window
-            )
+            refusal = self._limits.refuse_poll(now, poll_limit=self.poll_limit, poll_window=self.poll_window)
             if refusal is not None:
                 # Reference §2/§6: polling is limited to about 10 requests per second per key.
                 return self._error(429, refusal)

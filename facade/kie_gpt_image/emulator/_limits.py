@@ -27,7 +27,7 @@ class LimitCounters:
     poll_429s: int
     """recordInfo calls answered 429 because the poll window was full (about 10 per second)."""
     running: int
-    """Tasks created and not yet final, at the time of the last request."""
+    """Tasks created and not yet final, now."""
     peak_running: int
     """The most tasks running at once at any accepted createTask."""
     max_polls_per_second: int
@@ -68,7 +68,6 @@ class LimitState:
         self._create_rate_429s = 0
         self._running_429s = 0
         self._poll_429s = 0
-        self._running = 0
         self._peak_running = 0
         self._poll_bucket = -math.inf
         self._polls_in_bucket = 0
@@ -78,7 +77,6 @@ class LimitState:
         self, now: float, running: int, *, rate_limit: int, rate_window: float, max_running: int
     ) -> str | None:
         """Why a createTask at ``now`` with ``running`` tasks running must be answered 429, else ``None``."""
-        self._running = running
         if self._creates.full(now, rate_limit, rate_window):
             self._create_rate_429s += 1
             return f"Rate limit exceeded: at most {rate_limit} new tasks {_per(rate_window)}"
@@ -90,12 +88,10 @@ class LimitState:
     def created(self, now: float, running: int) -> None:
         """Book an accepted createTask; ``running`` counts the new task if it is not already final."""
         self._creates.add(now)
-        self._running = running
         self._peak_running = max(self._peak_running, running)
 
-    def refuse_poll(self, now: float, running: int, *, poll_limit: int, poll_window: float) -> str | None:
+    def refuse_poll(self, now: float, *, poll_limit: int, poll_window: float) -> str | None:
         """Count a recordInfo at ``now``; why it must be answered 429, else ``None`` (and it is booked)."""
-        self._running = running
         bucket = math.floor(now)
         if bucket != self._poll_bucket:
             self._poll_bucket, self._polls_in_bucket = bucket, 0
@@ -107,13 +103,13 @@ class LimitState:
         self._polls.add(now)
         return None
 
-    def counters(self) -> LimitCounters:
-        """A snapshot of the counters."""
+    def counters(self, running: int) -> LimitCounters:
+        """A snapshot of the counters, with ``running`` tasks running now."""
         return LimitCounters(
             create_rate_429s=self._create_rate_429s,
             running_429s=self._running_429s,
             poll_429s=self._poll_429s,
-            running=self._running,
+            running=running,
             peak_running=self._peak_running,
             max_polls_per_second=self._max_polls_per_second,
         )

@@ -132,7 +132,8 @@ def serve(
     Args:
         port: The API port (0: ephemeral ports for all three hosts).
         host: The interface to bind (default: loopback only).
-        emulator: The emulator to serve (default: ``Emulator()``).
+        emulator: The emulator to serve (default: the command line's defaults, so its webhook key is
+            ``$KIE_WEBHOOK_HMAC_KEY`` when that is set, and is then not printed).
         announce: Receives each line of ``announcement`` (default: print to stdout, flushed).
         until: Stop when this event is set (default: run until Ctrl-C).
         key_shown: Whether the webhook HMAC key is printed (see ``announcement``).
@@ -142,7 +143,11 @@ def serve(
         def announce(line: str) -> None:
             print(line, flush=True)
 
-    emulator = emulator if emulator is not None else Emulator()
+    if emulator is None:
+        parser = argparse.ArgumentParser(add_help=False)
+        add_options(parser)
+        emulator, from_flags_shown = emulator_from_options(parser.parse_args([]))
+        key_shown = key_shown and from_flags_shown
     with emulator.serve(port, host) as server:
         for line in announcement(emulator, server, key_shown=key_shown):
             announce(line)
