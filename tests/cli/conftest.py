@@ -28,7 +28,13 @@ def image(tmp_path: Path) -> Path:
 @pytest.fixture
 def emulator() -> Emulator:
     # A high rate limit by default; the rate-limit tests build their own emulator.
-    return Emulator(api_key=SECRET_KEY, schedule=Schedule.instant(), rate_limit=100_000, credits=100_000)
+    return Emulator(
+        api_key=SECRET_KEY,
+        schedule=Schedule.instant(),
+        rate_limit=100_000,
+        poll_limit=100_000,
+        credits=100_000,
+    )
 
 
 @pytest.fixture

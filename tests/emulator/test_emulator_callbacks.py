@@ -1,4 +1,5 @@
-"""Callbacks: the signed envelope (reference §5), delivery on completion, retries, the ticker."""
+"""Callbacks: the signed envelope (reference §5), delivery on completion, retries, the ticker; loopback hosts
+only unless told otherwise, and every failed delivery logged (issue 17)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
@@ -16,6 +20,7 @@ import pytest
 from emulator_support import FakeClock, create_body, make_client
 
 from kie_gpt_image.emulator import Emulator, Outcome, Schedule
+from kie_gpt_image.emulator._callbacks import is_loopback_url
 from kie_gpt_image.webhooks import sign_callback
 
 HOOK = "https://receiver.test/kie/callback"
@@ -164,3 +169,135 @@ def test_the_ticker_delivers_in_process(
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.01)
     assert len(receiver.requests) == 1
+
+
+def _start_with_url(emu: Emulator, url: str) -> str:
+    with make_client(emu) as http:
+        reply = http.post(f"{emu.base_url}/api/v1/jobs/createTask", json=create_body(callBackUrl=url))
+    return str(reply.json()["data"]["taskId"])
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Fail any name lookup or outgoing connection (recording what was attempted)."""
+    attempted: list[str] = []
+
+    def refuse(host: object, *args: object, **kwargs: object) -> object:
+        attempted.append(repr(host))
+        raise OSError(f"test: network use forbidden ({host!r})")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempted
+
+
+def test_callbacks_go_to_loopback_hosts_only_by_default(
+    clock: FakeClock, no_network: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with Emulator(clock=clock, schedule=Schedule.instant()) as emu:
+        assert emu.callback_hosts == "loopback"
+        task_id = _start_with_url(emu, "https://example.com/cb")
+        with caplog.at_level(logging.WARNING, logger="kie_gpt_image.emulator"):
+            assert emu.deliver_due_callbacks() == 0
+            assert emu.deliver_due_callbacks() == 0  # refused once, never retried
+    assert no_network == []  # never resolved, never contacted
+    (attempt,) = emu.failed_callbacks
+    assert (attempt.task_id, attempt.status_code, attempt.refused) == (task_id, None, True)
+    assert attempt.error is not None
+    assert "'example.com' is not a loopback host" in attempt.error
+    (record,) = caplog.records
+    assert task_id in record.getMessage()
+    assert "https://example.com/cb" in record.getMessage()
+    assert "callback_hosts='any'" in record.getMessage()
+
+
+def test_an_explicit_loopback_only_applies_to_a_given_transport_too(
+    clock: FakeClock, receiver: Receiver
+) -> None:
+    emu = _emulator(clock, receiver, callback_hosts="loopback")
+    _start_with_url(emu, HOOK)
+    assert emu.deliver_due_callbacks() == 0
+    assert receiver.requests == []
+    assert [a.refused for a in emu.failed_callbacks] == [True]
+
+
+def test_a_given_transport_decides_unless_told_otherwise(clock: FakeClock, receiver: Receiver) -> None:
+    emu = _emulator(clock, receiver)
+    assert emu.callback_hosts == "any"
+    _start_with_url(emu, HOOK)
+    assert emu.deliver_due_callbacks() == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8000/cb", True),
+        ("http://127.9.8.7/cb", True),
+        ("http://[::1]:9000/cb", True),
+        ("http://localhost:8000/cb", True),
+        ("http://app.localhost/cb", True),
+        ("https://example.com/cb", False),
+        ("http://localhost.example.com/cb", False),
+        ("http://10.0.0.1/cb", False),
+        ("http://[::2]/cb", False),
+        ("not a url", False),
+    ],
+)
+def test_loopback_is_judged_from_the_url_alone(url: str, loopback: bool) -> None:
+    assert is_loopback_url(url) is loopback
+
+
+def test_a_loopback_receiver_gets_its_callback_over_the_network(clock: FakeClock) -> None:
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    try:
+        with Emulator(clock=clock, schedule=Schedule.instant()) as emu:
+            task_id = _start_with_url(emu, f"http://127.0.0.1:{server.server_address[1]}/cb")
+            assert emu.deliver_due_callbacks() == 1
+        thread.join(timeout=5)
+    finally:
+        server.server_close()
+    assert json.loads(received[0])["data"]["taskId"] == task_id
+    assert emu.failed_callbacks == []
+
+
+def test_every_failed_delivery_is_logged_and_exposed(
+    clock: FakeClock, start_task: Callable[[Emulator], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver = Receiver([500, httpx.ConnectError, 503])
+    emu = _emulator(clock, receiver)
+    task_id = start_task(emu)
+    with caplog.at_level(logging.WARNING, logger="kie_gpt_image.emulator"):
+        for _ in range(4):
+            emu.deliver_due_callbacks()
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 3
+    assert all(task_id in message and HOOK in message for message in messages)
+    assert "attempt 1 of 3): HTTP 500" in messages[0]
+    assert "ConnectError: receiver unreachable" in messages[1]
+    assert messages[2].endswith("HTTP 503; giving up")
+    failed = emu.failed_callbacks
+    assert [(a.attempt, a.status_code) for a in failed] == [(1, 500), (2, None), (3, 503)]
+
+
+def test_the_default_callback_client_ignores_proxy_settings(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy from the environment would be another host: the callback client never uses one.
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.example:3128")
+    with Emulator(clock=clock) as emu:
+        assert emu._client().trust_env is False

@@ -188,7 +188,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """One loopback emulator for the module (call numbers are relative, so cells do not interfere)."""
-    emulator = Emulator(schedule=Schedule.instant(), rate_limit=10**6, credits=10**9)
+    emulator = Emulator(schedule=Schedule.instant(), rate_limit=10**6, poll_limit=10**6, credits=10**9)
     with emulator, emulator.serve(port=0) as server:
         # A client that timed out closes its socket; the delayed reply then meets a broken pipe, which
         # the stdlib server would print as a traceback (possibly after this module ends). Expected here.

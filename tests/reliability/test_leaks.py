@@ -151,6 +151,7 @@ def test_the_key_appears_nowhere(
         api_key=KEY,
         schedule=Schedule.instant(),
         rate_limit=10**6,
+        poll_limit=10**6,
         outcome=lambda body: (
             Outcome.fail("422", "Invalid prompt") if body["input"]["prompt"] == "fail" else Outcome()
         ),

@@ -20,25 +20,37 @@ Usage::
         task_id = http.post("/api/v1/jobs/createTask", json=body).json()["data"]["taskId"]
         assert http.get("/api/v1/jobs/recordInfo", params={"taskId": task_id}).status_code == 502
 
-On real sockets: ``with emulator.serve(port=0) as server: ...`` or ``python -m kie_gpt_image.emulator``.
+On real sockets: ``with emulator.serve(port=0) as server: ...`` or ``python -m kie_gpt_image.emulator``
+(it prints the ``export KIE_...`` lines that point a client at it).
+
+Like kie.ai (reference §6), it answers code 429 past about 20 new tasks per 10 s (``rate_limit``), about
+100 tasks running at once (``max_running``) and about 10 recordInfo polls per second (``poll_limit``);
+``Emulator.limit_counters`` says how often. ``Schedule.uniform(20, 90)`` draws real-looking task durations
+(seeded), and a ``ScaledClock`` plays them back faster. Callbacks go to loopback hosts only unless
+``callback_hosts="any"``; failed deliveries are logged on ``kie_gpt_image.emulator``.
 """
 
 from types import FunctionType
 
-from ._callbacks import CallbackAttempt
-from ._core import DEFAULT_API_KEY, DEFAULT_TASK_COST, Emulator, ErrorStatus
+from ._callbacks import CallbackAttempt, CallbackHosts
+from ._clock import ScaledClock
+from ._core import DEFAULT_API_KEY, DEFAULT_TASK_COST, DEFAULT_WEBHOOK_HMAC_KEY, Emulator, ErrorStatus
 from ._exchange import Dispatch, Exchange, HostKind
 from ._faults import ENDPOINTS, Fault, FaultKind, FaultPlan
 from ._images import EmulatorDependencyError, size_for
-from ._server import EmulatorServer, serve
+from ._limits import LimitCounters
+from ._run import serve
+from ._server import EmulatorServer
 from ._tasks import Outcome, OutcomePolicy, Schedule
 from ._transport import EmulatorTransport
 
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_TASK_COST",
+    "DEFAULT_WEBHOOK_HMAC_KEY",
     "ENDPOINTS",
     "CallbackAttempt",
+    "CallbackHosts",
     "Dispatch",
     "Emulator",
     "EmulatorDependencyError",
@@ -50,8 +62,10 @@ __all__ = [
     "FaultKind",
     "FaultPlan",
     "HostKind",
+    "LimitCounters",
     "Outcome",
     "OutcomePolicy",
+    "ScaledClock",
     "Schedule",
     "serve",
     "size_for",

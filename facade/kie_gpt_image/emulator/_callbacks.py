@@ -5,21 +5,65 @@ kie.ai POSTs the task-detail record in an envelope to ``callBackUrl`` when a tas
 timestamp)). It stops after 3 failed deliveries (reference §5), so a delivery is attempted at most
 ``max_attempts`` times, one attempt per pass, each pass driven by ``Emulator.deliver_due_callbacks()`` or
 the ticker thread.
+
+An offline emulator must not reach the internet on a test's behalf (issue 17: a callback URL of
+``https://example.com/cb`` made it look up and contact example.com), so by default it delivers only to
+loopback hosts, judged from the URL alone (an IP literal in 127.0.0.0/8 or ::1, or ``localhost``), never
+by resolving a name. Every failed delivery is logged on the ``kie_gpt_image.emulator`` logger.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 
 from .._webhooks import sign_callback
 
-__all__ = ["CallbackAttempt", "Ticker", "callback_body"]
+__all__ = ["CallbackAttempt", "CallbackHosts", "Ticker", "callback_body", "is_loopback_url", "log_failure"]
+
+logger = logging.getLogger("kie_gpt_image.emulator")
+
+CallbackHosts = Literal["loopback", "any"]
+"""Where the emulator may deliver callbacks: loopback hosts only, or any host."""
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` names a loopback host by itself (no DNS lookup): ``localhost`` (RFC 6761) or a
+    loopback IP literal."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def log_failure(attempt: CallbackAttempt, max_attempts: int, *, final: bool) -> None:
+    """Log one failed delivery with its task id, URL and the receiver's status or the error."""
+    outcome = f"HTTP {attempt.status_code}" if attempt.status_code is not None else attempt.error
+    logger.warning(
+        "callback for %s to %s failed (attempt %d of %d): %s%s",
+        attempt.task_id,
+        attempt.request.url,
+        attempt.attempt,
+        max_attempts,
+        outcome,
+        "; giving up" if final else "",
+    )
 
 
 def callback_body(record: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +88,11 @@ class CallbackAttempt:
     """The receiver's HTTP status, or ``None`` when the request failed."""
     error: str | None
     """The transport error, if any."""
+
+    @property
+    def refused(self) -> bool:
+        """Whether the emulator refused to send it (a non-loopback host; see ``callback_hosts``)."""
+        return self.status_code is None and (self.error or "").startswith("refused")
 
     @property
     def delivered(self) -> bool:

@@ -2,7 +2,9 @@
 
 Pure request handling: ``Emulator.dispatch`` takes an ``httpx.Request`` and returns a ``Dispatch`` (a
 reply plus what to do on the wire). The httpx transport, the socket server and the WSGI app are thin
-front ends over it. All state sits behind one lock.
+front ends over it; they know it only through ``_exchange.Backend``, so this module imports them and
+never the reverse (layers: ``_exchange``/``_tasks``/``_limits``/... < front ends < ``_core`` < ``_run``).
+All state sits behind one lock.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import binascii
 import hmac
 import json
 import mimetypes
+import random
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,19 +32,29 @@ import httpx
 
 from .. import _api
 from .._inputs import sniff_image_type
-from ._callbacks import CallbackAttempt, PendingCallback, Ticker, build_request, callback_body, send
+from ._callbacks import (
+    CallbackAttempt,
+    CallbackHosts,
+    PendingCallback,
+    Ticker,
+    build_request,
+    callback_body,
+    is_loopback_url,
+    log_failure,
+    send,
+)
 from ._exchange import Dispatch, Exchange, HostKind
 from ._faults import ENDPOINTS, Fault, FaultPlan
 from ._images import compose_result
+from ._limits import LimitCounters, LimitState
+from ._server import EmulatorServer, WSGIApp, make_wsgi_app
 from ._tasks import OutcomePolicy, Schedule, Task, always_succeed
 from ._transport import EmulatorTransport
 
 if TYPE_CHECKING:
     from kie_gpt_image import AsyncClient, Client
 
-    from ._server import EmulatorServer, WSGIApp
-
-__all__ = ["DEFAULT_API_KEY", "DEFAULT_TASK_COST", "Emulator", "ErrorStatus"]
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_TASK_COST", "DEFAULT_WEBHOOK_HMAC_KEY", "Emulator", "ErrorStatus"]
 
 ErrorStatus = Literal["body", "http", "both"]
 """Where an error code travels: only in the body with HTTP 200 (what live clients see, the default),
@@ -144,21 +157,35 @@ class Emulator:
         api_key: The only Bearer key accepted.
         credits: Starting credit balance.
         task_cost: Credits charged per task (an assumption; kie.ai documents no price); refunded on ``fail``.
-        schedule: Seconds per state; ``Schedule.instant()`` for tests.
-        clock: Seconds since the epoch (default ``time.time``); inject a fake to drive the schedule.
+        schedule: Seconds per state; ``Schedule.instant()`` for tests, ``Schedule.uniform(20, 90)`` for
+            durations drawn like real gpt-image tasks.
+        clock: Seconds since the epoch (default ``time.time``); inject a fake to drive the schedule and the
+            limits' windows, or a ``ScaledClock`` to play real durations back faster.
+        seed: Seeds the generator task durations are drawn from (``None``: unseeded), for reproducible runs.
         outcome: Decides from the createTask body how each task ends (default: success).
         error_status: ``"body"`` (HTTP 200, code in the body), ``"http"`` or ``"both"``.
         error_data_null: Send ``"data": null`` in error envelopes (as kie.ai documents) rather than no
             ``data`` key (which is what the published spec can describe).
         unknown_task_code: 404 (``"Task not found"``) or 422 (newer ``"recordInfo is null"``).
-        rate_limit: Accepted createTask calls per ``rate_window`` seconds (reference §6: 20 per 10 s).
+        rate_limit: Accepted createTask calls per ``rate_window`` seconds (reference §6: 20 per 10 s);
+            over it, createTask is answered code 429.
         rate_window: The rate-limit window in seconds.
+        max_running: Tasks running (created, not yet final) at once (reference §6: about 100); a
+            createTask over it is answered code 429.
+        poll_limit: Accepted recordInfo calls per ``poll_window`` seconds (reference §2/§6: about 10 per
+            second); over it, recordInfo is answered code 429.
+        poll_window: The poll-limit window in seconds.
         faults: A ``FaultPlan`` (default: an empty one, available as ``faults``).
-        webhook_hmac_key: The key callbacks are signed with.
-        callback_transport: httpx transport for callback delivery (default: real network).
+        webhook_hmac_key: The key callbacks are signed with (kie.ai's "webhook HMAC key").
+        callback_transport: httpx transport for callback delivery (default: the network, without proxies).
+        callback_hosts: ``"loopback"``: deliver only to loopback hosts (judged from the URL, never
+            resolved), refusing and logging any other; ``"any"``: deliver anywhere. Default: ``"loopback"``
+            when delivering over the network, ``"any"`` when ``callback_transport`` decides where requests go.
         callback_attempts: Deliveries attempted per callback before giving up (reference §5: 3).
         callback_retry_delay: Seconds between delivery attempts.
         sleep: Used by ``Fault.delay`` in-process; without it a delay raises ``httpx.ReadTimeout``.
+        max_exchanges: How many recent exchanges and callback attempts are kept (older ones are dropped,
+            so a server running for hours does not grow without bound); ``None`` keeps all.
     """
 
     def __init__(
@@ -175,12 +202,18 @@ class Emulator:
         unknown_task_code: Literal[404, 422] = 404,
         rate_limit: int = 20,
         rate_window: float = 10.0,
+        max_running: int = 100,
+        poll_limit: int = 10,
+        poll_window: float = 1.0,
+        seed: int | None = 0,
         faults: FaultPlan | None = None,
         webhook_hmac_key: str = DEFAULT_WEBHOOK_HMAC_KEY,
         callback_transport: httpx.BaseTransport | None = None,
+        callback_hosts: CallbackHosts | None = None,
         callback_attempts: int = 3,
         callback_retry_delay: float = 0.0,
         sleep: Callable[[float], None] | None = None,
+        max_exchanges: int | None = 1000,
     ) -> None:
         self.api_key = api_key
         self.task_cost = task_cost
@@ -192,8 +225,14 @@ class Emulator:
         self.unknown_task_code = unknown_task_code
         self.rate_limit = rate_limit
         self.rate_window = rate_window
+        self.max_running = max_running
+        self.poll_limit = poll_limit
+        self.poll_window = poll_window
         self.faults = faults if faults is not None else FaultPlan()
         self.webhook_hmac_key = webhook_hmac_key
+        self.callback_hosts: CallbackHosts = callback_hosts or (
+            "loopback" if callback_transport is None else "any"
+        )
         self.callback_attempts = callback_attempts
         self.callback_retry_delay = callback_retry_delay
         self.sleep = sleep
@@ -205,13 +244,15 @@ class Emulator:
         self._unsettled: list[Task] = []
         self._last_task_ms = 0
         self._create_times: list[float] = []
+        self._limits = LimitState()
+        self._random = random.Random(seed)  # noqa: S311 - task durations, not secrets
         self._files: dict[str, _File] = {}
         self._results: dict[str, bytes] = {}
         self._links: dict[str, tuple[str, float]] = {}
         self._calls: Counter[str] = Counter()
-        self._exchanges: list[Exchange] = []
+        self._exchanges: deque[Exchange] = deque(maxlen=max_exchanges)
         self._pending_callbacks: list[PendingCallback] = []
-        self._callback_attempts: list[CallbackAttempt] = []
+        self._callback_attempts: deque[CallbackAttempt] = deque(maxlen=max_exchanges)
         self._urls: dict[HostKind, str] = dict(_IN_PROCESS_URLS)
         self._known: dict[str, HostKind] = {
             urlsplit(url).netloc: host for host, url in _IN_PROCESS_URLS.items()
@@ -253,15 +294,31 @@ class Emulator:
 
     @property
     def exchanges(self) -> list[Exchange]:
-        """Every request the emulator processed or answered, with its reply, oldest first."""
+        """The requests the emulator processed or answered, with their replies, oldest first (the last
+        ``max_exchanges`` of them)."""
         with self._lock:
             return list(self._exchanges)
 
     @property
     def callback_attempts_made(self) -> list[CallbackAttempt]:
-        """Every callback delivery attempt, oldest first."""
+        """Callback delivery attempts, oldest first (the last ``max_exchanges`` of them)."""
         with self._lock:
             return list(self._callback_attempts)
+
+    @property
+    def failed_callbacks(self) -> list[CallbackAttempt]:
+        """The callback delivery attempts that failed (refused, an error, or a non-2xx status)."""
+        with self._lock:
+            return [attempt for attempt in self._callback_attempts if not attempt.delivered]
+
+    @property
+    def limit_counters(self) -> LimitCounters:
+        """What the three limits did so far: 429s answered per limit, peak running tasks, and the most
+        recordInfo polls in any one second of the emulator's clock."""
+        with self._lock:
+            now = self.clock()
+            self._settle(now)
+            return self._limits.counters(sum(not task.is_final(now) for task in self._unsettled))
 
     def call_count(self, endpoint: str) -> int:
         """How many requests reached ``endpoint`` (an operationId or ``"files"``), faulted ones included."""
@@ -272,7 +329,7 @@ class Emulator:
         """The recordInfo ``data`` of ``task_id`` now, or ``None`` if there is no such task."""
         with self._lock:
             task = self._tasks.get(task_id)
-            return None if task is None else task.record(self.clock(), self.schedule, self._result_url(task))
+            return None if task is None else task.record(self.clock(), self._result_url(task))
 
     def deliver_due_callbacks(self) -> int:
         """Attempt every callback that is due (one attempt each); return how many were delivered."""
@@ -283,7 +340,7 @@ class Emulator:
             jobs: list[tuple[PendingCallback, httpx.Request]] = []
             for pending in due:
                 task = self._tasks[pending.task_id]
-                body = callback_body(task.record(now, self.schedule, self._result_url(task)))
+                body = callback_body(task.record(now, self._result_url(task)))
                 try:
                     request = build_request(pending.url, body, task.task_id, self.webhook_hmac_key, int(now))
                 except httpx.InvalidURL:
@@ -295,17 +352,32 @@ class Emulator:
                 jobs.append((pending, request))
         delivered = 0
         for pending, request in jobs:
-            status, error = send(self._client(), request)
+            status: int | None
+            error: str | None
+            if self.callback_hosts == "loopback" and not is_loopback_url(pending.url):
+                # Never resolved, never contacted: an offline emulator must not reach the internet.
+                status, error = (
+                    None,
+                    (
+                        f"refused: {request.url.host!r} is not a loopback host "
+                        "(pass callback_hosts='any' to deliver to other hosts)"
+                    ),
+                )
+            else:
+                status, error = send(self._client(), request)
             with self._lock:
                 pending.in_flight = False
                 pending.attempts += 1
                 attempt = CallbackAttempt(pending.task_id, pending.attempts, request, status, error)
                 self._callback_attempts.append(attempt)
-                if attempt.delivered or pending.attempts >= self.callback_attempts:
+                final = attempt.delivered or attempt.refused or pending.attempts >= self.callback_attempts
+                if final:
                     self._pending_callbacks.remove(pending)
                 else:
                     pending.due = self.clock() + self.callback_retry_delay
                 delivered += attempt.delivered
+            if not attempt.delivered:
+                log_failure(attempt, self.callback_attempts, final=final)
         return delivered
 
     def client(self, **options: Any) -> Client:
@@ -355,8 +427,6 @@ class Emulator:
     ) -> EmulatorServer:
         """Start real HTTP servers on loopback (API on ``port``, upload and files on the next two ports, or
         ephemeral ones when ``port`` is 0) plus the callback ticker. Use as a context manager."""
-        from ._server import EmulatorServer
-
         with self._lock:
             if self._server is not None:
                 raise RuntimeError("this emulator is already serving")
@@ -373,8 +443,6 @@ class Emulator:
     @property
     def wsgi_app(self) -> WSGIApp:
         """The core as a WSGI application (routes by path: all three hosts on one origin)."""
-        from ._server import make_wsgi_app
-
         return make_wsgi_app(self)
 
     def close(self) -> None:
@@ -398,7 +466,7 @@ class Emulator:
 
     # -- hooks for the socket server -----------------------------------------------------------
 
-    def _use_urls(self, urls: Mapping[HostKind, str] | None, server: EmulatorServer | None = None) -> None:
+    def _use_urls(self, urls: Mapping[HostKind, str] | None, server: object = None) -> None:
         with self._lock:
             self._urls = dict(urls or _IN_PROCESS_URLS)
             for host, url in self._urls.items():
@@ -538,23 +606,27 @@ class Emulator:
         with self._lock:
             now = self.clock()
             self._settle(now)
-            recent = [t for t in self._create_times if now - self.rate_window < t <= now]
-            if len(recent) >= self.rate_limit:
+            refusal = self._limits.refuse_create(
+                now,
+                len(self._unsettled),
+                rate_limit=self.rate_limit,
+                rate_window=self.rate_window,
+                max_running=self.max_running,
+            )
+            if refusal is not None:
                 # Reference §6: excess requests get 429 and are not queued.
-                return self._error(
-                    429,
-                    f"Rate limit exceeded: at most {self.rate_limit} new tasks per "
-                    f"{self.rate_window:g} seconds",
-                )
+                return self._error(429, refusal)
             if self._credits < self.task_cost:
                 return self._error(402, "Insufficient credits")
             self._credits -= self.task_cost
             self._create_times.append(now)
             # Ids look like kie.ai's (task_gpt-image_<epoch ms>), kept unique under a frozen clock.
             self._last_task_ms = max(int(now * 1000), self._last_task_ms + 1)
-            task = Task(f"task_gpt-image_{self._last_task_ms}", body, now, outcome, self.task_cost)
+            schedule = self.schedule.for_task(self._random)
+            task = Task(f"task_gpt-image_{self._last_task_ms}", body, now, outcome, self.task_cost, schedule)
             self._tasks[task.task_id] = task
             self._unsettled.append(task)
+            self._limits.created(now, len(self._unsettled) - task.is_final(now))
         return self._ok({"taskId": task.task_id})
 
     def _record_info(self, request: httpx.Request) -> httpx.Response:
@@ -564,12 +636,16 @@ class Emulator:
         with self._lock:
             now = self.clock()
             self._settle(now)
+            refusal = self._limits.refuse_poll(now, poll_limit=self.poll_limit, poll_window=self.poll_window)
+            if refusal is not None:
+                # Reference §2/§6: polling is limited to about 10 requests per second per key.
+                return self._error(429, refusal)
             task = self._tasks.get(task_id)
             if task is None:
                 if self.unknown_task_code == 422:
                     return self._error(422, "recordInfo is null")  # newer specs (reference §2)
                 return self._error(404, "Task not found")
-            return self._ok(task.record(now, self.schedule, self._result_url(task)))
+            return self._ok(task.record(now, self._result_url(task)))
 
     def _get_credits(self, request: httpx.Request) -> httpx.Response:
         if not self._authorized(request):
@@ -717,11 +793,7 @@ class Emulator:
         task_id = key[2:].removesuffix(".png")
         with self._lock:
             task = self._tasks.get(task_id)
-            if (
-                task is None
-                or task.state(self.clock(), self.schedule) != "success"
-                or key != f"r/{task_id}.png"
-            ):
+            if task is None or task.state(self.clock()) != "success" or key != f"r/{task_id}.png":
                 return None
             cached = self._results.get(task_id)
             inputs = [(url, self._input_bytes(url)) for url in task.input.get("input_urls", [])]
@@ -768,7 +840,7 @@ class Emulator:
         """Book what tasks that became final imply: refunds for failures, callbacks to send. Lock held."""
         still: list[Task] = []
         for task in self._unsettled:
-            if not task.is_final(now, self.schedule):
+            if not task.is_final(now):
                 still.append(task)
                 continue
             task.settled = True
@@ -782,5 +854,8 @@ class Emulator:
         with self._lock:
             if self._callback_client is None:
                 # Reference §5: kie waits 15 s for the receiver's reply.
-                self._callback_client = httpx.Client(transport=self._callback_transport, timeout=15.0)
+                # No proxies from the environment: a proxy is another host (see ``callback_hosts``).
+                self._callback_client = httpx.Client(
+                    transport=self._callback_transport, timeout=15.0, trust_env=False
+                )
             return self._callback_client

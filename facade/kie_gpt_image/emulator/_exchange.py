@@ -1,13 +1,15 @@
-"""The small value types shared by the core and its two front ends (httpx transport, socket server)."""
+"""The small value types shared by the core and its front ends, and the protocol the front ends drive the
+core through (httpx transport, socket server, WSGI app)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import httpx
 
-__all__ = ["Dispatch", "Exchange", "HostKind", "WireEffect"]
+__all__ = ["Backend", "Dispatch", "Exchange", "HostKind", "WireEffect"]
 
 HostKind = Literal["api", "upload", "files"]
 """Which of the emulator's three hosts a request reached (kie.ai splits API, upload and file hosting)."""
@@ -42,3 +44,26 @@ class Dispatch:
     """``reply`` normally; otherwise the injected connection-level fault to act out."""
     delay: float = 0.0
     """Seconds to hold the reply back for ``effect == "delay"``."""
+
+
+class Backend(Protocol):
+    """What the front ends (httpx transport, socket server, WSGI app) need from the core.
+
+    The front ends sit *below* the core and know it only through this protocol, so no module of the
+    emulator imports one above it (issue 14: no import circles).
+    """
+
+    sleep: Callable[[float], None] | None
+    """Used by ``Fault.delay`` in-process and over WSGI; ``None`` means no sleep was injected."""
+
+    def host_of(self, request: httpx.Request) -> HostKind | None:
+        """Which emulator host ``request`` is addressed to, if any."""
+
+    def dispatch(self, request: httpx.Request, host: HostKind | None = None) -> Dispatch:
+        """Handle one request (body read) addressed to ``host`` (``None``: route by path)."""
+
+    def deliver_due_callbacks(self) -> int:
+        """Attempt every callback that is due; return how many were delivered."""
+
+    def _use_urls(self, urls: Mapping[HostKind, str] | None, server: object = None) -> None:
+        """Serve under ``urls`` (a socket server started) or back under the in-process ones (``None``)."""

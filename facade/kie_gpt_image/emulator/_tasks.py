@@ -1,14 +1,17 @@
 """Task records: the state schedule, how a task ends, and the recordInfo record (reference §2).
 
 State is never stored: it is computed from the creation time and the injectable clock, so no thread
-is needed to move tasks along and a fake clock makes every state reachable instantly.
+is needed to move tasks along and a fake clock makes every state reachable instantly. A schedule may draw
+each task's duration from a distribution (real gpt-image tasks take tens of seconds); the draws come from
+the emulator's seeded ``random.Random``, so a run is reproducible.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Outcome", "OutcomePolicy", "Schedule", "Task", "always_succeed"]
@@ -17,8 +20,21 @@ MODEL = "gpt-image/1.5-image-to-image"
 
 
 @dataclass(frozen=True)
+class _Uniform:
+    low: float
+    high: float
+
+    def __call__(self, rng: random.Random) -> float:
+        return rng.uniform(self.low, self.high)
+
+
+@dataclass(frozen=True)
 class Schedule:
-    """Seconds a task spends in each non-final state: ``waiting → queuing → generating → success|fail``."""
+    """Seconds a task spends in each non-final state: ``waiting → queuing → generating → success|fail``.
+
+    With ``duration`` set, each task's total is drawn from it at creation and the three phases keep their
+    proportions (``Schedule.uniform(20, 90)``: gpt-image-like tasks of 20 to 90 seconds).
+    """
 
     waiting: float = 0.3
     """Seconds in ``waiting`` (queued)."""
@@ -26,11 +42,35 @@ class Schedule:
     """Seconds in ``queuing`` (in the processing queue)."""
     generating: float = 1.2
     """Seconds in ``generating``; the defaults add up to about 2 s, for demos."""
+    duration: Callable[[random.Random], float] | None = field(default=None, kw_only=True)
+    """Draws a task's total seconds from the emulator's seeded generator; ``None``: the fixed phases."""
 
     @classmethod
     def instant(cls) -> Schedule:
         """A zero-delay schedule: a task is final as soon as it exists (for tests)."""
         return cls(0.0, 0.0, 0.0)
+
+    @classmethod
+    def uniform(cls, low: float = 20.0, high: float = 90.0) -> Schedule:
+        """Task durations drawn uniformly from ``[low, high]`` seconds (default: 20 to 90 s, the range
+        gpt-image tasks take on kie.ai), about 5% waiting, 10% queuing and 85% generating.
+
+        Raises:
+            ValueError: ``low`` is negative or greater than ``high``.
+        """
+        if not 0 <= low <= high:
+            raise ValueError(f"need 0 <= low <= high, got low={low!r}, high={high!r}")
+        return cls(0.05, 0.10, 0.85, duration=_Uniform(float(low), float(high)))
+
+    def for_task(self, rng: random.Random) -> Schedule:
+        """The fixed schedule of one new task: this one, or its phases scaled to a drawn duration."""
+        if self.duration is None:
+            return self
+        total = max(0.0, float(self.duration(rng)))
+        if self.total <= 0:
+            return Schedule(0.0, 0.0, total)
+        scale = total / self.total
+        return Schedule(self.waiting * scale, self.queuing * scale, self.generating * scale)
 
     @property
     def total(self) -> float:
@@ -99,6 +139,8 @@ class Task:
     created_at: float
     outcome: Outcome
     cost: int
+    schedule: Schedule
+    """This task's own schedule (its drawn duration, if the emulator's schedule draws one)."""
     settled: bool = False
 
     @property
@@ -113,19 +155,20 @@ class Task:
         value = self.body.get("input")
         return value if isinstance(value, dict) else {}
 
-    def state(self, now: float, schedule: Schedule) -> str:
+    def state(self, now: float) -> str:
         """The state at time ``now`` (seconds, the emulator's clock)."""
-        current, _ = schedule.phase(now - self.created_at)
+        current, _ = self.schedule.phase(now - self.created_at)
         if current is not None:
             return current
         return "fail" if self.outcome.failed else "success"
 
-    def is_final(self, now: float, schedule: Schedule) -> bool:
+    def is_final(self, now: float) -> bool:
         """Whether the task reached ``success`` or ``fail`` at ``now``."""
-        return self.state(now, schedule) in ("success", "fail")
+        return self.state(now) in ("success", "fail")
 
-    def record(self, now: float, schedule: Schedule, result_url: str) -> dict[str, Any]:
+    def record(self, now: float, result_url: str) -> dict[str, Any]:
         """The recordInfo ``data`` object at ``now`` (field names and types as reference §2)."""
+        schedule = self.schedule
         current, began = schedule.phase(now - self.created_at)
         final = current is None
         failed = final and self.outcome.failed

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 
-from ._exchange import Dispatch
-
-if TYPE_CHECKING:
-    from ._core import Emulator
+from ._exchange import Backend, Dispatch
 
 __all__ = ["EmulatorTransport"]
 
@@ -23,7 +18,7 @@ class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     A request to any other host raises ``httpx.ConnectError``: the emulator never reaches the network.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Backend) -> None:
         self._emulator = emulator
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
