@@ -407,7 +407,14 @@ def _inspect(field: str, stream: IO[bytes], start: int, size: int) -> str:
 
 
 def check_images(images: object) -> list[ImageSource]:
-    """Validate ``images``: one entry or a sequence of 1 to the spec's maximum entries."""
+    """Validate ``images``: one entry or a sequence of 1 to the spec's maximum entries.
+
+    A tuple ``(file_name, bytes | binary file)`` alone is one named image (as in httpx's ``files=``),
+    unless its first element is a URL or an existing path: then it is a tuple of two images.
+
+    Raises:
+        InvalidInputError: naming ``images`` or the entry at fault (``images[2]``).
+    """
     single = (
         isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike))
         or hasattr(images, "read")
