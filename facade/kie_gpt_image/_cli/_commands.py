@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -527,9 +528,18 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
     previous = signal.getsignal(signal.SIGTERM)
-    # asyncio.Runner turns SIGINT into a cancellation of the main task, then KeyboardInterrupt on the
-    # second one (cpython Lib/asyncio/runners.py); SIGINT is delivered to this process for SIGTERM.
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        # Whatever handles SIGINT now: asyncio.Runner's cancels the main task, then raises
+        # KeyboardInterrupt on a second signal (cpython Lib/asyncio/runners.py); Python's default raises
+        # KeyboardInterrupt. SIGINT may be ignored (a background job): SIGTERM must still stop us.
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield
     finally:
