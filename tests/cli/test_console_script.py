@@ -125,8 +125,13 @@ def test_a_prompt_given_as_non_utf8_bytes_exits_2_before_anything_is_sent(tmp_pa
     assert emulator.call_count("upload-file-stream") == 0
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell does for a background job (cmd &)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to a child process")
-def test_sigterm_during_a_batch_journals_the_creates_in_flight(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigint_ignored", [False, True])
+def test_sigterm_during_a_batch_journals_the_creates_in_flight(tmp_path: Path, sigint_ignored: bool) -> None:
     (tmp_path / "in.png").write_bytes(png_bytes())
     create = "gpt-image-1-5-image-to-image"
     emulator = Emulator(api_key=SECRET_KEY, schedule=Schedule.instant(), rate_limit=100_000, credits=100_000)
@@ -142,6 +147,7 @@ def test_sigterm_during_a_batch_journals_the_creates_in_flight(tmp_path: Path) -
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_ignore_sigint if sigint_ignored else None,
         ) as process:
             deadline = time.monotonic() + 30
             while emulator.call_count(create) < 4 and time.monotonic() < deadline:

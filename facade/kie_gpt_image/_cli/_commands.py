@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -446,7 +445,10 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
             if ctx.on_batch_event is not None:
                 ctx.on_batch_event(event)
 
+        sigterm = _SigtermAsInterrupt()
+
         async def run() -> BatchReport:
+            sigterm.attach()
             # A few more retries than interactive use: with many items a transient 429/5xx on a read
             # or an upload should not fail an item (createTask is still only retried when provably not
             # accepted).
@@ -477,9 +479,9 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
 
         resume = f"{PROG} batch {manifest}" + (f" --journal {journal_path}" if args.journal else "")
         try:
-            with _sigterm_as_interrupt():
+            with sigterm:
                 report = asyncio.run(run())
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):  # cancelled: a SIGTERM before the run began
             # A second Ctrl-C: createTask calls still in flight stay "submitting" (reported as unknown).
             out.end_status()
             _report_unjournaled(out, runners)
@@ -519,31 +521,45 @@ def _report_unjournaled(out: Output, runners: list[Any]) -> list[dict[str, str]]
     return lost
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``kill``, systemd, container runtimes) stops a batch the way Ctrl-C does: the first one
-    cancels the run, which lets createTask calls in flight finish and journals their ids; a second one
-    stops at once. Only in the main thread (signal handlers cannot be set elsewhere)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
+class _SigtermAsInterrupt:
+    """SIGTERM (``kill``, systemd, container runtimes) stops a batch the way Ctrl-C does.
 
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        # Whatever handles SIGINT now: asyncio.Runner's cancels the main task, then raises
-        # KeyboardInterrupt on a second signal (cpython Lib/asyncio/runners.py); Python's default raises
-        # KeyboardInterrupt. SIGINT may be ignored (a background job): SIGTERM must still stop us.
-        handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        else:
-            raise KeyboardInterrupt
+    The first one cancels the run's main task, which lets createTask calls in flight finish and
+    journals their ids; a second one raises ``KeyboardInterrupt`` at once. This is what asyncio.Runner
+    does for SIGINT (cpython Lib/asyncio/runners.py), done here for SIGTERM, and independently of SIGINT,
+    which a shell ignores in background jobs. Installed only in the main thread (the only one allowed).
+    """
 
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.task: asyncio.Task[Any] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._count = 0
+        self._previous: Any = None
+        self._installed = False
+
+    def attach(self) -> None:
+        """Called from inside the run: the task that SIGTERM cancels."""
+        self.task = asyncio.current_task()
+        self.loop = asyncio.get_running_loop()
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        self._count += 1
+        if self._count == 1 and self.task is not None and not self.task.done():
+            self.task.cancel()
+            if self.loop is not None:  # wake the loop if it sleeps in select()
+                self.loop.call_soon_threadsafe(lambda: None)
+            return
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _SigtermAsInterrupt:
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+            self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)
 
 
 def _report_manifest_errors(out: Output, manifest: Path, problems: list[Any]) -> int:
