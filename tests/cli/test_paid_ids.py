@@ -145,3 +145,18 @@ def test_paid_ids_reach_the_user_when_the_journal_cannot_record_them(
         journaled = {row[0] for row in db.execute("SELECT task_id FROM items WHERE task_id IS NOT NULL")}
     assert task_id not in journaled
     assert len(journaled) == 2
+
+
+def test_ctrl_c_while_saving_prints_the_task_id(
+    run: Run, image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kie_gpt_image._results import EditResult
+
+    def interrupted(self: EditResult, dest: object = ".") -> list[Path]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(EditResult, "save", interrupted)
+    result = run("edit", str(image), "-p", "blue", "-o", str(tmp_path / "out"))
+    assert result.code == ExitCode.INTERRUPTED
+    task_id = re.findall(r"task (\S+) created", result.err)[0]
+    assert f"save them with: kie-gpt-image wait {task_id} -o DEST" in result.err

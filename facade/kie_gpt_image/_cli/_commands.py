@@ -254,6 +254,14 @@ def _finish(
         files = _save(result, dest) if dest is not None else []
     except (KieError, OSError) as exc:
         return _save_failed(out, result, exc)
+    except KeyboardInterrupt:
+        out.note(
+            f"{PROG}: interrupted while saving task {task_id}'s results: "
+            f"save them with: {PROG} wait {task_id} -o DEST"
+        )
+        if out.json_mode:
+            out.json({"task_id": task_id, "result_urls": list(result.urls), "interrupted": True})
+        return ExitCode.INTERRUPTED
     credits = result.info.credits_consumed
     out.note(f"task {task_id}: success" + (f" ({credits:g} credits)" if credits is not None else ""))
     for line in files or result.urls:
