@@ -309,16 +309,21 @@ _UPLOAD_CHILD = textwrap.dedent(
 )
 
 
-def _big_png(path: Path) -> None:
-    # A PNG signature and IHDR, then incompressible padding: passes the magic-byte check, 10,000,000 bytes.
+def _big_png(path: Path, size: int = FILE_SIZE) -> None:
+    # A PNG signature and IHDR, one private chunk of incompressible bytes, then IEND: complete by its
+    # structure (inputs are checked up to IEND, facade/kie_gpt_image/_images.py), exactly ``size`` bytes.
     head = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x04\x00\x00\x00\x04\x00\x08\x02\x00\x00\x00"
-    path.write_bytes(head + os.urandom(FILE_SIZE - len(head)))
+    head += b"\x00\x00\x00\x00"  # IHDR's CRC (not checked)
+    tail = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    padding = size - len(head) - len(tail) - 12
+    chunk = padding.to_bytes(4, "big") + b"prVt" + os.urandom(padding) + b"\x00\x00\x00\x00"
+    path.write_bytes(head + chunk + tail)
 
 
 def bench_upload_memory(folder: Path) -> list[Figure]:
     big, small = folder / "big.png", folder / "small.png"
     _big_png(big)
-    small.write_bytes(big.read_bytes()[:4096])
+    _big_png(small, 4096)
     figures = []
     with emulator_process() as (base_url, upload_url, key):
         for method, target in (("stream", 1.5), ("base64", None)):

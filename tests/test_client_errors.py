@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from contract import merged_spec
-from fake_kie import FakeKie, Harness, envelope, record
+from fake_kie import FakeKie, Harness, envelope, image_bytes, record
 
 import kie_gpt_image as kie
 from kie_gpt_image._replies import ERRORS_BY_CODE
@@ -161,7 +161,7 @@ def test_upload_error_envelope(harness: Harness) -> None:
         "upload-stream", httpx.Response(200, json={"success": False, "code": 401, "msg": "bad key"})
     )
     with pytest.raises(kie.AuthenticationError):
-        harness("upload", b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+        harness("upload", image_bytes("PNG"))
 
 
 def test_record_data_null_on_success_for_wait(harness: Harness) -> None:

@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from fake_kie import FakeKie, Harness, envelope, record
+from fake_kie import FakeKie, Harness, envelope, image_bytes, record
 
 import kie_gpt_image as kie
 
@@ -125,7 +125,8 @@ def test_create_rejections_are_plain_api_errors(harness: Harness, code: int) -> 
 
 
 def test_uploads_are_retried_and_resend_the_whole_file(harness: Harness) -> None:
-    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    # A complete PNG (inputs are checked up to IEND), then every byte value (tolerated after IEND).
+    png = image_bytes("PNG") + bytes(range(256)) * 4
     harness.fake.script("upload-stream", httpx.ReadError("reset"), httpx.Response(500, content=b"err"))
     harness("upload", png)
     calls = harness.fake.calls("upload-stream")

@@ -2,40 +2,78 @@
 
 Allowed values and limits come from the generated code (``kie_api`` enums, attrs defaults and
 ``kie_api.spec_constants``) through ``_api``, so a regenerated spec flows through with no edit here.
+
+An image may be given as a path (``~`` is expanded), raw bytes, a binary file object, a
+``(file_name, bytes | binary file)`` tuple (as httpx's and openai-python's ``files=`` take), a PIL image,
+an object with an async ``read`` and a sync ``.file`` (Starlette/FastAPI ``UploadFile``), or an http(s)
+URL. Local images are checked by content (type and completeness, see ``_images``) and size here, so a
+truncated or mistyped file is refused before any upload or paid createTask.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
+import ipaddress
 import os
+import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, TYPE_CHECKING, Any, Protocol, Union
 from urllib.parse import urlsplit
 
 from . import _api
 from ._errors import InvalidInputError
+from ._images import SIGNATURES, incomplete_reason, sniff_image_type
 
-__all__ = ["ImageInput", "ImageSource", "LocalImage", "check_callback_url", "check_images", "check_prompt"]
+if TYPE_CHECKING:  # Pillow is optional: named for type checkers only, never imported at run time
+    import PIL.Image
 
-ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
-"""What ``images=`` accepts: a path, raw bytes, a binary file object, or an http(s) URL string."""
+__all__ = [
+    "AsyncUpload",
+    "ImageInput",
+    "ImageSource",
+    "LocalImage",
+    "check_aspect_ratio",
+    "check_callback_url",
+    "check_image",
+    "check_images",
+    "check_prompt",
+    "check_quality",
+    "check_text",
+    "check_url",
+    "safe_file_name",
+    "sniff_image_type",
+]
 
-# Magic bytes (not file names) decide the type; a WebP file is RIFF....WEBP.
-_SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
-    (b"\xff\xd8\xff", 0, "image/jpeg", ".jpg"),
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png", ".png"),
-    (b"WEBP", 8, "image/webp", ".webp"),
-)
+
+class AsyncUpload(Protocol):
+    """What Starlette's and FastAPI's ``UploadFile`` offer: a sync binary ``file`` behind an async
+    ``read`` (only ``file`` and ``filename`` are used)."""
+
+    filename: str | None
+    file: IO[bytes]
+
+    async def read(self, size: int = -1) -> bytes:
+        """Unused: the sync ``file`` is read instead, so both clients can read it."""
+        ...
 
 
-def sniff_image_type(head: bytes) -> tuple[str, str] | None:
-    """Return ``(mime type, extension)`` for a JPEG/PNG/WebP header, else ``None``."""
-    for magic, offset, mime, ext in _SIGNATURES:
-        if head[offset : offset + len(magic)] == magic and (mime != "image/webp" or head[:4] == b"RIFF"):
-            return mime, ext
-    return None
+ImageInput = Union[
+    str,
+    "os.PathLike[str]",
+    bytes,
+    bytearray,
+    memoryview,
+    IO[bytes],
+    tuple[str, bytes | bytearray | memoryview | IO[bytes]],
+    AsyncUpload,
+    "PIL.Image.Image",
+]
+"""What ``images=`` accepts: a path, raw bytes, a binary file object, a ``(file_name, bytes | file)``
+tuple, a PIL image, a Starlette/FastAPI ``UploadFile``, or an http(s) URL string."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +81,9 @@ class LocalImage:
     """A validated local image: where its bytes come from, its type and size."""
 
     field: str
+    """The argument it came from, e.g. ``images[1]``."""
     name: str
+    """A file name safe to send (valid UTF-8, no control characters), e.g. for the multipart upload."""
     mime_type: str
     size: int
     path: Path | None = None
@@ -60,15 +100,17 @@ class LocalImage:
         if self.stream is None:
             raise InvalidInputError(self.field, "image has no content")
         self.stream.seek(self.stream_start)
-        return io.BufferedReader(_NoClose(self.stream))
+        return io.BufferedReader(_NoClose(self.stream, self.stream_start))
 
 
 class _NoClose(io.RawIOBase):
-    """Wraps the caller's file object so that finishing an upload does not close it."""
+    """Wraps the caller's file object so that finishing an upload does not close it, and leaves it where
+    it was given (so the same object, e.g. an ``UploadFile``, can be given again)."""
 
-    def __init__(self, inner: IO[bytes]) -> None:
+    def __init__(self, inner: IO[bytes], start: int) -> None:
         super().__init__()
         self._inner = inner
+        self._start = start
 
     def readable(self) -> bool:
         return True
@@ -81,13 +123,36 @@ class _NoClose(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         return self._inner.read(size)
 
+    def close(self) -> None:
+        if not self.closed and not getattr(self._inner, "closed", False):
+            self._inner.seek(self._start)
+        super().close()
+
 
 ImageSource = str | LocalImage
 """One validated entry of ``images``: a URL passed through, or a local image to upload."""
 
 
+def check_text(field: str, value: str) -> str:
+    """``value`` if it can be sent as UTF-8 (no lone surrogate, e.g. from a badly decoded file or a
+    command-line argument that was not UTF-8), else raise ``InvalidInputError`` naming ``field``."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        # A surrogate from U+DC80 to U+DCFF is how Python's surrogateescape carries one undecodable byte.
+        byte = f" (the byte 0x{ord(bad) - 0xDC00:02x})" if 0xDC80 <= ord(bad) <= 0xDCFF else ""
+        raise InvalidInputError(
+            field,
+            f"is not valid text: an unpaired surrogate {bad!r}{byte} at position {exc.start}; "
+            "was it read or decoded with the wrong encoding? kie.ai takes UTF-8",
+        ) from None
+    return value
+
+
 def check_url(field: str, value: str) -> str:
     """Return ``value`` if it is an absolute http(s) URL with a host, else raise."""
+    check_text(field, value)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
         raise InvalidInputError(field, f"not an http(s) URL: {value[:100]!r}")
@@ -98,82 +163,265 @@ def _is_url_like(value: str) -> bool:
     return "://" in value[:16]
 
 
+# "example.com/cat.png", "www.x.org/a.jpg": a host name (dotted, ending in a letters-only top-level
+# domain) then a path, or anything starting with "www.".
+_HOST_LIKE = re.compile(r"^(www\.[^/\s]+|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(:\d+)?/)")
+
+
+def safe_file_name(name: str, fallback: str = "image") -> str:
+    """``name`` without what a multipart header or kie.ai cannot take: a surrogate (the undecodable bytes
+    of a file name that is not UTF-8, e.g. ``b"caf\\xe9.png"`` on disk) or a control character becomes
+    ``_``; an empty name becomes ``fallback``."""
+    cleaned = "".join("_" if 0xD800 <= ord(c) <= 0xDFFF or ord(c) < 32 or ord(c) == 127 else c for c in name)
+    return cleaned.strip() or fallback
+
+
 def check_image(field: str, value: object) -> ImageSource:
-    """Validate one ``images`` entry (type by magic bytes, size within the spec's limit)."""
-    limit = _api.MAX_INPUT_IMAGE_BYTES
+    """Validate one ``images`` entry (see the module docstring for what it may be).
+
+    Raises:
+        InvalidInputError: naming ``field``, for anything that cannot be sent as a JPEG/PNG/WebP image
+            within kie.ai's size limit.
+    """
     if isinstance(value, str) and _is_url_like(value):
         return check_url(field, value)
     if isinstance(value, (str, os.PathLike)):
-        path = Path(value)
-        try:
-            size = path.stat().st_size
-            if not path.is_file():
-                raise InvalidInputError(field, f"not a regular file: {str(path)!r}")
-            with path.open("rb") as handle:
-                head = handle.read(16)
-        except OSError as exc:
-            raise InvalidInputError(field, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-        mime = _check_content(field, head, size, limit)
-        return LocalImage(field, path.name, mime, size, path=path)
+        return _check_path(field, value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-        mime = _check_content(field, data[:16], len(data), limit)
-        return LocalImage(field, f"image{_ext(mime)}", mime, len(data), data=data)
-    if hasattr(value, "read"):
-        return _check_stream(field, value, limit)  # type: ignore[arg-type]
+        return _check_data(field, bytes(value), None)
+    if isinstance(value, tuple):
+        return _check_named(field, value)
+    if _is_pil_image(value):
+        return _check_pil(field, value)
+    read = getattr(value, "read", None)
+    if callable(read):
+        if inspect.iscoroutinefunction(read):
+            return _check_async_upload(field, value)
+        return _check_stream(field, value, None)  # type: ignore[arg-type]
     raise InvalidInputError(
-        field, f"unsupported type {type(value).__name__}: give a path, bytes, a binary file or an http(s) URL"
+        field,
+        f"unsupported type {type(value).__name__}: give a path, bytes, a binary file, a (file_name, bytes) "
+        "tuple, a PIL image or an http(s) URL",
     )
 
 
-def _check_stream(field: str, stream: IO[bytes], limit: int) -> ImageSource:
-    name = Path(str(getattr(stream, "name", "") or "image")).name or "image"
-    seekable = False
+def _check_path(field: str, value: str | os.PathLike[str]) -> LocalImage:
+    raw = os.fspath(value)
+    text = os.fsdecode(raw)
+    if "\0" in text:
+        raise InvalidInputError(field, f"the path {text[:100]!r} contains a NUL byte")
+    path = Path(text)
+    if text.startswith("~"):
+        try:
+            path = path.expanduser()
+        except RuntimeError:  # no home directory to expand to
+            raise InvalidInputError(field, f"cannot expand '~' in {text!r}: no home directory") from None
     try:
-        seekable = stream.seekable()
-    except (AttributeError, OSError, ValueError):
-        seekable = False
+        size = path.stat().st_size
+        if not path.is_file():
+            raise InvalidInputError(field, f"not a regular file: {str(path)!r}")
+        with path.open("rb") as handle:
+            mime = _inspect(field, handle, 0, size)
+    except OSError as exc:
+        hint = ""
+        if isinstance(exc, FileNotFoundError) and _HOST_LIKE.match(text):
+            hint = f"; if it is a web address, write it with its scheme: 'https://{text}'"
+        raise InvalidInputError(field, f"cannot read {str(path)!r}: {exc.strerror or exc}{hint}") from None
+    return LocalImage(field, safe_file_name(path.name), mime, size, path=path)
+
+
+def _check_data(field: str, data: bytes, name: str | None) -> LocalImage:
+    mime = _inspect(field, io.BytesIO(data), 0, len(data))
+    return LocalImage(field, name or f"image{_ext(mime)}", mime, len(data), data=data)
+
+
+def _is_binary_content(value: object) -> bool:
+    return isinstance(value, (bytes, bytearray, memoryview)) or callable(getattr(value, "read", None))
+
+
+def _is_named_pair(value: object) -> bool:
+    """A ``(file_name, content)`` tuple meant as one image, not a tuple of two images: the name is not a
+    URL or an existing file (a tuple ``(path, bytes)`` of two images keeps its meaning)."""
+    if not (isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str)):
+        return False
+    name, content = value[0], value[1]
+    if not _is_binary_content(content) or _is_url_like(name):
+        return False
     try:
+        return "\0" in name or not Path(name).expanduser().exists()
+    except (OSError, RuntimeError):
+        return True
+
+
+def _check_named(field: str, value: tuple[object, ...]) -> LocalImage:
+    if not (len(value) in (2, 3) and isinstance(value[0], str) and _is_binary_content(value[1])):
+        raise InvalidInputError(
+            field, "a tuple must be (file_name, bytes or binary file), optionally with a content type"
+        )
+    given, content = value[0], value[1]
+    name = safe_file_name(Path(given.replace("\\", "/")).name, "")
+    if not name:
+        raise InvalidInputError(field, "the file name in the (file_name, content) tuple is empty")
+    try:
+        if isinstance(content, (bytes, bytearray, memoryview)):
+            image = _check_data(field, bytes(content), name)
+        else:
+            image = _check_stream(field, content, name)  # type: ignore[arg-type]
+    except InvalidInputError as exc:
+        raise InvalidInputError(field, f"{name!r}: {exc.problem}") from None
+    if len(value) == 3 and value[2] is not None and value[2] != image.mime_type:
+        raise InvalidInputError(
+            field, f"{name!r}: the content type given is {value[2]!r}, but its content is {image.mime_type}"
+        )
+    return image
+
+
+def _check_stream(field: str, stream: IO[bytes], name: str | None) -> LocalImage:
+    if name is None:
+        name = safe_file_name(Path(os.fsdecode(getattr(stream, "name", "") or "image")).name)
+    if getattr(stream, "closed", False) is True:
+        raise InvalidInputError(field, "the file object is closed; give it while it is open")
+    if isinstance(stream, io.TextIOBase):  # type: ignore[unreachable]  # IO[bytes] is what it should be
+        raise InvalidInputError(field, "file object must be opened in binary mode ('rb'), not text mode")
+    limit = _api.MAX_INPUT_IMAGE_BYTES
+    try:
+        try:
+            seekable = bool(stream.seekable())
+        except (AttributeError, OSError):
+            seekable = False
         if seekable:
             start = stream.tell()
-            head = stream.read(16)
             end = stream.seek(0, io.SEEK_END)
             stream.seek(start)
-            if not isinstance(head, bytes):
-                raise InvalidInputError(field, "file object must be opened in binary mode ('rb')")
-            mime = _check_content(field, head, end - start, limit)
+            if end <= start and start > 0:
+                raise InvalidInputError(
+                    field,
+                    f"the file object is at its end (position {start} of {end}): it was probably read "
+                    "already; call seek(0) on it first",
+                )
+            mime = _inspect(field, stream, start, end - start)
+            stream.seek(start)
             return LocalImage(field, name, mime, end - start, stream=stream, stream_start=start)
         # Not seekable: read it (up to one byte past the limit) so retries can resend it.
         data = stream.read(limit + 1)
-    except OSError as exc:
-        raise InvalidInputError(field, f"cannot read file object: {exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: closed under us, or a broken file object
+        raise InvalidInputError(field, f"cannot read the file object: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(
+            field, "file object must be opened in binary mode ('rb'), not text mode"
+        ) from None
     if not isinstance(data, bytes):
         raise InvalidInputError(field, "file object must be opened in binary mode ('rb')")
-    mime = _check_content(field, data[:16], len(data), limit)
-    return LocalImage(field, name, mime, len(data), data=data)
+    if not data:
+        raise InvalidInputError(
+            field, "empty file object: nothing left to read (if it was read already, call seek(0) first)"
+        )
+    return _check_data(field, data, name)
+
+
+def _check_async_upload(field: str, value: object) -> LocalImage:
+    # Starlette/FastAPI UploadFile: its async read() wraps a sync SpooledTemporaryFile in ``.file``,
+    # which both clients can read without awaiting anything (starlette/datastructures.py).
+    inner = getattr(value, "file", None)
+    if inner is None or not callable(getattr(inner, "read", None)) or inspect.iscoroutinefunction(inner.read):
+        raise InvalidInputError(
+            field,
+            f"{type(value).__name__} has an async read(): give its bytes (await it.read()) or a sync "
+            "binary file",
+        )
+    filename = getattr(value, "filename", None)
+    name = safe_file_name(Path(filename).name) if isinstance(filename, str) and filename else None
+    return _check_stream(field, inner, name)
+
+
+def _is_pil_image(value: object) -> bool:
+    # A PIL image exists only if Pillow was imported to make it: look it up, never import it here.
+    module = sys.modules.get("PIL.Image")
+    image_class = getattr(module, "Image", None)
+    return isinstance(image_class, type) and isinstance(value, image_class)
+
+
+_PIL_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+
+
+def _check_pil(field: str, image: Any) -> LocalImage:
+    # Keep the image's format when kie.ai takes it, without adding loss: WebP is written lossless and
+    # JPEG with its own quantization tables and subsampling (Pillow's quality="keep", the closest a
+    # re-encode of decoded JPEG pixels gets); anything else becomes PNG, which is lossless.
+    fmt = image.format if image.format in _PIL_FORMATS else "PNG"
+    options: dict[str, Any] = {"WEBP": {"lossless": True}, "PNG": {}}.get(fmt, {})
+    if fmt == "JPEG":
+        options = {"quality": "keep"} if getattr(image, "quantization", None) else {"quality": 95}
+    buffer = io.BytesIO()
+    try:
+        try:
+            image.save(buffer, format=fmt, **options)
+        except (OSError, ValueError, KeyError):
+            # A mode the format cannot store (e.g. RGBA as JPEG, CMYK as PNG): PNG of RGB(A) pixels.
+            fmt, buffer = "PNG", io.BytesIO()
+            mode = "RGBA" if "A" in image.getbands() else "RGB"
+            (image if image.mode in ("RGB", "RGBA", "L", "LA", "P") else image.convert(mode)).save(
+                buffer, format="PNG"
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        raise InvalidInputError(field, f"cannot encode the PIL image: {exc}") from None
+    filename = getattr(image, "filename", "")
+    stem = Path(filename).stem if isinstance(filename, str) and filename else "image"
+    return _check_data(field, buffer.getvalue(), safe_file_name(stem) + _PIL_FORMATS[fmt])
 
 
 def _ext(mime: str) -> str:
-    return next(ext for _, _, m, ext in _SIGNATURES if m == mime)
+    return next(ext for _, _, m, ext in SIGNATURES if m == mime)
 
 
-def _check_content(field: str, head: bytes, size: int, limit: int) -> str:
+def _inspect(field: str, stream: IO[bytes], start: int, size: int) -> str:
+    """The image's type, after checking its size, type and completeness (reading from ``start``)."""
+    limit = _api.MAX_INPUT_IMAGE_BYTES
     if size == 0:
         raise InvalidInputError(field, "empty file")
     if size > limit:
         raise InvalidInputError(field, f"{size} bytes is over kie.ai's limit of {limit} bytes per image")
-    sniffed = sniff_image_type(head)
-    allowed = _api.INPUT_IMAGE_MIME_TYPES
-    if sniffed is None or sniffed[0] not in allowed:
+
+    def read_at(offset: int, count: int) -> bytes:
+        stream.seek(start + offset)
+        data = stream.read(min(count, max(0, size - offset)))
+        if not isinstance(data, bytes):
+            raise InvalidInputError(field, "file object must be opened in binary mode ('rb')")
+        return data
+
+    try:
+        sniffed = sniff_image_type(read_at(0, 16))
+        allowed = _api.INPUT_IMAGE_MIME_TYPES
+        if sniffed is None or sniffed[0] not in allowed:
+            raise InvalidInputError(
+                field, f"not a supported image (accepted: {', '.join(allowed)}), by its content"
+            )
+        reason = incomplete_reason(sniffed[0], read_at, size)
+    except UnicodeDecodeError:
         raise InvalidInputError(
-            field, f"not a supported image (accepted: {', '.join(allowed)}), by its content"
-        )
+            field, "file object must be opened in binary mode ('rb'), not text mode"
+        ) from None
+    if reason is not None:
+        raise InvalidInputError(field, f"{reason}; kie.ai would be paid to edit a broken image")
     return sniffed[0]
 
 
 def check_images(images: object) -> list[ImageSource]:
-    """Validate ``images``: one entry or a sequence of 1 to the spec's maximum entries."""
-    if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike)) or hasattr(images, "read"):
+    """Validate ``images``: one entry or a sequence of 1 to the spec's maximum entries.
+
+    A tuple ``(file_name, bytes | binary file)`` alone is one named image (as in httpx's ``files=``),
+    unless its first element is a URL or an existing path: then it is a tuple of two images.
+
+    Raises:
+        InvalidInputError: naming ``images`` or the entry at fault (``images[2]``).
+    """
+    single = (
+        isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike))
+        or hasattr(images, "read")
+        or _is_pil_image(images)
+        or _is_named_pair(images)
+    )
+    if single:
         entries: Sequence[object] = [images]
     elif isinstance(images, Sequence):
         entries = images
@@ -189,12 +437,12 @@ def check_images(images: object) -> list[ImageSource]:
 
 
 def check_prompt(prompt: object) -> str:
-    """A non-empty string (kie.ai states no length limit)."""
+    """A non-empty string that can be sent as UTF-8 (kie.ai states no length limit)."""
     if not isinstance(prompt, str):
         raise InvalidInputError("prompt", f"must be a string, not {type(prompt).__name__}")
     if not prompt.strip():
         raise InvalidInputError("prompt", "must not be empty")
-    return prompt
+    return check_text("prompt", prompt)
 
 
 def check_choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
@@ -217,14 +465,37 @@ def check_quality(value: object) -> str:
     return check_choice("quality", _api.DEFAULT_QUALITY if value is None else value, _api.QUALITIES)
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    host = host.rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_callback_url(value: object, *, allow_http: bool) -> str:
-    """An https URL (plain http only when ``allow_http`` is set, e.g. for loopback tests)."""
+    """An https URL; plain http only when ``allow_http`` is set, and then only to a loopback host
+    (``localhost``, 127.0.0.0/8, ``::1``: a receiver in a test), never in clear text across a network."""
     if not isinstance(value, str):
         raise InvalidInputError("callback_url", f"must be a string, not {type(value).__name__}")
     url = check_url("callback_url", value)
-    if url.startswith("http://") and not allow_http:
-        raise InvalidInputError(
-            "callback_url",
-            "must be https (kie.ai posts task results to it); pass allow_http_callback=True to allow http",
-        )
+    parts = urlsplit(url)
+    if parts.scheme == "http":
+        if not allow_http:
+            raise InvalidInputError(
+                "callback_url",
+                "must be https (kie.ai posts task results to it); pass allow_http_callback=True to allow "
+                "http to a loopback host",
+            )
+        if not is_loopback_host(parts.hostname):
+            raise InvalidInputError(
+                "callback_url",
+                f"plain http is allowed only to loopback hosts (localhost, 127.0.0.1, ::1), not "
+                f"{parts.hostname!r}: use https",
+            )
     return url

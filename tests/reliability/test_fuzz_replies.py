@@ -39,7 +39,8 @@ FUZZ = settings(
 API = "https://api.kie.ai"
 UPLOAD = "https://kieai.redpandaai.co"
 FILES = "https://tempfile.example"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+# The smallest complete PNG structure (signature, IEND chunk): inputs are checked up to IEND.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x00IEND\xaeB`\x82" + b"\x00" * 12
 
 # ------------------------------------------------------------------------------------------ strategies
 

@@ -47,6 +47,11 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+_OUTPUT_HELP = (
+    "save results to DEST: a file name ending in .png/.jpg/.jpeg/.webp (several results: NAME-1.png, "
+    "NAME-2.png, ...), or a folder (an existing one, or a path ending in '/'; default: print the URLs)"
+)
+
 _COMMON_DEFAULTS = {
     "json": False,
     "debug": False,
@@ -97,9 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("-p", "--prompt", required=True, help="the edit instruction")
     edit.add_argument("--aspect-ratio", choices=ASPECT_RATIOS, help="result aspect ratio")
     edit.add_argument("--quality", choices=QUALITIES, help="result quality")
-    edit.add_argument(
-        "-o", "--output", metavar="DIR", help="save results into DIR (default: print their URLs)"
-    )
+    edit.add_argument("-o", "--output", metavar="DEST", help=_OUTPUT_HELP)
     edit.add_argument("--no-wait", action="store_true", help="print the task id and exit without waiting")
     edit.add_argument("--callback-url", metavar="URL", help="https URL kie.ai posts the result to")
     edit.add_argument("--allow-http-callback", action="store_true", help=argparse.SUPPRESS)
@@ -110,9 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     wait = add("wait", "wait for a task to finish (resumes after a timeout or Ctrl-C)")
     wait.add_argument("task_id", metavar="TASK_ID")
-    wait.add_argument(
-        "-o", "--output", metavar="DIR", help="save results into DIR (default: print their URLs)"
-    )
+    wait.add_argument("-o", "--output", metavar="DEST", help=_OUTPUT_HELP)
     _wait_options(wait)
 
     upload = add("upload", "upload one image and print its (short-lived) URL")

@@ -81,6 +81,8 @@ class BatchReport:
 
     items: list[ItemReport] = field(default_factory=list)
     interrupted: bool = False
+    unjournaled: dict[str, str] = field(default_factory=dict)
+    """Item id → task id of tasks created (and paid) whose id the journal could not record."""
     credits_used: float | None = None
     """Credits consumed by the tasks finished in this run, when kie.ai reported them."""
 
@@ -153,6 +155,9 @@ class BatchRunner:
         """Each item's current state, for the progress display."""
         self._credits: float | None = None
         self._before: dict[str, Entry] = {}
+        self.unjournaled: dict[str, str] = {}
+        """Item id → task id of created tasks not (yet) recorded in the journal: whatever the journal
+        does (disk full, I/O error), the caller can still print them."""
 
     def _emit(self, item: ManifestItem, state: str, **extra: object) -> None:
         self.live[item.id] = state
@@ -272,7 +277,10 @@ class BatchRunner:
             self.journal.update(item.id, "error", error=str(exc), error_kind=type(exc).__name__)
             self._emit(item, "error", error=str(exc))
             return None
+        # Held in memory until the journal has it: if the write fails, the paid id still gets out.
+        self.unjournaled[item.id] = task.task_id
         self.journal.update(item.id, "submitted", task_id=task.task_id)
+        del self.unjournaled[item.id]
         self._emit(item, "submitted", task_id=task.task_id)
         return task.task_id
 
@@ -334,7 +342,9 @@ class BatchRunner:
 
     def _report(self, interrupted: bool) -> BatchReport:
         after = self.journal.entries()
-        report = BatchReport(interrupted=interrupted, credits_used=self._credits)
+        report = BatchReport(
+            interrupted=interrupted, unjournaled=dict(self.unjournaled), credits_used=self._credits
+        )
         for item in self.items:
             entry = after[item.id]
             before = self._before[item.id].state

@@ -6,23 +6,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
 
 from .._client import DEFAULT_BASE_URL, DEFAULT_UPLOAD_BASE_URL, AsyncClient, Client
-from .._errors import InvalidInputError
+from .._errors import InvalidInputError, KieError
+from .._inputs import check_text
 from .._models import TaskInfo
 from .._policies import PollPolicy, RetryPolicy
 from .._results import EditResult
-from ._output import PROG, ExitCode, Output
+from ._output import PROG, ExitCode, Output, describe, exit_code_for
 
-__all__ = ["COMMANDS", "Context", "read_key"]
+__all__ = ["COMMANDS", "Context", "Destination", "check_destination", "read_key"]
 
 
 @dataclass
@@ -144,6 +148,75 @@ class _TaskProgress:
             self.show()
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+"""An ``-o`` path ending in one of these is a file name; anything else is a folder."""
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where ``-o`` saves results: a folder (files named by the library) or a file name."""
+
+    path: Path
+    is_file: bool
+
+    def file_names(self, count: int) -> list[Path]:
+        """The files ``count`` results go to: the name itself for one, ``stem-1.png``, ... for several."""
+        if count == 1:
+            return [self.path]
+        return [self.path.with_name(f"{self.path.stem}-{i}{self.path.suffix}") for i in range(1, count + 1)]
+
+
+def check_destination(value: str) -> Destination:
+    """Check ``-o`` before anything is sent, so that a paid result never meets an unusable destination.
+
+    The rule (shared with ``EditResult.save``, issue 13): a path with an image suffix (``.png``, ``.jpg``,
+    ``.jpeg``, ``.webp``) is a file (several results: ``stem-1.png``, ``stem-2.png``, ...); an existing
+    folder or a path ending in ``/`` is a folder; any other path is a folder to create.
+
+    Raises:
+        InvalidInputError: ``--output`` is not text, names something of the wrong kind, or lies in a
+            place that cannot be written.
+    """
+    check_text("--output", value)
+    path = Path(value).expanduser()
+    folder_given = value.endswith(("/", os.sep)) or path.is_dir()
+    is_file = not folder_given and path.suffix.lower() in IMAGE_SUFFIXES
+    if is_file and path.exists() and not path.is_file():
+        raise InvalidInputError("--output", f"{value!r} exists and is not a file")
+    if not is_file and path.exists() and not path.is_dir():
+        raise InvalidInputError(
+            "--output",
+            f"{value!r} exists and is not a folder: give a folder, or a file name ending in "
+            + ", ".join(IMAGE_SUFFIXES),
+        )
+    # The nearest existing folder on the way must be writable: results are paid for by then.
+    probe = path.parent if is_file else path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InvalidInputError("--output", f"cannot create {value!r}: {str(probe)!r} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InvalidInputError("--output", f"cannot write into {str(probe)!r}")
+    return Destination(path, is_file)
+
+
+def _save(result: EditResult, dest: Destination) -> list[Path]:
+    if not dest.is_file:
+        return result.save(dest.path)
+    contents = result.bytes()
+    paths = dest.file_names(len(contents))
+    dest.path.parent.mkdir(parents=True, exist_ok=True)
+    for path, content in zip(paths, contents, strict=True):
+        # Written next to the target, then renamed: a failed write never leaves half an image.
+        partial = path.with_name(f".{path.name}.part")
+        try:
+            partial.write_bytes(content)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+    return paths
+
+
 def _result_data(result: EditResult, files: list[Path]) -> dict[str, Any]:
     info = result.info
     return {
@@ -157,7 +230,12 @@ def _result_data(result: EditResult, files: list[Path]) -> dict[str, Any]:
 
 
 def _finish(
-    args: argparse.Namespace, out: Output, progress: _TaskProgress, task_id: str, client: Client
+    args: argparse.Namespace,
+    out: Output,
+    progress: _TaskProgress,
+    task_id: str,
+    client: Client,
+    dest: Destination | None,
 ) -> int:
     """Wait for ``task_id``, save or list its results, report; shared by ``edit`` and ``wait``."""
     progress.task_id = task_id
@@ -172,7 +250,18 @@ def _finish(
         return ExitCode.INTERRUPTED
     finally:
         out.end_status()
-    files = result.save(args.output) if args.output else []
+    try:
+        files = _save(result, dest) if dest is not None else []
+    except (KieError, OSError) as exc:
+        return _save_failed(out, result, exc)
+    except KeyboardInterrupt:
+        out.note(
+            f"{PROG}: interrupted while saving task {task_id}'s results: "
+            f"save them with: {PROG} wait {task_id} -o DEST"
+        )
+        if out.json_mode:
+            out.json({"task_id": task_id, "result_urls": list(result.urls), "interrupted": True})
+        return ExitCode.INTERRUPTED
     credits = result.info.credits_consumed
     out.note(f"task {task_id}: success" + (f" ({credits:g} credits)" if credits is not None else ""))
     for line in files or result.urls:
@@ -181,8 +270,38 @@ def _finish(
     return ExitCode.OK
 
 
+def _save_failed(out: Output, result: EditResult, exc: BaseException) -> int:
+    # The task is paid for: say so, with its id and result URLs, and how to save them again.
+    task_id = result.task_id
+    if isinstance(exc, OSError) and exc.strerror:
+        reason = f"cannot write {exc.filename!r}: {exc.strerror}"
+    else:
+        reason = " ".join((exc.message if isinstance(exc, KieError) else str(exc)).split())
+    out.note(
+        f"{PROG}: error: task {task_id} succeeded (credits were spent) but its results could not be "
+        f"saved: {reason}; save them with: {PROG} wait {task_id} -o DEST"
+    )
+    for url in result.urls:
+        out.line(url)
+    data = _result_data(result, [])
+    data["error"] = {
+        "type": type(exc).__name__,
+        "message": reason,
+        "task_id": task_id,
+        "exit_code": int(ExitCode.SAVE_FAILED),
+    }
+    out.json(data)
+    return ExitCode.SAVE_FAILED
+
+
 def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     """``edit IMAGE... -p PROMPT``: upload, create the task, wait, save."""
+    # Checked before a client exists: a prompt that is not UTF-8 (the shell passed other bytes) or an
+    # unusable -o must stop here, not after the upload or the paid createTask (issue 11).
+    check_text("--prompt", args.prompt)
+    if args.callback_url is not None:
+        check_text("--callback-url", args.callback_url)
+    dest = check_destination(args.output) if args.output else None
     progress = _TaskProgress(out, ctx)
     with _client(args, ctx, out, progress.sleep) as client:
         if out.tty:
@@ -210,14 +329,15 @@ def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
             out.line(task.task_id)
             out.json({"task_id": task.task_id, "resume": f"{PROG} wait {task.task_id}"})
             return ExitCode.OK
-        return _finish(args, out, progress, task.task_id, client)
+        return _finish(args, out, progress, task.task_id, client, dest)
 
 
 def cmd_wait(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     """``wait TASK_ID``: poll until the task finishes; save its results with ``-o``."""
+    dest = check_destination(args.output) if args.output else None
     progress = _TaskProgress(out, ctx)
     with _client(args, ctx, out, progress.sleep) as client:
-        return _finish(args, out, progress, args.task_id, client)
+        return _finish(args, out, progress, args.task_id, client, dest)
 
 
 def _info_data(info: TaskInfo) -> dict[str, Any]:
@@ -326,13 +446,17 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
         if problems:
             return _report_manifest_errors(out, manifest, problems)
         display = _BatchDisplay(out, ctx, len(items))
+        runners: list[BatchRunner] = []
 
         def on_event(event: BatchEvent) -> None:
             display.on_event(event)
             if ctx.on_batch_event is not None:
                 ctx.on_batch_event(event)
 
+        sigterm = _SigtermAsInterrupt()
+
         async def run() -> BatchReport:
+            sigterm.attach()
             # A few more retries than interactive use: with many items a transient 429/5xx on a read
             # or an upload should not fail an item (createTask is still only retried when provably not
             # accepted).
@@ -352,6 +476,7 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
                     sleep=ctx.async_sleep,
                 )
                 runner = BatchRunner(client, journal, items, gate, options, on_event=on_event)
+                runners.append(runner)
                 display.runner_live = runner.live
                 ticker = asyncio.ensure_future(display.tick()) if out.tty else None
                 try:
@@ -362,14 +487,87 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
 
         resume = f"{PROG} batch {manifest}" + (f" --journal {journal_path}" if args.journal else "")
         try:
-            report = asyncio.run(run())
-        except KeyboardInterrupt:
+            with sigterm:
+                report = asyncio.run(run())
+        except (KeyboardInterrupt, asyncio.CancelledError):  # cancelled: a SIGTERM before the run began
             # A second Ctrl-C: createTask calls still in flight stay "submitting" (reported as unknown).
             out.end_status()
+            _report_unjournaled(out, runners)
             out.note(f"{PROG}: interrupted; the journal is consistent: resume with: {resume}")
             return ExitCode.INTERRUPTED
+        except Exception as exc:
+            # The journal failed (disk full, I/O error) or a bug: the ids of tasks created and paid but
+            # not journaled must still reach the user (issue 11).
+            if not any(runner.unjournaled for runner in runners):
+                raise
+            out.end_status()
+            code = exit_code_for(exc)
+            out.note(f"{PROG}: error: {describe(exc)}")
+            lost = _report_unjournaled(out, runners)
+            out.json(
+                {
+                    "error": {"type": type(exc).__name__, "message": describe(exc), "exit_code": int(code)},
+                    "unjournaled": lost,
+                }
+            )
+            return code
     display.summary(report, resume)
     return report.exit_code
+
+
+def _report_unjournaled(out: Output, runners: list[Any]) -> list[dict[str, str]]:
+    lost = [
+        {"id": item_id, "task_id": task_id}
+        for runner in runners
+        for item_id, task_id in runner.unjournaled.items()
+    ]
+    for entry in lost:
+        out.note(
+            f"  item {entry['id']}: task {entry['task_id']} was created (and is paid for) but the journal "
+            f"could not record it; do not resubmit it: {PROG} wait {entry['task_id']}"
+        )
+    return lost
+
+
+class _SigtermAsInterrupt:
+    """SIGTERM (``kill``, systemd, container runtimes) stops a batch the way Ctrl-C does.
+
+    The first one cancels the run's main task, which lets createTask calls in flight finish and
+    journals their ids; a second one raises ``KeyboardInterrupt`` at once. This is what asyncio.Runner
+    does for SIGINT (cpython Lib/asyncio/runners.py), done here for SIGTERM, and independently of SIGINT,
+    which a shell ignores in background jobs. Installed only in the main thread (the only one allowed).
+    """
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[Any] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._count = 0
+        self._previous: Any = None
+        self._installed = False
+
+    def attach(self) -> None:
+        """Called from inside the run: the task that SIGTERM cancels."""
+        self.task = asyncio.current_task()
+        self.loop = asyncio.get_running_loop()
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        self._count += 1
+        if self._count == 1 and self.task is not None and not self.task.done():
+            self.task.cancel()
+            if self.loop is not None:  # wake the loop if it sleeps in select()
+                self.loop.call_soon_threadsafe(lambda: None)
+            return
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _SigtermAsInterrupt:
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+            self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)
 
 
 def _report_manifest_errors(out: Output, manifest: Path, problems: list[Any]) -> int:
@@ -466,6 +664,11 @@ class _BatchDisplay:
                     f"  item {item.id} (line {item.line}): submission outcome unknown; check your kie.ai "
                     "task list, then re-run with --resubmit-unknown to submit it again"
                 )
+        for item_id, task_id in report.unjournaled.items():
+            self.out.note(
+                f"  item {item_id}: task {task_id} was created (and is paid for) but the journal could "
+                f"not record it; do not resubmit it: {PROG} wait {task_id}"
+            )
         if report.interrupted:
             self.out.note(f"{PROG}: interrupted; the journal is consistent: resume with: {resume}")
         elif counts["error"] or counts["running"] or counts["pending"]:
@@ -479,6 +682,7 @@ class _BatchDisplay:
                 "credits_used": credits,
                 "interrupted": report.interrupted,
                 "exit_code": int(report.exit_code),
+                "unjournaled": [{"id": i, "task_id": t} for i, t in report.unjournaled.items()],
                 "items": [
                     {
                         "id": item.id,

@@ -62,9 +62,23 @@ class ManifestError:
         return f"line {self.line}: {self.message}" if self.line else self.message
 
 
+def _check_texts(value: object, field: str) -> None:
+    # JSON can spell a lone surrogate ("\ud800"); such text cannot be sent, journaled or printed as UTF-8.
+    if isinstance(value, str):
+        _inputs.check_text(field, value)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _inputs.check_text(field, key)
+            _check_texts(inner, key if field == "line" else f"{field}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _check_texts(inner, f"{field}[{index}]")
+
+
 def _item(number: int, raw: object, base: Path) -> ManifestItem:
     if not isinstance(raw, dict):
         raise InvalidInputError("line", "must be a JSON object")
+    _check_texts(raw, "line")
     data: dict[str, Any] = raw
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:

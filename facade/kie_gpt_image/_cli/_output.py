@@ -37,6 +37,7 @@ class ExitCode(IntEnum):
     TASK_FAILED = 4
     TIMEOUT = 5
     UNKNOWN = 6
+    SAVE_FAILED = 7
     INTERRUPTED = 130
 
     @property
@@ -53,6 +54,7 @@ _MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.TASK_FAILED: "the task ended in state 'fail'",
     ExitCode.TIMEOUT: "the wait timed out; the task goes on at kie.ai (resume with 'wait TASK_ID')",
     ExitCode.UNKNOWN: "createTask was sent but its outcome is unknown (a task may exist and be paid)",
+    ExitCode.SAVE_FAILED: "the task succeeded and was paid, but saving its results failed (id, URLs printed)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); the journal/task id says how to resume",
 }
 
@@ -61,6 +63,7 @@ _MEANINGS: Mapping[ExitCode, str] = {
 # failures, then timeouts (the tasks still run and a re-run picks them up).
 _SEVERITY: tuple[ExitCode, ...] = (
     ExitCode.OK,
+    ExitCode.SAVE_FAILED,
     ExitCode.TIMEOUT,
     ExitCode.TASK_FAILED,
     ExitCode.API,
