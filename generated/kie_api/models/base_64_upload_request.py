@@ -9,26 +9,27 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="UploadFileUrlBody")
+T = TypeVar("T", bound="Base64UploadRequest")
 
 
 @_attrs_define
-class UploadFileUrlBody:
+class Base64UploadRequest:
     """
     Attributes:
-        file_url (str): Public http or https URL of the file Example: https://example.com/images/photo.png.
-        upload_path (str): Upload path, without leading or trailing slashes Example: images/user-uploads.
-        file_name (str | Unset): File name (optional); a same name overwrites an earlier file, without it a random name
-            is generated Example: photo.png.
+        base_64_data (str): Base64 encoded file data. Supports pure Base64 strings or data URL format
+        upload_path (str): File upload path, without leading or trailing slashes
+        file_name (str | Unset): File name (optional), including file extension. If not provided, a random file name
+            will be generated. If the same file name is uploaded again, the old file will be overwritten, but changes may
+            not take effect immediately due to caching
     """
 
-    file_url: str
+    base_64_data: str
     upload_path: str
     file_name: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        file_url = self.file_url
+        base_64_data = self.base_64_data
 
         upload_path = self.upload_path
 
@@ -38,7 +39,7 @@ class UploadFileUrlBody:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "fileUrl": file_url,
+                "base64Data": base_64_data,
                 "uploadPath": upload_path,
             }
         )
@@ -50,20 +51,20 @@ class UploadFileUrlBody:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        file_url = d.pop("fileUrl")
+        base_64_data = d.pop("base64Data")
 
         upload_path = d.pop("uploadPath")
 
         file_name = d.pop("fileName", UNSET)
 
-        upload_file_url_body = cls(
-            file_url=file_url,
+        base_64_upload_request = cls(
+            base_64_data=base_64_data,
             upload_path=upload_path,
             file_name=file_name,
         )
 
-        upload_file_url_body.additional_properties = d
-        return upload_file_url_body
+        base_64_upload_request.additional_properties = d
+        return base_64_upload_request
 
     @property
     def additional_keys(self) -> list[str]:

@@ -9,27 +9,27 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="UploadFileBase64Body")
+T = TypeVar("T", bound="UrlUploadRequest")
 
 
 @_attrs_define
-class UploadFileBase64Body:
+class UrlUploadRequest:
     """
     Attributes:
-        base_64_data (str): Plain base64 or a `data:image/png;base64,...` data URL Example:
-            data:image/png;base64,iVBORw0KGgo=.
-        upload_path (str): Upload path, without leading or trailing slashes Example: images/user-uploads.
-        file_name (str | Unset): File name (optional); a same name overwrites an earlier file, without it a random name
-            is generated Example: photo.png.
+        file_url (str): File download URL, must be a valid HTTP or HTTPS address
+        upload_path (str): File upload path, without leading or trailing slashes
+        file_name (str | Unset): File name (optional), including file extension. If not provided, a random file name
+            will be generated. If the same file name is uploaded again, the old file will be overwritten, but changes may
+            not take effect immediately due to caching
     """
 
-    base_64_data: str
+    file_url: str
     upload_path: str
     file_name: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        base_64_data = self.base_64_data
+        file_url = self.file_url
 
         upload_path = self.upload_path
 
@@ -39,7 +39,7 @@ class UploadFileBase64Body:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "base64Data": base_64_data,
+                "fileUrl": file_url,
                 "uploadPath": upload_path,
             }
         )
@@ -51,20 +51,20 @@ class UploadFileBase64Body:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        base_64_data = d.pop("base64Data")
+        file_url = d.pop("fileUrl")
 
         upload_path = d.pop("uploadPath")
 
         file_name = d.pop("fileName", UNSET)
 
-        upload_file_base_64_body = cls(
-            base_64_data=base_64_data,
+        url_upload_request = cls(
+            file_url=file_url,
             upload_path=upload_path,
             file_name=file_name,
         )
 
-        upload_file_base_64_body.additional_properties = d
-        return upload_file_base_64_body
+        url_upload_request.additional_properties = d
+        return url_upload_request
 
     @property
     def additional_keys(self) -> list[str]:
