@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .get_download_url_response_500_data_type_0 import (
         GetDownloadUrlResponse500DataType0,
     )
+    from .get_task_details_api_response import GetTaskDetailsApiResponse
     from .get_task_details_api_response_data import GetTaskDetailsApiResponseData
     from .get_task_details_response_200 import GetTaskDetailsResponse200
     from .get_task_details_response_422 import GetTaskDetailsResponse422
@@ -80,7 +81,6 @@ if TYPE_CHECKING:
         GptImage15TextToImageBodyInputQuality,
     )
     from .gpt_image_15_text_to_image_body_model import GptImage15TextToImageBodyModel
-    from .response_not_with_record_id import ResponseNotWithRecordId
     from .task_record import TaskRecord
     from .upload_file_base_64_api_response import UploadFileBase64ApiResponse
     from .upload_file_base_64_api_response_code import UploadFileBase64ApiResponseCode
@@ -101,6 +101,7 @@ _MODULES = {
     "GetDownloadUrlResponse200": ".get_download_url_response_200",
     "GetDownloadUrlResponse500": ".get_download_url_response_500",
     "GetDownloadUrlResponse500DataType0": ".get_download_url_response_500_data_type_0",
+    "GetTaskDetailsApiResponse": ".get_task_details_api_response",
     "GetTaskDetailsApiResponseData": ".get_task_details_api_response_data",
     "GetTaskDetailsResponse200": ".get_task_details_response_200",
     "GetTaskDetailsResponse422": ".get_task_details_response_422",
@@ -132,7 +133,6 @@ _MODULES = {
     "GptImage2TextToImageBodyModel": ".gpt_image_2_text_to_image_body_model",
     "GptImage2TextToImageResponse200": ".gpt_image_2_text_to_image_response_200",
     "GptImage2TextToImageResponse200Data": ".gpt_image_2_text_to_image_response_200_data",
-    "ResponseNotWithRecordId": ".response_not_with_record_id",
     "TaskRecord": ".task_record",
     "UploadFileBase64ApiResponse": ".upload_file_base_64_api_response",
     "UploadFileBase64ApiResponseCode": ".upload_file_base_64_api_response_code",
@@ -163,6 +163,7 @@ __all__ = (
     "GetDownloadUrlResponse200",
     "GetDownloadUrlResponse500",
     "GetDownloadUrlResponse500DataType0",
+    "GetTaskDetailsApiResponse",
     "GetTaskDetailsApiResponseData",
     "GetTaskDetailsResponse200",
     "GetTaskDetailsResponse422",
@@ -194,7 +195,6 @@ __all__ = (
     "GptImage2TextToImageBodyModel",
     "GptImage2TextToImageResponse200",
     "GptImage2TextToImageResponse200Data",
-    "ResponseNotWithRecordId",
     "TaskRecord",
     "UploadFileBase64ApiResponse",
     "UploadFileBase64ApiResponseCode",

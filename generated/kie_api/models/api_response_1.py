@@ -28,7 +28,7 @@ class ApiResponse1:
             - **500**: 服务器内部错误 - 处理请求时发生意外故障
             - **501**: 生成失败 - 内容生成任务执行失败
             - **505**: 功能禁用 - 当前请求的功能已被禁用
-        msg (str | Unset): 响应消息，请求失败时返回错误描述
+        msg (str | Unset): 响应消息，请求失败时返回错误描述 Example: success.
         success (bool | Unset): 是否成功
     """
 

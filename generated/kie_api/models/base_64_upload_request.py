@@ -16,11 +16,12 @@ T = TypeVar("T", bound="Base64UploadRequest")
 class Base64UploadRequest:
     """
     Attributes:
-        base_64_data (str): Base64 encoded file data. Supports pure Base64 strings or data URL format
-        upload_path (str): File upload path, without leading or trailing slashes
+        base_64_data (str): Base64 encoded file data. Supports pure Base64 strings or data URL format Example:
+            data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA....
+        upload_path (str): File upload path, without leading or trailing slashes Example: images/base64.
         file_name (str | Unset): File name (optional), including file extension. If not provided, a random file name
             will be generated. If the same file name is uploaded again, the old file will be overwritten, but changes may
-            not take effect immediately due to caching
+            not take effect immediately due to caching Example: my-image.png.
     """
 
     base_64_data: str

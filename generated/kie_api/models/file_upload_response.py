@@ -30,7 +30,7 @@ class FileUploadResponse:
             | 401 | Unauthorized - Authentication credentials are missing or invalid |
             | 405 | Method Not Allowed - Request method is not supported |
             | 500 | Server Error - An unexpected error occurred while processing the request |
-        msg (str | Unset): Response message
+        msg (str | Unset): Response message Example: File uploaded successfully.
         data (FileUploadResult | None | Unset):
     """
 

@@ -16,12 +16,13 @@ T = TypeVar("T", bound="FileUploadResult")
 class FileUploadResult:
     """
     Attributes:
-        file_name (str | Unset): File name
-        file_path (str | Unset): Complete file path in storage
-        download_url (str | Unset): File download URL
-        file_size (int | Unset): File size in bytes
-        mime_type (str | Unset): File MIME type
-        uploaded_at (str | Unset): Upload timestamp
+        file_name (str | Unset): File name Example: uploaded-image.png.
+        file_path (str | Unset): Complete file path in storage Example: images/user-uploads/uploaded-image.png.
+        download_url (str | Unset): File download URL Example: https://tempfile.redpandaai.co/xxx/images/user-
+            uploads/uploaded-image.png.
+        file_size (int | Unset): File size in bytes Example: 154832.
+        mime_type (str | Unset): File MIME type Example: image/png.
+        uploaded_at (str | Unset): Upload timestamp Example: 2025-01-01T12:00:00.000Z.
     """
 
     file_name: str | Unset = UNSET

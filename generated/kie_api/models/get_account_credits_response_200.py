@@ -29,8 +29,8 @@ class GetAccountCreditsResponse200:
             | 455 | Service Unavailable - System is currently undergoing maintenance |
             | 500 | Server Error - An unexpected error occurred while processing the request |
             | 505 | Feature Disabled - The requested feature is currently disabled |
-        msg (str | Unset): Error message when code != 200
-        data (int | None | Unset): Remaining credit quantity
+        msg (str | Unset): Error message when code != 200 Example: success.
+        data (int | None | Unset): Remaining credit quantity Example: 100.
     """
 
     code: int | Unset = UNSET

@@ -29,8 +29,9 @@ class GetDownloadUrlResponse200:
             | 455 | Service Unavailable - System is currently undergoing maintenance |
             | 500 | Server Error - An unexpected error occurred while processing the request |
             | 505 | Feature Disabled - The requested feature is currently disabled |
-        msg (str | Unset): Error message when code != 200
-        data (None | str | Unset): Downloadable URL for the file. Valid for 20 minutes.
+        msg (str | Unset): Error message when code != 200 Example: success.
+        data (None | str | Unset): Downloadable URL for the file. Valid for 20 minutes. Example:
+            https://tempfile.1f6cxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxbd98.
     """
 
     code: int | Unset = UNSET

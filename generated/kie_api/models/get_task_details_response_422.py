@@ -18,12 +18,12 @@ class GetTaskDetailsResponse422:
     Attributes:
         code (int | Unset):
         msg (str | Unset):
-        data (Any | Unset):
+        data (None | Unset):  Default: None.
     """
 
     code: int | Unset = UNSET
     msg: str | Unset = UNSET
-    data: Any | Unset = UNSET
+    data: None | Unset = None
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ class GptImage15TextToImageBody:
         model (GptImage15TextToImageBodyModel): The model name to use for generation. Required field.
 
             - Must be `gpt-image/1.5-text-to-image` for this endpoint Default:
-            GptImage15TextToImageBodyModel.GPT_IMAGE1_5_TEXT_TO_IMAGE.
+            GptImage15TextToImageBodyModel.GPT_IMAGE1_5_TEXT_TO_IMAGE. Example: gpt-image/1.5-text-to-image.
         call_back_url (str | Unset): The URL to receive generation task completion updates. Optional but recommended for
             production use.
 
@@ -37,7 +37,7 @@ class GptImage15TextToImageBody:
             - Your callback endpoint should accept POST requests with JSON payload containing results
             - Alternatively, use the Get Task Details endpoint to poll task status
             - To ensure callback security, see [Webhook Verification Guide](/common-api/webhook-verification) for signature
-            verification implementation
+            verification implementation Example: https://your-domain.com/api/callback.
         input_ (GptImage15TextToImageBodyInput | Unset): Input parameters for the generation task
     """
 

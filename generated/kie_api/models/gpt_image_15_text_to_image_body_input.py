@@ -22,11 +22,16 @@ class GptImage15TextToImageBodyInput:
     """Input parameters for the generation task
 
     Attributes:
-        prompt (str): A text description of the image you want to generate
+        prompt (str): A text description of the image you want to generate Example: Create a photorealistic candid
+            photograph of an elderly sailor standing on a small fishing boat.  He has weathered skin with visible wrinkles,
+            pores, and sun texture, and a few faded traditional sailor tattoos on his arms. He is calmly adjusting a net
+            while his dog sits nearby on the deck. Shot like a 35mm film photograph, medium close-up at eye level, using a
+            50mm lens. The image should feel honest and unposed, with real skin texture, worn materials, and everyday
+            detail. No glamorization, no heavy retouching. .
         aspect_ratio (GptImage15TextToImageBodyInputAspectRatio): Width-height ratio of the image, determining its
-            visual form. Default: GptImage15TextToImageBodyInputAspectRatio.VALUE_0.
+            visual form. Default: GptImage15TextToImageBodyInputAspectRatio.VALUE_0. Example: 1:1.
         quality (GptImage15TextToImageBodyInputQuality): Quality: medium=balanced, high=slow/detailed. Default:
-            GptImage15TextToImageBodyInputQuality.MEDIUM.
+            GptImage15TextToImageBodyInputQuality.MEDIUM. Example: medium.
     """
 
     prompt: str

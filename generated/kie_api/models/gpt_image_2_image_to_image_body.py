@@ -27,11 +27,11 @@ class GptImage2ImageToImageBody:
     Attributes:
         model (GptImage2ImageToImageBodyModel): The model name used for generation. This field is required. This
             endpoint must use the `gpt-image-2-image-to-image` model. Default:
-            GptImage2ImageToImageBodyModel.GPT_IMAGE_2_IMAGE_TO_IMAGE.
+            GptImage2ImageToImageBodyModel.GPT_IMAGE_2_IMAGE_TO_IMAGE. Example: gpt-image-2-image-to-image.
         input_ (GptImage2ImageToImageBodyInput): Input parameters for the image-to-image task.
         call_back_url (str | Unset): Callback URL for task completion notifications. Optional parameter. If provided,
             the system will send a POST request to this URL when the task completes, whether it succeeds or fails. If
-            omitted, no callback notification will be sent.
+            omitted, no callback notification will be sent. Example: https://your-domain.com/api/callback.
     """
 
     input_: GptImage2ImageToImageBodyInput

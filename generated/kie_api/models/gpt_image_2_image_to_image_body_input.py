@@ -23,8 +23,9 @@ class GptImage2ImageToImageBodyInput:
     """Input parameters for the image-to-image task.
 
     Attributes:
-        prompt (str): Text prompts, up to 20,000 characters.
-        input_urls (list[str]): Array of input image URLs.
+        prompt (str): Text prompts, up to 20,000 characters. Example: Transform this product image into a premium
+            e-commerce poster style..
+        input_urls (list[str]): Array of input image URLs. Example: ['https://example.com/'].
         aspect_ratio (GptImage2ImageToImageBodyInputAspectRatio | Unset): The aspect ratio of the generated image is set
             to auto by default.
         resolution (GptImage2ImageToImageBodyInputResolution | Unset): Image resolution: Note: Images with a 1:1 aspect

@@ -35,7 +35,7 @@ class GptImage2ImageToImageResponse200:
             - **500**: Server Error - An unexpected error occurred while processing the request
             - **501**: Generation Failed - Content generation task failed
             - **505**: Feature Disabled - The requested feature is currently disabled
-        msg (str | Unset): Response message, error description when failed
+        msg (str | Unset): Response message, error description when failed Example: success.
         data (GptImage2ImageToImageResponse200Data | None | Unset):
     """
 

@@ -25,11 +25,11 @@ class GptImage2TextToImageBody:
     Attributes:
         model (GptImage2TextToImageBodyModel): The model name used for generation. This field is required. This endpoint
             must use the `gpt-image-2-text-to-image` model. Default:
-            GptImage2TextToImageBodyModel.GPT_IMAGE_2_TEXT_TO_IMAGE.
+            GptImage2TextToImageBodyModel.GPT_IMAGE_2_TEXT_TO_IMAGE. Example: gpt-image-2-text-to-image.
         input_ (GptImage2TextToImageBodyInput): Input parameters for the text-to-image task.
         call_back_url (str | Unset): Callback URL for task completion notifications. Optional parameter. If provided,
             the system will send a POST request to this URL when the task completes, whether it succeeds or fails. If
-            omitted, no callback notification will be sent.
+            omitted, no callback notification will be sent. Example: https://your-domain.com/api/callback.
     """
 
     input_: GptImage2TextToImageBodyInput

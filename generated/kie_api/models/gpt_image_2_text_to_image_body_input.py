@@ -23,7 +23,8 @@ class GptImage2TextToImageBodyInput:
     """Input parameters for the text-to-image task.
 
     Attributes:
-        prompt (str): Text prompt. Required, maximum 20,000 characters.
+        prompt (str): Text prompt. Required, maximum 20,000 characters. Example: A cinematic night city poster with neon
+            reflections on a rainy street..
         aspect_ratio (GptImage2TextToImageBodyInputAspectRatio | Unset): The aspect ratio of the generated image is set
             to auto by default.
         resolution (GptImage2TextToImageBodyInputResolution | Unset): Image resolution: Note: Images with a 1:1 aspect

@@ -17,21 +17,26 @@ class TaskRecord:
     """The task data object containing all task information
 
     Attributes:
-        task_id (str | Unset): The unique identifier for this task
+        task_id (str | Unset): The unique identifier for this task Example: task_12345678.
         model (str | Unset): The model used for this task (e.g., grok-imagine/text-to-image, seedream-4.0, kling-1.0)
-        state (str | Unset): Current state of the task
-        param (str | Unset): JSON string containing the original request parameters used to create the task
+            Example: grok-imagine/text-to-image.
+        state (str | Unset): Current state of the task Example: success.
+        param (str | Unset): JSON string containing the original request parameters used to create the task Example:
+            {"model":"grok-imagine/text-to-image","callBackUrl":"https://your-
+            domain.com/api/callback","input":{"prompt":"Cinematic portrait...","aspect_ratio":"3:2"}}.
         result_json (str | Unset): A JSON string containing the generated URL. Only exists if the status is "success".
             Depending on `outputMediaType`, the structure is: for images/media/videos, it's `{resultUrls: []}`; if Seedance
             2 or Seedance 2 Fast is used and `return_last_frame` is enabled, the returned data is `{resultUrls: [],
-            firstFrameUrl:[], lastFrameUrl:[]}`, and the text is `{resultObject: {}}`.
+            firstFrameUrl:[], lastFrameUrl:[]}`, and the text is `{resultObject: {}}`. Example:
+            {"resultUrls":["https://example.com/generated-content.jpg"]}.
         fail_code (str | Unset): Error code if the task failed. Empty string if successful
         fail_msg (str | Unset): Error message if the task failed. Empty string if successful
-        cost_time (int | Unset): Processing time in milliseconds (available when successful)
-        complete_time (int | Unset): Completion timestamp (Unix timestamp in milliseconds)
-        create_time (int | Unset): Creation timestamp (Unix timestamp in milliseconds)
-        update_time (int | Unset): Update timestamp (Unix timestamp in milliseconds)
-        progress (int | Unset): Generation progress (0-100). Only returned when model is sora2 or sora2 pro.
+        cost_time (int | Unset): Processing time in milliseconds (available when successful) Example: 15000.
+        complete_time (int | Unset): Completion timestamp (Unix timestamp in milliseconds) Example: 1698765432000.
+        create_time (int | Unset): Creation timestamp (Unix timestamp in milliseconds) Example: 1698765400000.
+        update_time (int | Unset): Update timestamp (Unix timestamp in milliseconds) Example: 1698765432000.
+        progress (int | Unset): Generation progress (0-100). Only returned when model is sora2 or sora2 pro. Example:
+            45.
     """
 
     task_id: str | Unset = UNSET

@@ -24,7 +24,7 @@ class UploadFileBase64ApiResponse:
     Attributes:
         success (bool | Unset): Whether the request was successful
         code (UploadFileBase64ApiResponseCode | Unset):
-        msg (str | Unset): Response message
+        msg (str | Unset): Response message Example: File uploaded successfully.
     """
 
     success: bool | Unset = UNSET

@@ -16,11 +16,12 @@ T = TypeVar("T", bound="UrlUploadRequest")
 class UrlUploadRequest:
     """
     Attributes:
-        file_url (str): File download URL, must be a valid HTTP or HTTPS address
-        upload_path (str): File upload path, without leading or trailing slashes
+        file_url (str): File download URL, must be a valid HTTP or HTTPS address Example:
+            https://example.com/images/sample.jpg.
+        upload_path (str): File upload path, without leading or trailing slashes Example: images/downloaded.
         file_name (str | Unset): File name (optional), including file extension. If not provided, a random file name
             will be generated. If the same file name is uploaded again, the old file will be overwritten, but changes may
-            not take effect immediately due to caching
+            not take effect immediately due to caching Example: sample-image.jpg.
     """
 
     file_url: str

@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     from ..models.get_task_details_api_response_data import GetTaskDetailsApiResponseData
 
 
-T = TypeVar("T", bound="ResponseNotWithRecordId")
+T = TypeVar("T", bound="GetTaskDetailsApiResponse")
 
 
 @_attrs_define
-class ResponseNotWithRecordId:
+class GetTaskDetailsApiResponse:
     """
     Attributes:
         code (int | Unset): Response status code
@@ -33,7 +33,7 @@ class ResponseNotWithRecordId:
             - **500**: Server Error - An unexpected error occurred while processing the request
             - **501**: Generation Failed - Content generation task failed
             - **505**: Feature Disabled - The requested feature is currently disabled
-        msg (str | Unset): Response message, error description when failed
+        msg (str | Unset): Response message, error description when failed Example: success.
         data (GetTaskDetailsApiResponseData | None | Unset):
     """
 
@@ -99,14 +99,14 @@ class ResponseNotWithRecordId:
 
         data = _parse_data(d.pop("data", UNSET))
 
-        response_not_with_record_id = cls(
+        get_task_details_api_response = cls(
             code=code,
             msg=msg,
             data=data,
         )
 
-        response_not_with_record_id.additional_properties = d
-        return response_not_with_record_id
+        get_task_details_api_response.additional_properties = d
+        return get_task_details_api_response
 
     @property
     def additional_keys(self) -> list[str]:
