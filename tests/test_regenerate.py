@@ -335,6 +335,9 @@ def test_input_limits_come_from_the_spec() -> None:
     assert spec.image_field == "input_urls"
     assert spec.required == ("input_urls", "prompt", "aspect_ratio", "quality")
     assert MODELS["gpt-image-2-text-to-image"].field("prompt").max_length == 20000  # type: ignore[union-attr]
+    # stated only in prose in the image-to-image document: a patch-table entry makes it structural
+    assert MODELS["gpt-image-2-image-to-image"].field("prompt").max_length == 20000  # type: ignore[union-attr]
+    assert MODELS["gpt-image-2-image-to-image"].image_field == "input_urls"
     assert not MODELS["gpt-image-2-text-to-image"].takes_images
 
 

@@ -5,11 +5,7 @@ MAX_INPUT_IMAGES: int = 16
 """``maxItems`` of ``input.input_urls``."""
 MAX_INPUT_IMAGE_BYTES: int = 10000000
 """The "Max size" in the description of ``input.input_urls``, in bytes (MB read as 10^6 bytes)."""
-INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-)
+INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
 """The "Accepted types" in the description of ``input.input_urls``."""
 DEFAULT_ASPECT_RATIO: str = "3:2"
 """``default`` of ``input.aspect_ratio``."""
