@@ -296,7 +296,18 @@ def test_a_further_market_document_regenerates_and_its_model_appears(tmp_path: P
             "maxItems": 4,
             "description": "Reference images (Accepted types: image/png; Max size: 5MB)",
         }
+        # a name that is no Python identifier, and a bounded number
+        _input_schema(doc)["properties"]["image-size"] = {"type": "string", "enum": ["s", "m"]}
+        _input_schema(doc)["properties"]["guidance"] = {"type": "number", "maximum": 20}
         (specs / "acme--sketch-v1.json").write_text(json.dumps(doc), encoding="utf-8")
+        # A second one whose envelope equals recordInfo's, in a file sorting before every other: it
+        # must not take over (rename) the components of the endpoints the facade parses.
+        plain = json.loads((specs / T2I).read_text(encoding="utf-8"))
+        op = plain["paths"][CREATE]["post"]
+        op["operationId"] = "aaa-first"
+        model_field = op["requestBody"]["content"]["application/json"]["schema"]["properties"]["model"]
+        model_field["enum"], model_field["default"] = ["aaa/first"], "aaa/first"
+        (specs / "aaa--first.json").write_text(json.dumps(plain), encoding="utf-8")
 
     out = _regenerate_copy(tmp_path, add)
     code = (
@@ -308,13 +319,18 @@ def test_a_further_market_document_regenerates_and_its_model_appears(tmp_path: P
         "kw = acme_sketch_v1.request_kwargs(body=body)\n"
         "f = spec.field('image_urls')\n"
         "print(spec.operation_id, spec.image_field, f.max_items, f.max_file_bytes, f.mime_types)\n"
-        "print(kw['url'], kw['json']['model'])"
+        "print(kw['url'], kw['json']['model'])\n"
+        "from kie_api.models_catalog import AcmeSketchV1Options as O\n"
+        "print(sorted(O.__annotations__), spec.field('guidance').maximum)"
     )
     assert _probe(out, code).splitlines() == [
         "acme-sketch-v1 image_urls 4 5000000 ('image/png',)",
         "/api/v1/jobs/createTask acme/sketch-v1",
+        "['aspect_ratio', 'guidance', 'image-size', 'resolution'] 20",
     ]
     assert (out / "kie_api" / "models" / "acme_sketch_v1_api_response.py").exists()  # namespaced
+    for path in (ROOT / "generated" / "kie_api" / "models").glob("*.py"):
+        assert (out / "kie_api" / "models" / path.name).exists(), f"{path.name} was renamed"
 
 
 def test_input_limits_come_from_the_spec() -> None:

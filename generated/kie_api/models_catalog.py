@@ -121,7 +121,7 @@ class ModelSpec:
 
 
 class GptImage15ImageToImageInput(TypedDict):
-    """The ``input`` of gpt-image/1.5-image-to-image (operation gpt-image-1-5-image-to-image)."""
+    """The ``input`` of gpt-image/1.5-image-to-image (gpt-image-1-5-image-to-image)."""
 
     input_urls: list[str]
     prompt: str
@@ -137,7 +137,7 @@ class GptImage15ImageToImageOptions(TypedDict, total=False):
 
 
 class GptImage2ImageToImageInput(TypedDict):
-    """The ``input`` of gpt-image-2-image-to-image (operation gpt-image-2-image-to-image)."""
+    """The ``input`` of gpt-image-2-image-to-image (gpt-image-2-image-to-image)."""
 
     prompt: str
     input_urls: list[str]
@@ -153,7 +153,7 @@ class GptImage2ImageToImageOptions(TypedDict, total=False):
 
 
 class GptImage2TextToImageInput(TypedDict):
-    """The ``input`` of gpt-image-2-text-to-image (operation gpt-image-2-text-to-image)."""
+    """The ``input`` of gpt-image-2-text-to-image (gpt-image-2-text-to-image)."""
 
     prompt: str
     aspect_ratio: NotRequired[Literal["auto", "1:1", "9:16", "16:9", "4:3", "3:4"]]
@@ -168,7 +168,7 @@ class GptImage2TextToImageOptions(TypedDict, total=False):
 
 
 class GptImage15TextToImageInput(TypedDict):
-    """The ``input`` of gpt-image/1.5-text-to-image (operation gpt-image-1-5-text-to-image)."""
+    """The ``input`` of gpt-image/1.5-text-to-image (gpt-image-1-5-text-to-image)."""
 
     prompt: str
     aspect_ratio: Literal["1:1", "2:3", "3:2"]
