@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from contract import merged_spec
+
+NORMALISED = Path(__file__).resolve().parent.parent / "generated" / "openapi.normalised.json"
 
 # operationId -> (request body model, 200 response model), as module:Class under kie_api.models.
 MODELS: dict[str, tuple[str | None, str]] = {
@@ -15,13 +17,27 @@ MODELS: dict[str, tuple[str | None, str]] = {
         "gpt_image_15_image_to_image_body:GptImage15ImageToImageBody",
         "gpt_image_15_image_to_image_response_200:GptImage15ImageToImageResponse200",
     ),
+    "gpt-image-1-5-text-to-image": (
+        "gpt_image_15_text_to_image_body:GptImage15TextToImageBody",
+        # Its reply is `allOf: [ApiResponse]`, the envelope recordInfo's document declares too: one
+        # component, merged under the first document's namespaced name (scripts/regenerate).
+        "get_task_details_api_response:GetTaskDetailsApiResponse",
+    ),
+    "gpt-image-2-image-to-image": (
+        "gpt_image_2_image_to_image_body:GptImage2ImageToImageBody",
+        "gpt_image_2_image_to_image_response_200:GptImage2ImageToImageResponse200",
+    ),
+    "gpt-image-2-text-to-image": (
+        "gpt_image_2_text_to_image_body:GptImage2TextToImageBody",
+        "gpt_image_2_text_to_image_response_200:GptImage2TextToImageResponse200",
+    ),
     "get-task-details": (None, "get_task_details_response_200:GetTaskDetailsResponse200"),
     "upload-file-stream": (None, "file_upload_response:FileUploadResponse"),
     "upload-file-base64": (
-        "upload_file_base_64_body:UploadFileBase64Body",
+        "base_64_upload_request:Base64UploadRequest",
         "file_upload_response:FileUploadResponse",
     ),
-    "upload-file-url": ("upload_file_url_body:UploadFileUrlBody", "file_upload_response:FileUploadResponse"),
+    "upload-file-url": ("url_upload_request:UrlUploadRequest", "file_upload_response:FileUploadResponse"),
     "get-account-credits": (None, "get_account_credits_response_200:GetAccountCreditsResponse200"),
     "get-download-url": (
         "get_download_url_body:GetDownloadUrlBody",
@@ -36,7 +52,9 @@ def _model(ref: str) -> Any:
 
 
 def _operations() -> dict[str, dict[str, Any]]:
-    return {op["operationId"]: op for item in merged_spec()["paths"].values() for op in item.values()}
+    # The generator's input: one operation per market model (virtual paths), examples as published.
+    doc = json.loads(NORMALISED.read_text(encoding="utf-8"))
+    return {op["operationId"]: op for item in doc["paths"].values() for op in item.values()}
 
 
 def test_the_table_covers_every_operation() -> None:
@@ -50,9 +68,15 @@ def test_response_example_round_trips(operation_id: str) -> None:
     assert model.from_dict(example).to_dict() == example
 
 
-@pytest.mark.parametrize("operation_id", sorted(k for k, v in MODELS.items() if v[0]))
+def _request_example(operation_id: str) -> Any:
+    return _operations()[operation_id]["requestBody"]["content"]["application/json"].get("example")
+
+
+@pytest.mark.parametrize(
+    "operation_id", sorted(k for k, v in MODELS.items() if v[0] and isinstance(_request_example(k), dict))
+)
 def test_request_example_round_trips(operation_id: str) -> None:
-    example = _operations()[operation_id]["requestBody"]["content"]["application/json"]["example"]
+    example = _request_example(operation_id)
     model = _model(MODELS[operation_id][0] or "")
     assert model.from_dict(example).to_dict() == example
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -65,82 +67,270 @@ def test_every_generated_file_carries_the_do_not_edit_header() -> None:
     assert (ROOT / "generated" / "kie_api" / "py.typed").exists()
 
 
+def _patched() -> dict[str, dict[str, Any]]:
+    return regen.apply_document_patches(_docs(), regen.DOCUMENT_PATCHES)  # type: ignore[no-any-return]
+
+
+CREDITS = "common-api--get-account-credits.json"
+T2I = "gpt--gpt-image-2-text-to-image.json"
+CREATE = "/api/v1/jobs/createTask"
+
+
+def _input_schema(doc: dict[str, Any]) -> dict[str, Any]:
+    body = doc["paths"][CREATE]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return body["properties"]["input"]  # type: ignore[no-any-return]
+
+
 def test_merge_rejects_duplicate_path_and_method() -> None:
-    docs = _docs()
-    clash = json.loads(json.dumps(docs["common-api.json"]))
+    docs = _patched()
+    clash = copy.deepcopy(docs[CREDITS])
     clash["paths"]["/api/v1/chat/credit"]["get"]["operationId"] = "another-id"
     with pytest.raises(regen.RegenerateError, match=r"GET /api/v1/chat/credit is already defined"):
         regen.merge({**docs, "zz-clash.json": clash})
 
 
 def test_merge_rejects_duplicate_operation_id() -> None:
-    docs = _docs()
-    clash = json.loads(json.dumps(docs["common-api.json"]))
+    docs = _patched()
+    clash = copy.deepcopy(docs[CREDITS])
     clash["paths"] = {"/api/v1/other": clash["paths"]["/api/v1/chat/credit"]}
     with pytest.raises(regen.RegenerateError, match="operationId 'get-account-credits' is already used"):
         regen.merge({**docs, "zz-clash.json": clash})
 
 
-def test_merge_rejects_a_differing_schema_under_one_name() -> None:
+def test_two_documents_of_one_model_need_a_supersede_entry() -> None:
     docs = _docs()
-    clash = json.loads(json.dumps(docs["common-api.json"]))
-    clash["paths"] = {}
-    clash["components"]["schemas"]["ApiResponse"]["properties"]["msg"]["type"] = "integer"
-    with pytest.raises(regen.RegenerateError, match="components/schemas/ApiResponse differs"):
-        regen.merge({**docs, "zz-clash.json": clash})
+    patches = [p for p in regen.DOCUMENT_PATCHES if not isinstance(p, regen.Supersede)]
+    with pytest.raises(regen.RegenerateError, match=r"is already (used|described)"):
+        regen.merge(regen.apply_document_patches(docs, patches))
+
+
+def test_the_seed_wins_over_kie_ais_copy_of_its_endpoint() -> None:
+    merged = regen.merge(_patched())
+    ops = {op["operationId"]: op for _, _, op in regen.market_operations(merged)}
+    seed = _docs()[regen.SEED]["paths"][CREATE]["post"]
+    assert ops["gpt-image-1-5-image-to-image"]["requestBody"] == seed["requestBody"]
+    assert "gpt-image--1-5-image-to-image.json" not in merged["info"]["description"]
+
+
+def test_differing_components_are_namespaced_and_equal_ones_merged() -> None:
+    docs = _patched()
+    twin = copy.deepcopy(docs[CREDITS])
+    twin["paths"] = {
+        "/api/v1/twin": {"get": {**twin["paths"]["/api/v1/chat/credit"]["get"], "operationId": "twin"}}
+    }
+    twin["components"]["schemas"] = {
+        "ApiResponse": copy.deepcopy(docs[regen.SEED]["components"]["schemas"]["ApiResponse"])
+    }
+    other = copy.deepcopy(twin)
+    other["paths"] = {
+        "/api/v1/other": {"get": {**twin["paths"]["/api/v1/twin"]["get"], "operationId": "other-op"}}
+    }
+    other["components"]["schemas"]["ApiResponse"]["properties"]["msg"]["type"] = "integer"
+    merged = regen.merge({**docs, "zz-twin.json": twin, "zz-other.json": other})
+    schemas = merged["components"]["schemas"]
+    assert schemas["ApiResponse"] == docs[regen.SEED]["components"]["schemas"]["ApiResponse"]
+    assert schemas["OtherOpApiResponse"]["properties"]["msg"]["type"] == "integer"
+    assert "TwinApiResponse" not in schemas
+
+
+def test_every_market_model_gets_its_own_operation_on_one_path() -> None:
+    merged = regen.merge(_patched())
+    models = {regen.model_id(op): path for path, _, op in regen.market_operations(merged)}
+    assert set(models) == {
+        "gpt-image/1.5-image-to-image",
+        "gpt-image/1.5-text-to-image",
+        "gpt-image-2-image-to-image",
+        "gpt-image-2-text-to-image",
+    }
+    assert set(models.values()) == {CREATE}
+    contract = regen.contract_view(merged)
+    assert (
+        len(
+            contract["paths"][CREATE]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+        )
+        == 4
+    )
+
+
+def test_a_document_patch_that_no_longer_matches_is_an_error() -> None:
+    docs = _docs()
+    for doc in docs.values():
+        doc.get("components", {}).get("securitySchemes", {}).get("BearerAuth", {})["type"] = "http"
+    with pytest.raises(regen.RegenerateError, match="patch no longer matches"):
+        regen.apply_document_patches(docs, regen.DOCUMENT_PATCHES)
 
 
 def test_a_patch_that_no_longer_matches_is_an_error() -> None:
-    merged = regen.merge(_docs())
-    del merged["components"]["schemas"]["ApiResponse"]["properties"]["code"]["enum"]
+    merged = regen.merge(_patched())
+    del merged["paths"]["/api/v1/jobs/recordInfo"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]["allOf"][0]
     with pytest.raises(regen.RegenerateError, match="patch no longer matches"):
         regen.apply_patches(merged, regen.PATCHES)
 
 
 def test_a_patch_whose_target_vanished_is_an_error() -> None:
-    merged = regen.merge(_docs())
-    del merged["paths"]["/api/v1/chat/credit"]
+    merged = regen.merge(_patched())
+    del merged["paths"]["/api/v1/jobs/recordInfo"]
     with pytest.raises(regen.RegenerateError, match="patch no longer matches"):
         regen.apply_patches(merged, regen.PATCHES)
 
 
 def test_every_patch_cites_its_evidence() -> None:
-    for patch in regen.PATCHES:
-        assert "reference" in patch.why or "runtime deps" in patch.why, patch
+    for patch in [*regen.DOCUMENT_PATCHES, *regen.PATCHES]:
+        assert re.search(r"reference|openapi/|facade/|OpenAPI 3\.0|runtime deps|generator", patch.why), patch
 
 
 def test_request_schemas_keep_their_enums_after_normalisation() -> None:
-    normalised = regen.apply_patches(regen.merge(_docs()), regen.PATCHES)
-    body = normalised["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]["content"]
+    _, _, normalised = regen.build()
+    body = normalised["paths"][f"{CREATE}#gpt-image-1-5-image-to-image"]["post"]["requestBody"]["content"]
     props = body["application/json"]["schema"]["properties"]["input"]["properties"]
     assert props["aspect_ratio"]["enum"] == ["1:1", "2:3", "3:2"]
     assert props["quality"]["enum"] == ["medium", "high"]
 
 
-def test_a_new_aspect_ratio_in_the_spec_reaches_the_generated_enum(tmp_path: Path) -> None:
+def test_response_schemas_are_loosened_for_every_model() -> None:
+    _, _, normalised = regen.build()
+    text = json.dumps({path: item for path, item in normalised["paths"].items()})
+    for path, item in normalised["paths"].items():
+        for op in item.values():
+            for response in op["responses"].values():
+                assert '"required"' not in json.dumps(response.get("content", {})), path
+    assert '"enum": [200' not in text
+
+
+def test_endpoint_modules_expose_only_request_kwargs() -> None:
+    from kie_api.api.default import gpt_image_1_5_image_to_image, upload_file_stream
+
+    assert gpt_image_1_5_image_to_image.__all__ == ["request_kwargs"]
+    for name in ("sync", "sync_detailed", "asyncio", "asyncio_detailed", "_get_kwargs", "_parse_response"):
+        assert not hasattr(gpt_image_1_5_image_to_image, name), name
+    from kie_api.models.gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
+
+    body = GptImage15ImageToImageBody.from_dict({"model": "gpt-image/1.5-image-to-image"})
+    kwargs = gpt_image_1_5_image_to_image.request_kwargs(body=body)
+    assert (kwargs["method"], kwargs["url"]) == ("post", CREATE)
+    # no fixed multipart boundary (reference §7): httpx picks a random one
+    assert "Content-Type" not in upload_file_stream.request_kwargs()["headers"]
+
+
+def _regenerate_copy(tmp_path: Path, edit: Any) -> Path:
     specs = tmp_path / "openapi"
     shutil.copytree(ROOT / "openapi", specs)
-    seed_path = specs / "gpt-image-1.5-image-to-image.json"
-    seed = json.loads(seed_path.read_text(encoding="utf-8"))
-    body = seed["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]["content"]["application/json"]
-    body["schema"]["properties"]["input"]["properties"]["aspect_ratio"]["enum"].append("16:9")
-    seed_path.write_text(json.dumps(seed), encoding="utf-8")
+    edit(specs)
     out = tmp_path / "generated"
     result = _run("--spec-dir", str(specs), "--output", str(out))
     assert result.returncode == 0, result.stderr
-    probe = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from kie_api.models.gpt_image_15_image_to_image_body_input_aspect_ratio import "
-            "GptImage15ImageToImageBodyInputAspectRatio as E; print(sorted(m.value for m in E))",
-        ],
+    return out
+
+
+def _probe(out: Path, code: str) -> str:
+    probe = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         env={"PYTHONPATH": str(out), "PATH": ""},
     )
-    assert probe.stdout.strip() == "['16:9', '1:1', '2:3', '3:2']"
+    return probe.stdout.strip()
+
+
+def _edit_json(path: Path, change: Any) -> None:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    change(doc)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+def test_a_new_aspect_ratio_in_the_spec_reaches_the_generated_enum(tmp_path: Path) -> None:
+    def edit(specs: Path) -> None:
+        _edit_json(
+            specs / regen.SEED,
+            lambda d: _input_schema(d)["properties"]["aspect_ratio"]["enum"].append("16:9"),
+        )
+
+    out = _regenerate_copy(tmp_path, edit)
+    code = (
+        "from kie_api.models.gpt_image_15_image_to_image_body_input_aspect_ratio import "
+        "GptImage15ImageToImageBodyInputAspectRatio as E; print(sorted(m.value for m in E))"
+    )
+    assert _probe(out, code) == "['16:9', '1:1', '2:3', '3:2']"
+
+
+def test_a_new_enum_value_and_optional_field_reach_the_catalog_and_typeddict(tmp_path: Path) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        props = _input_schema(doc)["properties"]
+        props["quality"]["enum"].append("ultra")
+        props["output_format"] = {"type": "string", "enum": ["png", "jpeg"], "default": "png"}
+
+    out = _regenerate_copy(tmp_path, lambda specs: _edit_json(specs / regen.SEED, change))
+    code = (
+        "import typing\n"
+        "from kie_api.models_catalog import MODELS, OPTIONS, GptImage15ImageToImageOptions as O\n"
+        "spec = MODELS['gpt-image/1.5-image-to-image']\n"
+        "f = spec.field('output_format')\n"
+        "print(spec.field('quality').enum, f.enum, f.default, f.required)\n"
+        "hints = typing.get_type_hints(O)\n"
+        "print(typing.get_args(hints['quality']), typing.get_args(hints['output_format']),\n"
+        "      sorted(O.__optional_keys__))\n"
+        "print(OPTIONS['gpt-image/1.5-image-to-image'] is O)"
+    )
+    assert _probe(out, code).splitlines() == [
+        "('medium', 'high', 'ultra') ('png', 'jpeg') png False",
+        "('medium', 'high', 'ultra') ('png', 'jpeg') ['aspect_ratio', 'output_format', 'quality']",
+        "True",
+    ]
+
+
+def test_a_further_market_document_regenerates_and_its_model_appears(tmp_path: Path) -> None:
+    def add(specs: Path) -> None:
+        doc = json.loads((specs / T2I).read_text(encoding="utf-8"))
+        op = doc["paths"][CREATE]["post"]
+        op["operationId"] = "acme-sketch-v1"
+        model = op["requestBody"]["content"]["application/json"]["schema"]["properties"]["model"]
+        model["enum"] = model["default"] = ["acme/sketch-v1"]
+        model["default"] = "acme/sketch-v1"
+        doc["components"]["schemas"]["ApiResponse"]["properties"]["extra"] = {"type": "string"}
+        _input_schema(doc)["properties"]["image_urls"] = {
+            "type": "array",
+            "items": {"type": "string", "format": "uri"},
+            "maxItems": 4,
+            "description": "Reference images (Accepted types: image/png; Max size: 5MB)",
+        }
+        # a name that is no Python identifier, and a bounded number
+        _input_schema(doc)["properties"]["image-size"] = {"type": "string", "enum": ["s", "m"]}
+        _input_schema(doc)["properties"]["guidance"] = {"type": "number", "maximum": 20}
+        (specs / "acme--sketch-v1.json").write_text(json.dumps(doc), encoding="utf-8")
+        # A second one whose envelope equals recordInfo's, in a file sorting before every other: it
+        # must not take over (rename) the components of the endpoints the facade parses.
+        plain = json.loads((specs / T2I).read_text(encoding="utf-8"))
+        op = plain["paths"][CREATE]["post"]
+        op["operationId"] = "aaa-first"
+        model_field = op["requestBody"]["content"]["application/json"]["schema"]["properties"]["model"]
+        model_field["enum"], model_field["default"] = ["aaa/first"], "aaa/first"
+        (specs / "aaa--first.json").write_text(json.dumps(plain), encoding="utf-8")
+
+    out = _regenerate_copy(tmp_path, add)
+    code = (
+        "from kie_api.models_catalog import MODELS\n"
+        "from kie_api.api.default import acme_sketch_v1\n"
+        "from kie_api.models.acme_sketch_v1_body import AcmeSketchV1Body\n"
+        "spec = MODELS['acme/sketch-v1']\n"
+        "body = AcmeSketchV1Body.from_dict({'model': 'acme/sketch-v1', 'input': {'prompt': 'p'}})\n"
+        "kw = acme_sketch_v1.request_kwargs(body=body)\n"
+        "f = spec.field('image_urls')\n"
+        "print(spec.operation_id, spec.image_field, f.max_items, f.max_file_bytes, f.mime_types)\n"
+        "print(kw['url'], kw['json']['model'])\n"
+        "from kie_api.models_catalog import AcmeSketchV1Options as O\n"
+        "print(sorted(O.__annotations__), spec.field('guidance').maximum)"
+    )
+    assert _probe(out, code).splitlines() == [
+        "acme-sketch-v1 image_urls 4 5000000 ('image/png',)",
+        "/api/v1/jobs/createTask acme/sketch-v1",
+        "['aspect_ratio', 'guidance', 'image-size', 'resolution'] 20",
+    ]
+    assert (out / "kie_api" / "models" / "acme_sketch_v1_api_response.py").exists()  # namespaced
+    for path in (ROOT / "generated" / "kie_api" / "models").glob("*.py"):
+        assert (out / "kie_api" / "models" / path.name).exists(), f"{path.name} was renamed"
 
 
 def test_input_limits_come_from_the_spec() -> None:
@@ -148,19 +338,36 @@ def test_input_limits_come_from_the_spec() -> None:
 
     from kie_api import spec_constants
     from kie_api.models.gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
+    from kie_api.models_catalog import MODELS
 
     assert spec_constants.MAX_INPUT_IMAGES == 16
     assert spec_constants.MAX_INPUT_IMAGE_BYTES == 10_000_000
     assert spec_constants.INPUT_IMAGE_MIME_TYPES == ("image/jpeg", "image/png", "image/webp")
-    # the defaults agree with the generated model's (both come from the spec)
+    # the defaults agree with the generated model's and the catalog's (all come from the spec)
     fields = attrs.fields(GptImage15ImageToImageBodyInput)
     assert spec_constants.DEFAULT_ASPECT_RATIO == fields.aspect_ratio.default.value == "3:2"
     assert spec_constants.DEFAULT_QUALITY == fields.quality.default.value == "medium"
+    spec = MODELS["gpt-image/1.5-image-to-image"]
+    assert spec.image_field == "input_urls"
+    assert spec.required == ("input_urls", "prompt", "aspect_ratio", "quality")
+    assert MODELS["gpt-image-2-text-to-image"].field("prompt").max_length == 20000  # type: ignore[union-attr]
+    # stated only in prose in the image-to-image document: a patch-table entry makes it structural
+    assert MODELS["gpt-image-2-image-to-image"].field("prompt").max_length == 20000  # type: ignore[union-attr]
+    assert MODELS["gpt-image-2-image-to-image"].image_field == "input_urls"
+    assert not MODELS["gpt-image-2-text-to-image"].takes_images
 
 
 def test_limit_extraction_fails_loudly_when_the_wording_changes() -> None:
-    merged = regen.merge(_docs())
-    schema = regen._get(merged, regen._INPUT_URLS)
-    schema["description"] = "Upload an image file"
+    merged = regen.merge(_patched())
+    for _, _, op in regen.market_operations(merged):
+        if op["operationId"] == "gpt-image-1-5-image-to-image":
+            props = op["requestBody"]["content"]["application/json"]["schema"]["properties"]
+            props["input"]["properties"]["input_urls"]["description"] = "Upload an image file"
     with pytest.raises(regen.RegenerateError, match="Max size"):
-        regen.spec_constants_module(merged)
+        regen.spec_constants_module(regen.model_catalog(merged))
+
+
+def test_importing_the_catalog_is_cheap() -> None:
+    code = "import sys, kie_api.models_catalog; print('attrs' in sys.modules, 'httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    assert out.stdout.split() == ["False", "False"]

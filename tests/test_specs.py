@@ -1,4 +1,5 @@
-"""The OpenAPI documents in openapi/: valid, examples consistent, seed faithfully converted."""
+"""The OpenAPI documents in openapi/: kie.ai's exports unedited, the seed faithfully converted, and the
+merged contract document (after the patch table) valid with consistent examples."""
 
 from __future__ import annotations
 
@@ -11,31 +12,43 @@ from typing import Any
 
 import pytest
 import yaml
+from contract import merged_spec
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_FILES = sorted((ROOT / "openapi").glob("*.json"))
 SEED = ROOT.parent / "shared" / "seeds" / "000_d8e79bc2493ae714.txt"
+KIE_DOCS = ROOT.parent / "shared" / "kie-docs"
+SEED_NAME = "gpt-image-1.5-image-to-image.json"
 
 
 def _load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-def test_there_is_one_document_per_published_source() -> None:
+def test_openapi_holds_the_seed_and_kie_ais_exports_only() -> None:
     names = {p.name for p in SPEC_FILES}
-    assert names == {
-        "gpt-image-1.5-image-to-image.json",
-        "market-get-task-details.json",
-        "file-upload-api.json",
-        "common-api.json",
-    }
+    assert SEED_NAME in names
+    if KIE_DOCS.is_dir():
+        assert names == {SEED_NAME} | {p.name for p in KIE_DOCS.glob("*.json")}
 
 
-@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.name)
-def test_document_is_valid_openapi(path: Path) -> None:
-    validate(_load(path))
+@pytest.mark.parametrize("path", [p for p in SPEC_FILES if p.name != SEED_NAME], ids=lambda p: p.name)
+def test_published_document_is_kie_ais_export_unedited(path: Path) -> None:
+    shared = KIE_DOCS / path.name
+    if not KIE_DOCS.is_dir():
+        pytest.skip("kie.ai's exports are not beside this checkout (../shared/kie-docs)")
+    assert shared.exists(), f"{path.name} is not one of kie.ai's exports"
+    assert path.read_bytes() == shared.read_bytes()
+
+
+def test_the_seed_is_valid_openapi() -> None:
+    validate(_load(ROOT / "openapi" / SEED_NAME))
+
+
+def test_merged_contract_document_is_valid_openapi() -> None:
+    validate(merged_spec())
 
 
 def _inline_refs(doc: dict[str, Any], node: Any) -> Any:
@@ -67,29 +80,26 @@ def _examples(node: Any, where: str = "#") -> Iterator[tuple[str, Any, Any]]:
             yield from _examples(value, f"{where}/{i}")
 
 
-def _all_examples() -> list[tuple[str, str, Any, Any]]:
-    found = []
-    for path in SPEC_FILES:
-        doc = _load(path)
-        resolved = _inline_refs(doc, copy.deepcopy({k: v for k, v in doc.items() if k != "components"}))
-        for where, schema, example in _examples(resolved):
-            found.append((path.name, where, schema, example))
-    return found
+def _all_examples() -> list[tuple[str, Any, Any]]:
+    # The seed's examples all agree with its schemas. kie.ai's exports carry examples that contradict
+    # their own schemas (500 replies without the required `data`, download-url's request example as a
+    # JSON string); they stay as published, and the contract tests validate real exchanges instead.
+    doc = _load(ROOT / "openapi" / SEED_NAME)
+    resolved = _inline_refs(doc, copy.deepcopy({k: v for k, v in doc.items() if k != "components"}))
+    return list(_examples(resolved))
 
 
 EXAMPLES = _all_examples()
 
 
-def test_every_document_has_examples_for_its_payloads() -> None:
-    per_file = {name for name, *_ in EXAMPLES}
-    assert per_file == {p.name for p in SPEC_FILES}
-    assert len(EXAMPLES) > 40
+def test_the_seed_has_examples_for_its_payloads() -> None:
+    assert len(EXAMPLES) >= 4
 
 
-@pytest.mark.parametrize(("name", "where", "schema", "example"), EXAMPLES, ids=lambda v: str(v)[:60])
-def test_example_validates_against_its_schema(name: str, where: str, schema: Any, example: Any) -> None:
+@pytest.mark.parametrize(("where", "schema", "example"), EXAMPLES, ids=lambda v: str(v)[:60])
+def test_seed_example_validates_against_its_schema(where: str, schema: Any, example: Any) -> None:
     errors = sorted(OAS30Validator(schema).iter_errors(example), key=str)
-    assert not errors, f"{name} {where}: {errors[0].message}"
+    assert not errors, f"{where}: {errors[0].message}"
 
 
 def test_seed_spec_is_converted_without_change_of_meaning() -> None:
@@ -99,12 +109,3 @@ def test_seed_spec_is_converted_without_change_of_meaning() -> None:
     match = re.search(r"````yaml[^\n]*\n(.*?)````", text, re.S)
     assert match is not None
     assert _load(ROOT / "openapi" / "gpt-image-1.5-image-to-image.json") == yaml.safe_load(match.group(1))
-
-
-def test_shared_components_are_identical_across_documents() -> None:
-    """The merge refuses differing schemas under one name; keep the envelope exactly the seed's."""
-    seed = _load(ROOT / "openapi" / "gpt-image-1.5-image-to-image.json")
-    for path in SPEC_FILES:
-        components = _load(path)["components"]
-        assert components["schemas"]["ApiResponse"] == seed["components"]["schemas"]["ApiResponse"]
-        assert components["securitySchemes"] == seed["components"]["securitySchemes"]

@@ -1,6 +1,6 @@
 """The one adapter between the facade and the generated ``kie_api`` package.
 
-Requests are described with the generated models and each operation's generated ``_get_kwargs``
+Requests are described with the generated models and each operation's generated ``request_kwargs``
 (method, path, parameters and body exactly as the spec defines them); replies are parsed with the
 generated models and converted to public dataclasses here, so attrs classes and ``UNSET`` never reach
 a public signature.
@@ -116,7 +116,10 @@ def create_task_request(
         **({"call_back_url": callback_url} if callback_url else {}),
     )
     return _spec(
-        "gpt-image-1-5-image-to-image", "api", gpt_image_1_5_image_to_image._get_kwargs(body=body), paid=True
+        "gpt-image-1-5-image-to-image",
+        "api",
+        gpt_image_1_5_image_to_image.request_kwargs(body=body),
+        paid=True,
     )
 
 
@@ -136,14 +139,14 @@ def get_task_request(task_id: str) -> RequestSpec:
     """recordInfo for one task."""
     from kie_api.api.default import get_task_details
 
-    return _spec("get-task-details", "api", get_task_details._get_kwargs(task_id=task_id))
+    return _spec("get-task-details", "api", get_task_details.request_kwargs(task_id=task_id))
 
 
 def credits_request() -> RequestSpec:
     """Remaining account credits."""
     from kie_api.api.default import get_account_credits
 
-    return _spec("get-account-credits", "api", get_account_credits._get_kwargs())
+    return _spec("get-account-credits", "api", get_account_credits.request_kwargs())
 
 
 def download_url_request(url: str) -> RequestSpec:
@@ -151,7 +154,7 @@ def download_url_request(url: str) -> RequestSpec:
     from kie_api.api.default import get_download_url
     from kie_api.models.get_download_url_body import GetDownloadUrlBody
 
-    return _spec("get-download-url", "api", get_download_url._get_kwargs(body=GetDownloadUrlBody(url=url)))
+    return _spec("get-download-url", "api", get_download_url.request_kwargs(body=GetDownloadUrlBody(url=url)))
 
 
 def stream_upload_request(
@@ -167,7 +170,7 @@ def stream_upload_request(
         upload_path=upload_path,
         **({"file_name": file_name} if file_name else {}),
     )
-    kwargs = upload_file_stream._get_kwargs(body=body)
+    kwargs = upload_file_stream.request_kwargs(body=body)
     # The generated code pins the multipart boundary to "+++", which a payload containing "\r\n--+++"
     # corrupts (reference §7): drop it so httpx picks a random boundary.
     kwargs.pop("headers", None)
@@ -177,23 +180,23 @@ def stream_upload_request(
 def base64_upload_request(data_url: str, *, upload_path: str, file_name: str | None) -> RequestSpec:
     """JSON upload of base64 (or data-URL) content."""
     from kie_api.api.default import upload_file_base64
-    from kie_api.models.upload_file_base_64_body import UploadFileBase64Body
+    from kie_api.models.base_64_upload_request import Base64UploadRequest as UploadFileBase64Body
 
     body = UploadFileBase64Body(
         base_64_data=data_url, upload_path=upload_path, **({"file_name": file_name} if file_name else {})
     )
-    return _spec("upload-file-base64", "upload", upload_file_base64._get_kwargs(body=body))
+    return _spec("upload-file-base64", "upload", upload_file_base64.request_kwargs(body=body))
 
 
 def url_upload_request(url: str, *, upload_path: str, file_name: str | None) -> RequestSpec:
     """Have kie.ai fetch a public URL into its upload storage."""
     from kie_api.api.default import upload_file_url
-    from kie_api.models.upload_file_url_body import UploadFileUrlBody
+    from kie_api.models.url_upload_request import UrlUploadRequest as UploadFileUrlBody
 
     body = UploadFileUrlBody(
         file_url=url, upload_path=upload_path, **({"file_name": file_name} if file_name else {})
     )
-    return _spec("upload-file-url", "upload", upload_file_url._get_kwargs(body=body))
+    return _spec("upload-file-url", "upload", upload_file_url.request_kwargs(body=body))
 
 
 # ------------------------------------------------------------------------------------------- replies
@@ -337,7 +340,7 @@ def _task_info(record: TaskRecord, task_id: str | None, raw: Mapping[str, Any]) 
 def parse_upload(response: httpx.Response, operation: Operation) -> UploadedFile:
     """An upload reply as ``UploadedFile``."""
     from kie_api.models.file_upload_response import FileUploadResponse
-    from kie_api.models.uploaded_file_record import UploadedFileRecord
+    from kie_api.models.file_upload_result import FileUploadResult as UploadedFileRecord
 
     data = FileUploadResponse.from_dict(read_envelope(response, operation)).data
     url = _str(data.download_url) if isinstance(data, UploadedFileRecord) else None

@@ -6,12 +6,57 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .api_response import ApiResponse
-    from .created_task import CreatedTask
+    from .api_response_1 import ApiResponse1
+    from .base_64_upload_request import Base64UploadRequest
     from .file_upload_response import FileUploadResponse
+    from .file_upload_result import FileUploadResult
     from .get_account_credits_response_200 import GetAccountCreditsResponse200
+    from .get_account_credits_response_500 import GetAccountCreditsResponse500
+    from .get_account_credits_response_500_data_type_0 import (
+        GetAccountCreditsResponse500DataType0,
+    )
     from .get_download_url_body import GetDownloadUrlBody
     from .get_download_url_response_200 import GetDownloadUrlResponse200
+    from .get_download_url_response_500 import GetDownloadUrlResponse500
+    from .get_download_url_response_500_data_type_0 import (
+        GetDownloadUrlResponse500DataType0,
+    )
+    from .get_task_details_api_response import GetTaskDetailsApiResponse
+    from .get_task_details_api_response_data import GetTaskDetailsApiResponseData
     from .get_task_details_response_200 import GetTaskDetailsResponse200
+    from .get_task_details_response_422 import GetTaskDetailsResponse422
+    from .get_task_details_response_500 import GetTaskDetailsResponse500
+    from .get_task_details_response_500_data_type_0 import (
+        GetTaskDetailsResponse500DataType0,
+    )
+    from .gpt_image_2_image_to_image_body import GptImage2ImageToImageBody
+    from .gpt_image_2_image_to_image_body_input import GptImage2ImageToImageBodyInput
+    from .gpt_image_2_image_to_image_body_input_aspect_ratio import (
+        GptImage2ImageToImageBodyInputAspectRatio,
+    )
+    from .gpt_image_2_image_to_image_body_input_resolution import (
+        GptImage2ImageToImageBodyInputResolution,
+    )
+    from .gpt_image_2_image_to_image_body_model import GptImage2ImageToImageBodyModel
+    from .gpt_image_2_image_to_image_response_200 import (
+        GptImage2ImageToImageResponse200,
+    )
+    from .gpt_image_2_image_to_image_response_200_data import (
+        GptImage2ImageToImageResponse200Data,
+    )
+    from .gpt_image_2_text_to_image_body import GptImage2TextToImageBody
+    from .gpt_image_2_text_to_image_body_input import GptImage2TextToImageBodyInput
+    from .gpt_image_2_text_to_image_body_input_aspect_ratio import (
+        GptImage2TextToImageBodyInputAspectRatio,
+    )
+    from .gpt_image_2_text_to_image_body_input_resolution import (
+        GptImage2TextToImageBodyInputResolution,
+    )
+    from .gpt_image_2_text_to_image_body_model import GptImage2TextToImageBodyModel
+    from .gpt_image_2_text_to_image_response_200 import GptImage2TextToImageResponse200
+    from .gpt_image_2_text_to_image_response_200_data import (
+        GptImage2TextToImageResponse200Data,
+    )
     from .gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
     from .gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
     from .gpt_image_15_image_to_image_body_input_aspect_ratio import (
@@ -24,32 +69,75 @@ if TYPE_CHECKING:
     from .gpt_image_15_image_to_image_response_200 import (
         GptImage15ImageToImageResponse200,
     )
+    from .gpt_image_15_image_to_image_response_200_data import (
+        GptImage15ImageToImageResponse200Data,
+    )
+    from .gpt_image_15_text_to_image_body import GptImage15TextToImageBody
+    from .gpt_image_15_text_to_image_body_input import GptImage15TextToImageBodyInput
+    from .gpt_image_15_text_to_image_body_input_aspect_ratio import (
+        GptImage15TextToImageBodyInputAspectRatio,
+    )
+    from .gpt_image_15_text_to_image_body_input_quality import (
+        GptImage15TextToImageBodyInputQuality,
+    )
+    from .gpt_image_15_text_to_image_body_model import GptImage15TextToImageBodyModel
     from .task_record import TaskRecord
-    from .upload_file_base_64_body import UploadFileBase64Body
+    from .upload_file_base_64_api_response import UploadFileBase64ApiResponse
+    from .upload_file_base_64_api_response_code import UploadFileBase64ApiResponseCode
     from .upload_file_stream_body import UploadFileStreamBody
-    from .upload_file_url_body import UploadFileUrlBody
-    from .uploaded_file_record import UploadedFileRecord
+    from .url_upload_request import UrlUploadRequest
 
 # Lazy (PEP 562): importing one model must not import them all (scripts/templates/models_init.py.jinja).
 _MODULES = {
     "ApiResponse": ".api_response",
-    "CreatedTask": ".created_task",
+    "ApiResponse1": ".api_response_1",
+    "Base64UploadRequest": ".base_64_upload_request",
     "FileUploadResponse": ".file_upload_response",
+    "FileUploadResult": ".file_upload_result",
     "GetAccountCreditsResponse200": ".get_account_credits_response_200",
+    "GetAccountCreditsResponse500": ".get_account_credits_response_500",
+    "GetAccountCreditsResponse500DataType0": ".get_account_credits_response_500_data_type_0",
     "GetDownloadUrlBody": ".get_download_url_body",
     "GetDownloadUrlResponse200": ".get_download_url_response_200",
+    "GetDownloadUrlResponse500": ".get_download_url_response_500",
+    "GetDownloadUrlResponse500DataType0": ".get_download_url_response_500_data_type_0",
+    "GetTaskDetailsApiResponse": ".get_task_details_api_response",
+    "GetTaskDetailsApiResponseData": ".get_task_details_api_response_data",
     "GetTaskDetailsResponse200": ".get_task_details_response_200",
+    "GetTaskDetailsResponse422": ".get_task_details_response_422",
+    "GetTaskDetailsResponse500": ".get_task_details_response_500",
+    "GetTaskDetailsResponse500DataType0": ".get_task_details_response_500_data_type_0",
     "GptImage15ImageToImageBody": ".gpt_image_15_image_to_image_body",
     "GptImage15ImageToImageBodyInput": ".gpt_image_15_image_to_image_body_input",
     "GptImage15ImageToImageBodyInputAspectRatio": ".gpt_image_15_image_to_image_body_input_aspect_ratio",
     "GptImage15ImageToImageBodyInputQuality": ".gpt_image_15_image_to_image_body_input_quality",
     "GptImage15ImageToImageBodyModel": ".gpt_image_15_image_to_image_body_model",
     "GptImage15ImageToImageResponse200": ".gpt_image_15_image_to_image_response_200",
+    "GptImage15ImageToImageResponse200Data": ".gpt_image_15_image_to_image_response_200_data",
+    "GptImage15TextToImageBody": ".gpt_image_15_text_to_image_body",
+    "GptImage15TextToImageBodyInput": ".gpt_image_15_text_to_image_body_input",
+    "GptImage15TextToImageBodyInputAspectRatio": ".gpt_image_15_text_to_image_body_input_aspect_ratio",
+    "GptImage15TextToImageBodyInputQuality": ".gpt_image_15_text_to_image_body_input_quality",
+    "GptImage15TextToImageBodyModel": ".gpt_image_15_text_to_image_body_model",
+    "GptImage2ImageToImageBody": ".gpt_image_2_image_to_image_body",
+    "GptImage2ImageToImageBodyInput": ".gpt_image_2_image_to_image_body_input",
+    "GptImage2ImageToImageBodyInputAspectRatio": ".gpt_image_2_image_to_image_body_input_aspect_ratio",
+    "GptImage2ImageToImageBodyInputResolution": ".gpt_image_2_image_to_image_body_input_resolution",
+    "GptImage2ImageToImageBodyModel": ".gpt_image_2_image_to_image_body_model",
+    "GptImage2ImageToImageResponse200": ".gpt_image_2_image_to_image_response_200",
+    "GptImage2ImageToImageResponse200Data": ".gpt_image_2_image_to_image_response_200_data",
+    "GptImage2TextToImageBody": ".gpt_image_2_text_to_image_body",
+    "GptImage2TextToImageBodyInput": ".gpt_image_2_text_to_image_body_input",
+    "GptImage2TextToImageBodyInputAspectRatio": ".gpt_image_2_text_to_image_body_input_aspect_ratio",
+    "GptImage2TextToImageBodyInputResolution": ".gpt_image_2_text_to_image_body_input_resolution",
+    "GptImage2TextToImageBodyModel": ".gpt_image_2_text_to_image_body_model",
+    "GptImage2TextToImageResponse200": ".gpt_image_2_text_to_image_response_200",
+    "GptImage2TextToImageResponse200Data": ".gpt_image_2_text_to_image_response_200_data",
     "TaskRecord": ".task_record",
-    "UploadFileBase64Body": ".upload_file_base_64_body",
+    "UploadFileBase64ApiResponse": ".upload_file_base_64_api_response",
+    "UploadFileBase64ApiResponseCode": ".upload_file_base_64_api_response_code",
     "UploadFileStreamBody": ".upload_file_stream_body",
-    "UploadFileUrlBody": ".upload_file_url_body",
-    "UploadedFileRecord": ".uploaded_file_record",
+    "UrlUploadRequest": ".url_upload_request",
 }
 
 
@@ -64,21 +152,52 @@ def __getattr__(name: str) -> Any:
 
 __all__ = (
     "ApiResponse",
-    "CreatedTask",
+    "ApiResponse1",
+    "Base64UploadRequest",
     "FileUploadResponse",
+    "FileUploadResult",
     "GetAccountCreditsResponse200",
+    "GetAccountCreditsResponse500",
+    "GetAccountCreditsResponse500DataType0",
     "GetDownloadUrlBody",
     "GetDownloadUrlResponse200",
+    "GetDownloadUrlResponse500",
+    "GetDownloadUrlResponse500DataType0",
+    "GetTaskDetailsApiResponse",
+    "GetTaskDetailsApiResponseData",
     "GetTaskDetailsResponse200",
+    "GetTaskDetailsResponse422",
+    "GetTaskDetailsResponse500",
+    "GetTaskDetailsResponse500DataType0",
     "GptImage15ImageToImageBody",
     "GptImage15ImageToImageBodyInput",
     "GptImage15ImageToImageBodyInputAspectRatio",
     "GptImage15ImageToImageBodyInputQuality",
     "GptImage15ImageToImageBodyModel",
     "GptImage15ImageToImageResponse200",
+    "GptImage15ImageToImageResponse200Data",
+    "GptImage15TextToImageBody",
+    "GptImage15TextToImageBodyInput",
+    "GptImage15TextToImageBodyInputAspectRatio",
+    "GptImage15TextToImageBodyInputQuality",
+    "GptImage15TextToImageBodyModel",
+    "GptImage2ImageToImageBody",
+    "GptImage2ImageToImageBodyInput",
+    "GptImage2ImageToImageBodyInputAspectRatio",
+    "GptImage2ImageToImageBodyInputResolution",
+    "GptImage2ImageToImageBodyModel",
+    "GptImage2ImageToImageResponse200",
+    "GptImage2ImageToImageResponse200Data",
+    "GptImage2TextToImageBody",
+    "GptImage2TextToImageBodyInput",
+    "GptImage2TextToImageBodyInputAspectRatio",
+    "GptImage2TextToImageBodyInputResolution",
+    "GptImage2TextToImageBodyModel",
+    "GptImage2TextToImageResponse200",
+    "GptImage2TextToImageResponse200Data",
     "TaskRecord",
-    "UploadedFileRecord",
-    "UploadFileBase64Body",
+    "UploadFileBase64ApiResponse",
+    "UploadFileBase64ApiResponseCode",
     "UploadFileStreamBody",
-    "UploadFileUrlBody",
+    "UrlUploadRequest",
 )

@@ -10,7 +10,7 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.uploaded_file_record import UploadedFileRecord
+    from ..models.file_upload_result import FileUploadResult
 
 
 T = TypeVar("T", bound="FileUploadResponse")
@@ -20,20 +20,28 @@ T = TypeVar("T", bound="FileUploadResponse")
 class FileUploadResponse:
     """
     Attributes:
-        success (bool | Unset): Whether the upload succeeded Example: True.
-        code (int | Unset): Response status code Example: 200.
+        success (bool | Unset): Whether the request was successful
+        code (int | Unset): Response Status Code
+
+            | Code | Description |
+            |------|-------------|
+            | 200 | Success - Request has been processed successfully |
+            | 400 | Bad Request - Request parameters are incorrect or missing required parameters |
+            | 401 | Unauthorized - Authentication credentials are missing or invalid |
+            | 405 | Method Not Allowed - Request method is not supported |
+            | 500 | Server Error - An unexpected error occurred while processing the request |
         msg (str | Unset): Response message Example: File uploaded successfully.
-        data (None | Unset | UploadedFileRecord):
+        data (FileUploadResult | None | Unset):
     """
 
     success: bool | Unset = UNSET
     code: int | Unset = UNSET
     msg: str | Unset = UNSET
-    data: None | Unset | UploadedFileRecord = UNSET
+    data: FileUploadResult | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.uploaded_file_record import UploadedFileRecord  # noqa: PLC0415
+        from ..models.file_upload_result import FileUploadResult  # noqa: PLC0415
 
         success = self.success
 
@@ -44,7 +52,7 @@ class FileUploadResponse:
         data: dict[str, Any] | None | Unset
         if isinstance(self.data, Unset):
             data = UNSET
-        elif isinstance(self.data, UploadedFileRecord):
+        elif isinstance(self.data, FileUploadResult):
             data = self.data.to_dict()
         else:
             data = self.data
@@ -65,7 +73,7 @@ class FileUploadResponse:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.uploaded_file_record import UploadedFileRecord  # noqa: PLC0415
+        from ..models.file_upload_result import FileUploadResult  # noqa: PLC0415
 
         d = dict(src_dict)
         success = d.pop("success", UNSET)
@@ -74,7 +82,7 @@ class FileUploadResponse:
 
         msg = d.pop("msg", UNSET)
 
-        def _parse_data(data: object) -> None | Unset | UploadedFileRecord:
+        def _parse_data(data: object) -> FileUploadResult | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -82,12 +90,12 @@ class FileUploadResponse:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                data_type_1 = UploadedFileRecord.from_dict(data)
+                data_type_1 = FileUploadResult.from_dict(data)
 
                 return data_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | Unset | UploadedFileRecord, data)
+            return cast(FileUploadResult | None | Unset, data)
 
         data = _parse_data(d.pop("data", UNSET))
 

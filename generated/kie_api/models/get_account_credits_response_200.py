@@ -16,20 +16,21 @@ T = TypeVar("T", bound="GetAccountCreditsResponse200")
 class GetAccountCreditsResponse200:
     """
     Attributes:
-        code (int | Unset): Response status code
+        code (int | Unset): Response Status Code
 
-            - **200**: Success - Request has been processed successfully
-            - **401**: Unauthorized - Authentication credentials are missing or invalid
-            - **402**: Insufficient Credits - Account does not have enough credits to perform the operation
-            - **404**: Not Found - The requested resource or endpoint does not exist
-            - **422**: Validation Error - The request parameters failed validation checks
-            - **429**: Rate Limited - Request limit has been exceeded for this resource
-            - **455**: Service Unavailable - System is currently undergoing maintenance
-            - **500**: Server Error - An unexpected error occurred while processing the request
-            - **501**: Generation Failed - Content generation task failed
-            - **505**: Feature Disabled - The requested feature is currently disabled
-        msg (str | Unset): Response message, error description when failed Example: success.
-        data (int | None | Unset): Remaining credits Example: 100.
+            | Code | Description |
+            |------|-------------|
+            | 200 | Success - Request has been processed successfully |
+            | 401 | Unauthorized - Authentication credentials are missing or invalid |
+            | 402 | Insufficient Credits - Account does not have enough credits to perform the operation |
+            | 404 | Not Found - The requested resource or endpoint does not exist |
+            | 422 | Validation Error - The request parameters failed validation checks |
+            | 429 | Rate Limited - Request limit has been exceeded for this resource |
+            | 455 | Service Unavailable - System is currently undergoing maintenance |
+            | 500 | Server Error - An unexpected error occurred while processing the request |
+            | 505 | Feature Disabled - The requested feature is currently disabled |
+        msg (str | Unset): Error message when code != 200 Example: success.
+        data (int | None | Unset): Remaining credit quantity Example: 100.
     """
 
     code: int | Unset = UNSET

@@ -10,7 +10,9 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.created_task import CreatedTask
+    from ..models.gpt_image_15_image_to_image_response_200_data import (
+        GptImage15ImageToImageResponse200Data,
+    )
 
 
 T = TypeVar("T", bound="GptImage15ImageToImageResponse200")
@@ -33,16 +35,18 @@ class GptImage15ImageToImageResponse200:
             - **501**: Generation Failed - Content generation task failed
             - **505**: Feature Disabled - The requested feature is currently disabled
         msg (str | Unset): Response message, error description when failed Example: success.
-        data (CreatedTask | None | Unset):
+        data (GptImage15ImageToImageResponse200Data | None | Unset):
     """
 
     code: int | Unset = UNSET
     msg: str | Unset = UNSET
-    data: CreatedTask | None | Unset = UNSET
+    data: GptImage15ImageToImageResponse200Data | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.created_task import CreatedTask  # noqa: PLC0415
+        from ..models.gpt_image_15_image_to_image_response_200_data import (
+            GptImage15ImageToImageResponse200Data,  # noqa: PLC0415
+        )
 
         code = self.code
 
@@ -51,7 +55,7 @@ class GptImage15ImageToImageResponse200:
         data: dict[str, Any] | None | Unset
         if isinstance(self.data, Unset):
             data = UNSET
-        elif isinstance(self.data, CreatedTask):
+        elif isinstance(self.data, GptImage15ImageToImageResponse200Data):
             data = self.data.to_dict()
         else:
             data = self.data
@@ -70,14 +74,16 @@ class GptImage15ImageToImageResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.created_task import CreatedTask  # noqa: PLC0415
+        from ..models.gpt_image_15_image_to_image_response_200_data import (
+            GptImage15ImageToImageResponse200Data,  # noqa: PLC0415
+        )
 
         d = dict(src_dict)
         code = d.pop("code", UNSET)
 
         msg = d.pop("msg", UNSET)
 
-        def _parse_data(data: object) -> CreatedTask | None | Unset:
+        def _parse_data(data: object) -> GptImage15ImageToImageResponse200Data | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -85,12 +91,12 @@ class GptImage15ImageToImageResponse200:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                data_type_1 = CreatedTask.from_dict(data)
+                data_type_1 = GptImage15ImageToImageResponse200Data.from_dict(data)
 
                 return data_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(CreatedTask | None | Unset, data)
+            return cast(GptImage15ImageToImageResponse200Data | None | Unset, data)
 
         data = _parse_data(d.pop("data", UNSET))
 

@@ -14,29 +14,29 @@ T = TypeVar("T", bound="TaskRecord")
 
 @_attrs_define
 class TaskRecord:
-    """
-    Attributes:
-        task_id (str | Unset): The unique identifier of the generation task Example: task_gpt-image_1765968156336.
-        model (str | Unset): The model used for generation Example: gpt-image/1.5-image-to-image.
-        state (str | Unset): Task state
+    """The task data object containing all task information
 
-            - **waiting**: queued, waiting to be processed
-            - **queuing**: in the processing queue
-            - **generating**: being generated
-            - **success**: completed successfully
-            - **fail**: failed Example: success.
-        param (str | Unset): The original createTask request body, as a JSON string Example: {"model":"gpt-
-            image/1.5-image-to-image","callBackUrl":"https://your-domain.com/api/callback","input":{"input_urls":["https://s
-            tatic.aiquickdraw.com/tools/example/1765962794374_GhtqB9oX.webp"],"prompt":"Edit the image to dress the woman
-            using the provided clothing images.","aspect_ratio":"3:2","quality":"medium"}}.
-        result_json (str | Unset): Result as a JSON string; on success `{"resultUrls": ["https://..."]}` Example:
-            {"resultUrls":["https://tempfile.aiquickdraw.com/r/example-result.png"]}.
-        fail_code (str | Unset): Failure code; empty when the task did not fail
-        fail_msg (str | Unset): Failure message; empty when the task did not fail
-        cost_time (int | Unset): Processing time in milliseconds Example: 15000.
-        complete_time (int | Unset): Completion time, Unix epoch milliseconds Example: 1765968171336.
-        create_time (int | Unset): Creation time, Unix epoch milliseconds Example: 1765968156336.
-        update_time (int | Unset): Last update time, Unix epoch milliseconds Example: 1765968171336.
+    Attributes:
+        task_id (str | Unset): The unique identifier for this task Example: task_12345678.
+        model (str | Unset): The model used for this task (e.g., grok-imagine/text-to-image, seedream-4.0, kling-1.0)
+            Example: grok-imagine/text-to-image.
+        state (str | Unset): Current state of the task Example: success.
+        param (str | Unset): JSON string containing the original request parameters used to create the task Example:
+            {"model":"grok-imagine/text-to-image","callBackUrl":"https://your-
+            domain.com/api/callback","input":{"prompt":"Cinematic portrait...","aspect_ratio":"3:2"}}.
+        result_json (str | Unset): A JSON string containing the generated URL. Only exists if the status is "success".
+            Depending on `outputMediaType`, the structure is: for images/media/videos, it's `{resultUrls: []}`; if Seedance
+            2 or Seedance 2 Fast is used and `return_last_frame` is enabled, the returned data is `{resultUrls: [],
+            firstFrameUrl:[], lastFrameUrl:[]}`, and the text is `{resultObject: {}}`. Example:
+            {"resultUrls":["https://example.com/generated-content.jpg"]}.
+        fail_code (str | Unset): Error code if the task failed. Empty string if successful
+        fail_msg (str | Unset): Error message if the task failed. Empty string if successful
+        cost_time (int | Unset): Processing time in milliseconds (available when successful) Example: 15000.
+        complete_time (int | Unset): Completion timestamp (Unix timestamp in milliseconds) Example: 1698765432000.
+        create_time (int | Unset): Creation timestamp (Unix timestamp in milliseconds) Example: 1698765400000.
+        update_time (int | Unset): Update timestamp (Unix timestamp in milliseconds) Example: 1698765432000.
+        progress (int | Unset): Generation progress (0-100). Only returned when model is sora2 or sora2 pro. Example:
+            45.
     """
 
     task_id: str | Unset = UNSET
@@ -50,6 +50,7 @@ class TaskRecord:
     complete_time: int | Unset = UNSET
     create_time: int | Unset = UNSET
     update_time: int | Unset = UNSET
+    progress: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +75,8 @@ class TaskRecord:
         create_time = self.create_time
 
         update_time = self.update_time
+
+        progress = self.progress
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -100,6 +103,8 @@ class TaskRecord:
             field_dict["createTime"] = create_time
         if update_time is not UNSET:
             field_dict["updateTime"] = update_time
+        if progress is not UNSET:
+            field_dict["progress"] = progress
 
         return field_dict
 
@@ -128,6 +133,8 @@ class TaskRecord:
 
         update_time = d.pop("updateTime", UNSET)
 
+        progress = d.pop("progress", UNSET)
+
         task_record = cls(
             task_id=task_id,
             model=model,
@@ -140,6 +147,7 @@ class TaskRecord:
             complete_time=complete_time,
             create_time=create_time,
             update_time=update_time,
+            progress=progress,
         )
 
         task_record.additional_properties = d

@@ -18,10 +18,11 @@ T = TypeVar("T", bound="UploadFileStreamBody")
 class UploadFileStreamBody:
     """
     Attributes:
-        file (File): The file to upload
-        upload_path (str): Upload path, without leading or trailing slashes Example: images/user-uploads.
-        file_name (str | Unset): File name (optional); a same name overwrites an earlier file, without it a random name
-            is generated Example: photo.png.
+        file (File): File to upload (binary data)
+        upload_path (str): File upload path, without leading or trailing slashes Example: images/user-uploads.
+        file_name (str | Unset): File name (optional), including file extension. If not provided, a random file name
+            will be generated. If the same file name is uploaded again, the old file will be overwritten, but changes may
+            not take effect immediately due to caching Example: my-image.jpg.
     """
 
     file: File

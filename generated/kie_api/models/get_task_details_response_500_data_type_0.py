@@ -7,44 +7,27 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
-
-T = TypeVar("T", bound="CreatedTask")
+T = TypeVar("T", bound="GetTaskDetailsResponse500DataType0")
 
 
 @_attrs_define
-class CreatedTask:
-    """
-    Attributes:
-        task_id (str | Unset): Task ID, can be used with Get Task Details endpoint to query task status Example:
-            task_gpt-image_1765968156336.
-    """
-
-    task_id: str | Unset = UNSET
+class GetTaskDetailsResponse500DataType0:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        task_id = self.task_id
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if task_id is not UNSET:
-            field_dict["taskId"] = task_id
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        task_id = d.pop("taskId", UNSET)
+        get_task_details_response_500_data_type_0 = cls()
 
-        created_task = cls(
-            task_id=task_id,
-        )
-
-        created_task.additional_properties = d
-        return created_task
+        get_task_details_response_500_data_type_0.additional_properties = d
+        return get_task_details_response_500_data_type_0
 
     @property
     def additional_keys(self) -> list[str]:

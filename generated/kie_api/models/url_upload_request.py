@@ -9,17 +9,19 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="UploadFileUrlBody")
+T = TypeVar("T", bound="UrlUploadRequest")
 
 
 @_attrs_define
-class UploadFileUrlBody:
+class UrlUploadRequest:
     """
     Attributes:
-        file_url (str): Public http or https URL of the file Example: https://example.com/images/photo.png.
-        upload_path (str): Upload path, without leading or trailing slashes Example: images/user-uploads.
-        file_name (str | Unset): File name (optional); a same name overwrites an earlier file, without it a random name
-            is generated Example: photo.png.
+        file_url (str): File download URL, must be a valid HTTP or HTTPS address Example:
+            https://example.com/images/sample.jpg.
+        upload_path (str): File upload path, without leading or trailing slashes Example: images/downloaded.
+        file_name (str | Unset): File name (optional), including file extension. If not provided, a random file name
+            will be generated. If the same file name is uploaded again, the old file will be overwritten, but changes may
+            not take effect immediately due to caching Example: sample-image.jpg.
     """
 
     file_url: str
@@ -56,14 +58,14 @@ class UploadFileUrlBody:
 
         file_name = d.pop("fileName", UNSET)
 
-        upload_file_url_body = cls(
+        url_upload_request = cls(
             file_url=file_url,
             upload_path=upload_path,
             file_name=file_name,
         )
 
-        upload_file_url_body.additional_properties = d
-        return upload_file_url_body
+        url_upload_request.additional_properties = d
+        return url_upload_request
 
     @property
     def additional_keys(self) -> list[str]:

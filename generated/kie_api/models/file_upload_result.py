@@ -9,52 +9,36 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="UploadedFileRecord")
+T = TypeVar("T", bound="FileUploadResult")
 
 
 @_attrs_define
-class UploadedFileRecord:
+class FileUploadResult:
     """
     Attributes:
-        file_id (str | Unset): File identifier (shown on some pages)
-        file_name (str | Unset): File name Example: photo.png.
-        original_name (str | Unset): Original file name (shown on some pages)
-        file_path (str | Unset): `<uploadPath>/<fileName>` Example: images/user-uploads/photo.png.
-        upload_path (str | Unset): Upload path (shown on some pages)
-        download_url (str | Unset): URL of the uploaded file; pass it in `input_urls` Example:
-            https://tempfile.redpandaai.co/kieai/market/images/user-uploads/photo.png.
-        file_url (str | Unset): File URL (shown on some pages)
+        file_name (str | Unset): File name Example: uploaded-image.png.
+        file_path (str | Unset): Complete file path in storage Example: images/user-uploads/uploaded-image.png.
+        download_url (str | Unset): File download URL Example: https://tempfile.redpandaai.co/xxx/images/user-
+            uploads/uploaded-image.png.
         file_size (int | Unset): File size in bytes Example: 154832.
-        mime_type (str | Unset): MIME type Example: image/png.
-        uploaded_at (str | Unset): Upload time (ISO 8601) Example: 2025-01-01T12:00:00.000Z.
+        mime_type (str | Unset): File MIME type Example: image/png.
+        uploaded_at (str | Unset): Upload timestamp Example: 2025-01-01T12:00:00.000Z.
     """
 
-    file_id: str | Unset = UNSET
     file_name: str | Unset = UNSET
-    original_name: str | Unset = UNSET
     file_path: str | Unset = UNSET
-    upload_path: str | Unset = UNSET
     download_url: str | Unset = UNSET
-    file_url: str | Unset = UNSET
     file_size: int | Unset = UNSET
     mime_type: str | Unset = UNSET
     uploaded_at: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        file_id = self.file_id
-
         file_name = self.file_name
-
-        original_name = self.original_name
 
         file_path = self.file_path
 
-        upload_path = self.upload_path
-
         download_url = self.download_url
-
-        file_url = self.file_url
 
         file_size = self.file_size
 
@@ -65,20 +49,12 @@ class UploadedFileRecord:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
-        if file_id is not UNSET:
-            field_dict["fileId"] = file_id
         if file_name is not UNSET:
             field_dict["fileName"] = file_name
-        if original_name is not UNSET:
-            field_dict["originalName"] = original_name
         if file_path is not UNSET:
             field_dict["filePath"] = file_path
-        if upload_path is not UNSET:
-            field_dict["uploadPath"] = upload_path
         if download_url is not UNSET:
             field_dict["downloadUrl"] = download_url
-        if file_url is not UNSET:
-            field_dict["fileUrl"] = file_url
         if file_size is not UNSET:
             field_dict["fileSize"] = file_size
         if mime_type is not UNSET:
@@ -91,19 +67,11 @@ class UploadedFileRecord:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        file_id = d.pop("fileId", UNSET)
-
         file_name = d.pop("fileName", UNSET)
-
-        original_name = d.pop("originalName", UNSET)
 
         file_path = d.pop("filePath", UNSET)
 
-        upload_path = d.pop("uploadPath", UNSET)
-
         download_url = d.pop("downloadUrl", UNSET)
-
-        file_url = d.pop("fileUrl", UNSET)
 
         file_size = d.pop("fileSize", UNSET)
 
@@ -111,21 +79,17 @@ class UploadedFileRecord:
 
         uploaded_at = d.pop("uploadedAt", UNSET)
 
-        uploaded_file_record = cls(
-            file_id=file_id,
+        file_upload_result = cls(
             file_name=file_name,
-            original_name=original_name,
             file_path=file_path,
-            upload_path=upload_path,
             download_url=download_url,
-            file_url=file_url,
             file_size=file_size,
             mime_type=mime_type,
             uploaded_at=uploaded_at,
         )
 
-        uploaded_file_record.additional_properties = d
-        return uploaded_file_record
+        file_upload_result.additional_properties = d
+        return file_upload_result
 
     @property
     def additional_keys(self) -> list[str]:

@@ -9,18 +9,19 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="UploadFileBase64Body")
+T = TypeVar("T", bound="Base64UploadRequest")
 
 
 @_attrs_define
-class UploadFileBase64Body:
+class Base64UploadRequest:
     """
     Attributes:
-        base_64_data (str): Plain base64 or a `data:image/png;base64,...` data URL Example:
-            data:image/png;base64,iVBORw0KGgo=.
-        upload_path (str): Upload path, without leading or trailing slashes Example: images/user-uploads.
-        file_name (str | Unset): File name (optional); a same name overwrites an earlier file, without it a random name
-            is generated Example: photo.png.
+        base_64_data (str): Base64 encoded file data. Supports pure Base64 strings or data URL format Example:
+            data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA....
+        upload_path (str): File upload path, without leading or trailing slashes Example: images/base64.
+        file_name (str | Unset): File name (optional), including file extension. If not provided, a random file name
+            will be generated. If the same file name is uploaded again, the old file will be overwritten, but changes may
+            not take effect immediately due to caching Example: my-image.png.
     """
 
     base_64_data: str
@@ -57,14 +58,14 @@ class UploadFileBase64Body:
 
         file_name = d.pop("fileName", UNSET)
 
-        upload_file_base_64_body = cls(
+        base_64_upload_request = cls(
             base_64_data=base_64_data,
             upload_path=upload_path,
             file_name=file_name,
         )
 
-        upload_file_base_64_body.additional_properties = d
-        return upload_file_base_64_body
+        base_64_upload_request.additional_properties = d
+        return base_64_upload_request
 
     @property
     def additional_keys(self) -> list[str]:
