@@ -4,6 +4,7 @@ distribution's ``pytest11`` entry point."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -136,6 +137,22 @@ def test_fixtures_work_from_a_fresh_test_file(pytester: pytest.Pytester) -> None
             "*test_async_failed_task?trio? PASSED*",
         ],
         consecutive=False,
+    )
+
+
+def test_the_readme_examples_run_as_shown(pytester: pytest.Pytester) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("--8<-- [start:pytest]")[1].split("--8<-- [end:pytest]")[0]
+    three_lines, failure = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(three_lines.strip().splitlines()) == 3
+    (pytester.path / "tests").mkdir()
+    shutil.copy(PHOTO, pytester.path / "tests" / "photo.png")
+    header = "import pytest\nimport kie_gpt_image as kie\nfrom kie_gpt_image.emulator import Outcome\n\n"
+    pytester.makepyfile(test_readme=header + three_lines + "\n\n" + failure)
+    result = pytester.runpytest_subprocess(*STRICT, "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["*test_restyle PASSED*", "*test_failure_is_reported PASSED*"], consecutive=False
     )
 
 

@@ -2,11 +2,11 @@
 
 pytest loads this module through the ``pytest11`` entry point of the installed distribution (as
 pytest-httpx and respx do); nothing else imports it, and ``-p no:kie_gpt_image`` turns it off. A test
-of your own code is three lines::
+of your own code is three lines:
 
-    def test_restyle(kie_client):
-        result = kie_client.edit(["tests/photo.png"], "make it blue")
-        assert result.task.state == "success"
+    def test_restyle(kie_client, tmp_path):
+        paths = kie_client.edit(["tests/photo.png"], "make it blue").save(tmp_path)
+        assert paths[0].read_bytes().startswith(b"\\x89PNG")
 
 Fixtures:
 
@@ -20,7 +20,7 @@ Fixtures:
   and for both clients; override them in a ``conftest.py`` or parametrize them.
 
 Every keyword argument of the ``kie_emulator`` marker goes to ``Emulator(...)`` unchanged (the marker
-closest to the test wins), so every emulator option, present or future, is reachable::
+closest to the test wins), so every emulator option, present or future, is reachable:
 
     @pytest.mark.kie_emulator(credits=0, faults=FaultPlan().on("get-task-details", 1, Fault.http_error(502)))
     def test_out_of_credits(kie_client): ...
