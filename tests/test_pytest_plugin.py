@@ -18,8 +18,17 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "examples" / "samples" / "person.png"
-# What a strict user runs with: unknown markers and any warning fail the run.
-STRICT = ("-p", "no:cacheprovider", "--strict-markers", "-W", "error")
+# What a strict user runs with: unknown markers and any warning fail the run. pytest-asyncio (a dev pin)
+# loads too and warns at start-up unless its fixture loop scope is set.
+STRICT = (
+    "-p",
+    "no:cacheprovider",
+    "--strict-markers",
+    "-W",
+    "error",
+    "-o",
+    "asyncio_default_fixture_loop_scope=function",
+)
 
 USER_TESTS = """
 import time
@@ -138,6 +147,41 @@ def test_fixtures_work_from_a_fresh_test_file(pytester: pytest.Pytester) -> None
         ],
         consecutive=False,
     )
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_async_client_works_for_pytest_asyncio_users(pytester: pytest.Pytester, mode: str) -> None:
+    _project(pytester)
+    pytester.makepyfile(
+        test_asyncio_user="""
+        from pathlib import Path
+
+        import pytest
+
+        import kie_gpt_image as kie
+        from kie_gpt_image.emulator import Outcome
+
+        PHOTO = Path(__file__).with_name("photo.png")
+
+        @pytest.mark.asyncio
+        async def test_edit(kie_async_client):
+            result = await kie_async_client.edit([PHOTO], "make it blue")
+            assert (await result.bytes())[0].startswith(b"\\x89PNG")
+
+        @pytest.mark.asyncio(loop_scope="module")
+        @pytest.mark.kie_emulator(outcome=lambda body: Outcome.fail())
+        async def test_failed_task_on_a_module_loop(kie_async_client):
+            with pytest.raises(kie.TaskFailedError):
+                await kie_async_client.edit([PHOTO], "make it blue")
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_a_second_test_on_the_module_loop(kie_async_client):
+            assert await kie_async_client.credits() == 1000
+        """
+    )
+    result = pytester.runpytest_subprocess(*STRICT, "-p", "no:anyio", "-o", f"asyncio_mode={mode}", "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([f"asyncio: mode=Mode.{mode.upper()}*"])
 
 
 def test_the_readme_examples_run_as_shown(pytester: pytest.Pytester) -> None:

@@ -210,9 +210,15 @@ def kie_async_client(_kie_setup: _Setup, kie_client_options: dict[str, Any]) -> 
     options = {**_kie_setup.time_options(asynchronous=True), **kie_client_options}
     client = _kie_setup.emulator.async_client(**options)
     yield client
-    # The in-process transport holds no sockets or loop-bound state, so a short-lived loop can close
-    # it after the test's own loop is gone (closing twice is harmless if the test used `async with`).
-    asyncio.run(client.aclose())
+    # The in-process transport holds no sockets or loop-bound state, so a short-lived loop of our own
+    # can close it after the test's loop is gone (closing twice is harmless if the test used
+    # `async with`). Not asyncio.run: it also resets the thread's current event loop
+    # (set_event_loop(None)), which is not ours to touch.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(client.aclose())
+    finally:
+        loop.close()
 
 
 @pytest.fixture
