@@ -31,3 +31,10 @@ def test_the_two_commands_are_at_the_top_and_executable() -> None:
     for name in ("demo", "check"):
         assert os.access(ROOT / "scripts" / name, os.X_OK)
     assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().endswith("exec bash scripts/check")
+
+
+def test_no_merge_conflict_markers_are_left_in_the_docs() -> None:
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        for marker in ("<<<<<<< ", "\n=======\n", ">>>>>>> "):
+            assert marker not in text, f"{path.relative_to(ROOT)} holds a merge conflict marker"
