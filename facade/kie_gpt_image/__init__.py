@@ -52,6 +52,7 @@ from ._errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
+from ._logging import configure_from_environment as _configure_logging
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
 from ._results import AsyncEditResult, EditResult
@@ -118,3 +119,6 @@ for _name in __all__:
     if isinstance(_obj, type) and _obj.__module__.startswith("kie_gpt_image._"):
         _obj.__module__ = "kie_gpt_image"
 del _name, _obj
+
+_configure_logging()  # KIE_LOG=debug|info (see _logging); nothing happens when it is unset
+del _configure_logging
