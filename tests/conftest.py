@@ -16,6 +16,12 @@ from fake_kie import FakeKie, Harness
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """``@pytest.mark.anyio`` tests run in one asyncio loop per test (the clients sleep with asyncio)."""
+    return "asyncio"
+
+
+@pytest.fixture
 def check_exchange() -> Callable[[httpx.Request, httpx.Response | None], None]:
     """Validate a request (and its response, when given) against the published spec."""
 

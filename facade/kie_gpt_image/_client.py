@@ -163,7 +163,8 @@ def _replayed(response: httpx.Response, content: bytes) -> httpx.Response:
 class _Collector:
     """Gathers a reply body, refusing it past the cap (counted after decoding) or past its deadline."""
 
-    def __init__(self, cap: int, operation: str, budget: Budget) -> None:
+    def __init__(self, cap: int, operation: str, budget: Budget, status_code: int) -> None:
+        self._status_code = status_code
         self._cap = cap
         self._operation = operation
         self._budget = budget
@@ -173,7 +174,7 @@ class _Collector:
     def add(self, chunk: bytes) -> None:
         self._size += len(chunk)
         if self._size > self._cap:
-            raise ReplyTooLargeError(operation=self._operation, cap=self._cap)
+            raise ReplyTooLargeError(operation=self._operation, cap=self._cap, status_code=self._status_code)
         self._parts.append(chunk)
         self._budget.check()
 
@@ -499,7 +500,9 @@ class Client(_BaseClient):
                 request = self._request(effect, self._http, budget)
                 response = self._http.send(request, auth=self._auth, stream=True)
                 try:
-                    body = _Collector(self.max_reply_bytes, effect.request.operation, budget)
+                    body = _Collector(
+                        self.max_reply_bytes, effect.request.operation, budget, response.status_code
+                    )
                     for chunk in response.iter_bytes():
                         body.add(chunk)
                 finally:
@@ -798,7 +801,9 @@ class AsyncClient(_BaseClient):
                 request = self._request(effect, self._http, budget)
                 response = await self._http.send(request, auth=self._auth, stream=True)
                 try:
-                    body = _Collector(self.max_reply_bytes, effect.request.operation, budget)
+                    body = _Collector(
+                        self.max_reply_bytes, effect.request.operation, budget, response.status_code
+                    )
                     async for chunk in response.aiter_bytes():
                         body.add(chunk)
                 finally:

@@ -187,11 +187,13 @@ class UnexpectedResponseError(KieError):
 class ReplyTooLargeError(UnexpectedResponseError):
     """A kie.ai reply exceeded ``max_reply_bytes`` (counted after gzip/deflate decoding)."""
 
-    def __init__(self, *, operation: str, cap: int, task_id: str | None = None) -> None:
+    def __init__(
+        self, *, operation: str, cap: int, status_code: int | None = None, task_id: str | None = None
+    ) -> None:
         super().__init__(
             f"reply exceeds the {cap}-byte cap (max_reply_bytes)",
             operation=operation,
-            status_code=None,
+            status_code=status_code,
             body=None,
             task_id=task_id,
         )
