@@ -44,7 +44,7 @@ def harness(request: pytest.FixtureRequest, fake_kie: FakeKie) -> Iterator[Harne
     """Every behaviour runs under both Client and AsyncClient against the scripted kie.ai."""
     h = Harness(request.param, fake_kie)
     yield h
-    h.close()
+    h.finish()
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def make_harness(request: pytest.FixtureRequest, fake_kie: FakeKie) -> Iterator[
 
     yield make
     for h in made:
-        h.close()
+        h.finish()
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -205,7 +205,12 @@ class Harness:
         return value
 
     def close(self) -> None:
+        """Close the client (as leaving its ``with`` block does); the harness can still run calls."""
         self.run(self.client.close() if isinstance(self.client, kie.Client) else self.client.aclose())
+
+    def finish(self) -> None:
+        """End of the test: close the client and the event loop."""
+        self.close()
         if self._portal_cm is not None:
             self._portal_cm.__exit__(None, None, None)
             self._portal_cm = self._portal = None

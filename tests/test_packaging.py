@@ -31,5 +31,5 @@ def test_wheel_contains_both_packages_and_markers(tmp_path: Path) -> None:
         line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")
     )
     runtime = [r for r in requires if "extra ==" not in r]
-    assert runtime == ["attrs>=23.1", "httpx<0.29,>=0.27", "sniffio>=1.3"]
+    assert runtime == ["anyio>=4.0", "attrs>=23.1", "httpcore<2,>=1.0.5", "httpx<0.29,>=0.27", "sniffio>=1.3"]
     assert "openapi-python-client" not in " ".join(runtime)

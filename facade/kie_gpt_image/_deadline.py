@@ -17,7 +17,6 @@ through ``DeadlineTransport`` (an httpcore network backend), so a trickling head
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -189,8 +188,3 @@ class DeadlineTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_Backend(),
         )
-
-
-def remaining(at: float | None) -> float:
-    """Seconds until ``at`` on the monotonic clock (``inf`` for no deadline)."""
-    return math.inf if at is None else at - time.monotonic()
