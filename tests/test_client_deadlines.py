@@ -270,6 +270,31 @@ def test_the_key_echoed_by_kie_is_masked_in_every_message(harness: Harness) -> N
     assert "<API key hidden>" in str(error)
 
 
+def test_the_key_echoed_during_a_ridden_out_poll_is_masked_in_logs_and_progress(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    harness.fake.script("record", envelope(500, None, msg=f"upstream refused Bearer {KEY}"))
+    seen: list[kie.TaskInfo] = []
+    harness("wait", "task_1", on_progress=seen.append)
+    assert seen[0].poll_error is not None
+    assert KEY not in str(seen[0].poll_error)
+    assert "upstream refused" in caplog.text
+    assert KEY not in caplog.text
+
+
+def test_a_task_id_kie_sends_that_cannot_be_sent_back_still_reaches_the_user(harness: Harness) -> None:
+    # Issue 11 item 2 (the server's side): edit() lost the just-paid id to a UnicodeEncodeError.
+    harness.fake.script(
+        "create", httpx.Response(200, content=b'{"code":200,"msg":"ok","data":{"taskId":"task_\\ud800"}}')
+    )
+    with pytest.raises(kie.SubmissionOutcomeUnknownError) as caught:
+        harness("edit", ["https://example.com/a.png"], "p")
+    assert caught.value.task_id == "task_\\ud800"
+    assert len(harness.fake.calls("create")) == 1
+    assert harness.fake.calls("record") == []
+
+
 @pytest.mark.parametrize("field", ["base_url", "upload_base_url"])
 def test_plain_http_to_a_remote_host_is_refused_unless_allowed(field: str) -> None:
     # Issue 11 item 8: the key went out in clear text.

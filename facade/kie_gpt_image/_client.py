@@ -241,6 +241,7 @@ class _BaseClient:
             clock=clock,
             rand=rand,
             upload_path=upload_path,
+            mask=self._surface,
         )
 
     @property
@@ -311,8 +312,8 @@ class _BaseClient:
     def _closed_error(self, what: str, *, saving: bool = False) -> ClientClosedError:
         return ClientClosedError(f"the client is closed ({what})" + (_SAVE_HINT if saving else ""))
 
-    def _surface(self, error: KieError) -> None:
-        """Last touch on every error leaving a public method: mask the key it may echo."""
+    def _surface(self, error: BaseException) -> None:
+        """Mask the key an error may echo (kie.ai's message), before a log line or the user sees it."""
         redact(error, self._key.reveal())
 
     @staticmethod

@@ -94,6 +94,8 @@ class Flows:
     clock: Callable[[], float]
     rand: Callable[[], float]
     upload_path: str
+    mask: Callable[[BaseException], None] = lambda error: None
+    """Masks the client's key in an error before anything (a log line, ``on_progress``) shows it."""
 
     # ------------------------------------------------------------------------------- the attempt loop
 
@@ -145,12 +147,17 @@ class Flows:
                 )
             raise
         if isinstance(outcome, BaseException):
-            return classify(outcome, request.operation)
+            return self._classified(classify(outcome, request.operation))
         try:
             return parse(outcome)
         except KieError as exc:
             task_id = _api.task_id_in(outcome) if request.paid else None
-            return classify(exc, request.operation, response=outcome, task_id=exc.task_id or task_id)
+            failure = classify(exc, request.operation, response=outcome, task_id=exc.task_id or task_id)
+            return self._classified(failure)
+
+    def _classified(self, failure: Failure) -> Failure:
+        self.mask(failure.error)
+        return failure
 
     def call(self, build: Callable[[], _api.RequestSpec], parse: Callable[[httpx.Response], T]) -> Flow[T]:
         """Send a request built fresh per attempt, retried as ``_attempt.decide`` allows; return the parse."""
@@ -172,7 +179,7 @@ class Flows:
             if outcome is None:
                 done = True
                 return None
-            return classify(outcome, "download", url=url)
+            return self._classified(classify(outcome, "download", url=url))
         finally:
             if not done:  # failed, or interrupted (Ctrl-C, task cancelled): no .part file stays behind
                 sink.abort()
