@@ -387,7 +387,8 @@ class Client(_BaseClient):
         api_key: kie.ai API key; defaults to the ``KIE_API_KEY`` environment variable.
         base_url: API host.
         upload_base_url: File Upload API host.
-        timeout: per-request timeout (seconds or ``httpx.Timeout``); ignored with ``http_client``.
+        timeout: per-phase timeout, connect/read/write each (seconds or ``httpx.Timeout``); with
+            ``http_client``, that client's own. See ``request_timeout`` for the whole request.
         limits: connection-pool limits (``httpx.Limits``); raise ``max_keepalive_connections`` to the
             number of concurrent edits so connections are reused; ignored with ``http_client`` or
             ``transport`` (httpx applies pool limits to its own transport only).
@@ -610,7 +611,8 @@ class Client(_BaseClient):
             InvalidInputError: a bad argument (nothing was sent).
             TaskFailedError: the task failed. WaitTimeoutError: it did not finish in time (carries the
             task id). SubmissionOutcomeUnknownError: createTask's outcome is unknown. APIError,
-            TransportError, UnexpectedResponseError: see the exception tree.
+            TransportError (``RequestTimeoutError`` past ``request_timeout``), UnexpectedResponseError,
+            ClientClosedError: see the exception tree.
         """
         outcome = self._run(
             self._edit_flow(images, prompt, aspect_ratio, quality, callback_url, wait=wait, timeout=timeout),
@@ -670,7 +672,12 @@ class Client(_BaseClient):
         return self._run(self._flows.download_url(_inputs.check_url("url", url)))
 
     def download(self, result: EditResult | TaskInfo, dest: str | os.PathLike[str] = ".") -> list[Path]:
-        """Download every result image into the folder ``dest``; return the paths written."""
+        """Download every result image into the folder ``dest``; return the paths written.
+
+        Raises:
+            DownloadError: the result host failed, stalled or outlived ``download_timeout``.
+            DestinationError: ``dest`` could not be written (not retried). ClientClosedError.
+        """
         task_id, sinks = self._download_plan(result, dest)
         for sink in sinks:
             self._run(self._flows.fetch(sink.url, sink, task_id))
