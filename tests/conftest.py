@@ -16,6 +16,12 @@ from fake_kie import FakeKie, Harness
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """``@pytest.mark.anyio`` tests run in one asyncio loop per test (the clients sleep with asyncio)."""
+    return "asyncio"
+
+
+@pytest.fixture
 def check_exchange() -> Callable[[httpx.Request, httpx.Response | None], None]:
     """Validate a request (and its response, when given) against the published spec."""
 
@@ -38,7 +44,7 @@ def harness(request: pytest.FixtureRequest, fake_kie: FakeKie) -> Iterator[Harne
     """Every behaviour runs under both Client and AsyncClient against the scripted kie.ai."""
     h = Harness(request.param, fake_kie)
     yield h
-    h.close()
+    h.finish()
 
 
 @pytest.fixture
@@ -53,7 +59,7 @@ def make_harness(request: pytest.FixtureRequest, fake_kie: FakeKie) -> Iterator[
 
     yield make
     for h in made:
-        h.close()
+        h.finish()
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -1,20 +1,22 @@
 """A scripted kie.ai for unit tests: per-operation reply queues over ``httpx.MockTransport``, every
 request checked against the published spec, and a harness that runs a test under ``Client`` or
-``AsyncClient`` with a fake clock and recorded sleeps (nothing ever waits)."""
+``AsyncClient`` with a fake clock and recorded sleeps (nothing ever waits). An async harness runs every
+call of its test in one event loop (an anyio blocking portal), as the client's connections expect."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import io
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import contract
 import httpx
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from PIL import Image
 
 import kie_gpt_image as kie
@@ -176,12 +178,16 @@ class Harness:
         options.setdefault("rand", lambda: 0.5)
         options.setdefault("clock", self.clock)
         self.client: kie.Client | kie.AsyncClient
+        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
+        self._portal: BlockingPortal | None = None
         if mode == "sync":
             options.setdefault("sleep", self.clock.sleep)
             self.client = kie.Client(transport=transport, **options)
         else:
             options.setdefault("sleep", self.clock.async_sleep)
             self.client = kie.AsyncClient(transport=transport, **options)
+            self._portal_cm = start_blocking_portal("asyncio")
+            self._portal = self._portal_cm.__enter__()
 
     @property
     def sleeps(self) -> list[float]:
@@ -194,11 +200,20 @@ class Harness:
     def run(self, value: Any) -> Any:
         """Await ``value`` when it is awaitable (the async client), else return it."""
         if inspect.isawaitable(value):
-            return asyncio.run(_await(value))
+            assert self._portal is not None
+            return self._portal.call(_await, value)
         return value
 
     def close(self) -> None:
+        """Close the client (as leaving its ``with`` block does); the harness can still run calls."""
         self.run(self.client.close() if isinstance(self.client, kie.Client) else self.client.aclose())
+
+    def finish(self) -> None:
+        """End of the test: close the client and the event loop."""
+        self.close()
+        if self._portal_cm is not None:
+            self._portal_cm.__exit__(None, None, None)
+            self._portal_cm = self._portal = None
 
 
 async def _await(value: Any) -> Any:

@@ -13,9 +13,11 @@ from kie_gpt_image._replies import ERRORS_BY_CODE
 SPEC_CODES = merged_spec()["components"]["schemas"]["ApiResponse"]["properties"]["code"]["enum"]
 
 EXPECTED = {
+    400: kie.BadRequestError,
     401: kie.AuthenticationError,
     402: kie.InsufficientCreditsError,
     404: kie.NotFoundError,
+    408: kie.UpstreamTimeoutError,
     422: kie.UnprocessableRequestError,
     429: kie.RateLimitError,
     433: kie.UsageCapExceededError,

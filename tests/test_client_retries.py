@@ -141,30 +141,64 @@ def test_polling_survives_transient_errors(harness: Harness) -> None:
         httpx.Response(502, content=b"<html>bad gateway</html>"),
         envelope(data=record("success")),
     )
+    seen: list[kie.TaskInfo] = []
+    result = harness("wait", "task_1", on_progress=seen.append)
+    assert result.urls
+    # The failed poll is ridden out on the poll schedule (never faster than it), and reported.
+    assert harness.sleeps == [2.0, 2.0]
+    assert [(i.state, type(i.poll_error).__name__) for i in seen] == [
+        (kie.TaskState.GENERATING, "NoneType"),
+        (kie.TaskState.GENERATING, "ServerError"),
+        (kie.TaskState.SUCCESS, "NoneType"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "blip",
+    [
+        httpx.Response(503, content=b"<html>unavailable</html>"),
+        envelope(500, None, msg="Server error"),
+        envelope(429, None, msg="slow down"),
+        envelope(455, None, msg="maintenance"),
+        httpx.ConnectError("down"),
+        httpx.ReadTimeout("slow"),
+    ],
+    ids=["503", "500", "429", "455", "connect", "timeout"],
+)
+def test_a_wait_rides_out_a_long_blip_until_its_own_deadline(
+    harness: Harness, blip: httpx.Response | Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 11 item 17: 30 s of failing polls (far more than max_retries) do not end the wait.
+    harness.fake.script("record", envelope(data=record("generating")), *[blip] * 15)
     result = harness("wait", "task_1")
     assert result.urls
-    assert harness.sleeps == [2.0, 0.25]
+    assert len(harness.fake.calls("record")) == 17
+    assert "waiting goes on until its deadline" in caplog.text
 
 
-def test_exhausted_poll_errors_still_name_the_task(harness: Harness) -> None:
-    harness.fake.script("record", *[httpx.ConnectError("down") for _ in range(3)])
-    with pytest.raises(kie.TransportError) as caught:
-        harness("wait", "task_42")
+def test_a_blip_that_outlasts_the_wait_ends_at_its_deadline_naming_the_task(harness: Harness) -> None:
+    harness.fake.script("record", *[httpx.ConnectError("down") for _ in range(100)])
+    with pytest.raises(kie.WaitTimeoutError) as caught:
+        harness("wait", "task_42", timeout=10)
     assert caught.value.task_id == "task_42"
     assert "task_42" in str(caught.value)
+    assert isinstance(caught.value.__cause__, kie.TransportError)
+    assert sum(harness.sleeps) == 10
 
 
-def test_retry_policy_is_pure() -> None:
-    policy = kie.RetryPolicy(max_retries=3, base_delay=1, max_delay=3)
-    error = kie.ServerError("x", code=500, operation="get-task-details")
-    assert [policy.delay(n, error, paid=False, never_sent=False, rand=lambda: 0.999) for n in range(4)] == [
-        0.999,
-        1.998,
-        2.997,
-        None,
-    ]
-    assert policy.delay(0, error, paid=True, never_sent=False) is None
-    assert policy.delay(0, error, paid=True, never_sent=True, rand=lambda: 0.0) == 0.0
+def test_an_unreadable_poll_is_retried_then_names_the_task(harness: Harness) -> None:
+    harness.fake.script("record", *[httpx.Response(200, content=b"not json") for _ in range(3)])
+    with pytest.raises(kie.UnexpectedResponseError) as caught:
+        harness("wait", "task_42")
+    assert caught.value.task_id == "task_42"
+    assert len(harness.fake.calls("record")) == 3
+
+
+def test_retry_policy_holds_only_timing() -> None:
+    policy = kie.RetryPolicy(max_retries=3, base_delay=1, max_delay=3, max_retry_after=5)
+    assert [policy.backoff(n, rand=lambda: 0.999) for n in range(4)] == [0.999, 1.998, 2.997, 2.997]
+    assert policy.backoff(0, retry_after=30) == 5
+    assert not hasattr(policy, "retryable")
 
 
 def test_edit_body_is_valid_json_once(harness: Harness) -> None:

@@ -32,8 +32,10 @@ def test_wheel_contains_both_packages_and_markers(tmp_path: Path) -> None:
     )
     runtime = [r for r in requires if "extra ==" not in r]
     assert runtime == [
+        "anyio>=4.0",
         "attrs>=23.1",
         "filelock>=3.12",
+        "httpcore<2,>=1.0.5",
         "httpx<0.29,>=0.27",
         "pyrate-limiter<5,>=4.5.1",
         "sniffio>=1.3",

@@ -14,12 +14,13 @@ flow serve both the sync and the async client.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import httpx
 
@@ -50,8 +51,67 @@ __all__ = [
     "QUALITIES",
     "Operation",
     "RequestSpec",
+    "base64_upload_request",
+    "create_body_problem",
+    "create_task_request",
+    "credits_request",
+    "describe",
+    "download_url_request",
+    "get_task_request",
+    "parse_created_task",
+    "parse_credits",
+    "parse_download_url",
+    "parse_task_info",
+    "parse_upload",
+    "safe_text",
+    "stream_upload_request",
+    "task_id_in",
     "task_info_from_record",
+    "url_upload_request",
 ]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# What the generated parsers raise on shapes the spec does not describe (reference §7): they never leave
+# this module. RecursionError: absurdly nested JSON; OverflowError: 1e400 where an integer is expected.
+_DECODE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError)
+
+
+def _boundary(
+    operation: str,
+) -> Callable[[Callable[Concatenate[httpx.Response, P], R]], Callable[Concatenate[httpx.Response, P], R]]:
+    """Turn whatever the generated models raise on a reply into ``UnexpectedResponseError``."""
+
+    def wrap(
+        parse: Callable[Concatenate[httpx.Response, P], R],
+    ) -> Callable[Concatenate[httpx.Response, P], R]:
+        @functools.wraps(parse)
+        def parse_reply(response: httpx.Response, *args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return parse(response, *args, **kwargs)
+            except _DECODE_ERRORS as exc:
+                raise UnexpectedResponseError(
+                    f"reply does not match the spec ({type(exc).__name__}: {exc})",
+                    operation=operation,
+                    status_code=response.status_code,
+                    body=response.content,
+                ) from exc
+
+        return parse_reply  # type: ignore[return-value]  # functools.wraps' _Wrapped is the same callable
+
+    return wrap
+
+
+def safe_text(text: str) -> str:
+    """``text`` if it can be sent as UTF-8, else with its lone surrogates escaped (``\\ud800``): the
+    form in which an id that cannot be sent back is still shown to the user."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
 
 # Allowed values, defaults and limits, all from the generated code (never retyped here).
 ASPECT_RATIOS: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBodyInputAspectRatio)
@@ -208,6 +268,19 @@ def _unexpected(message: str, operation: str, response: httpx.Response) -> Unexp
     )
 
 
+def describe(request: RequestSpec) -> str:
+    """What a createTask request submitted (model, prompt excerpt, inputs), to find its task again."""
+    body = request.kwargs.get("json") or {}
+    data = body.get("input", {}) if isinstance(body, dict) else {}
+    prompt = str(data.get("prompt", ""))
+    return (
+        f"model={body.get('model')!r} prompt={prompt[:80]!r}{'...' if len(prompt) > 80 else ''} "
+        f"input_urls={data.get('input_urls')!r} aspect_ratio={data.get('aspect_ratio')!r} "
+        f"quality={data.get('quality')!r}"
+    )
+
+
+@_boundary("gpt-image-1-5-image-to-image")
 def parse_created_task(response: httpx.Response) -> Task:
     """The task id from a createTask reply."""
     from kie_api.models.gpt_image_15_image_to_image_response_200 import GptImage15ImageToImageResponse200
@@ -217,6 +290,16 @@ def parse_created_task(response: httpx.Response) -> Task:
     task_id = getattr(reply.data, "task_id", None)  # data may be None or UNSET
     if not isinstance(task_id, str) or not task_id:
         raise _unexpected("createTask reply has no data.taskId", operation, response)
+    if safe_text(task_id) != task_id:
+        # A lone surrogate cannot go into a recordInfo URL: the task exists and was paid for, so its
+        # id must reach the user in the one form that can be shown (issue 11 item 2).
+        raise UnexpectedResponseError(
+            f"createTask answered a task id that cannot be sent back: {safe_text(task_id)}",
+            operation=operation,
+            status_code=response.status_code,
+            body=None,
+            task_id=safe_text(task_id),
+        )
     return Task(task_id=task_id)
 
 
@@ -232,9 +315,10 @@ def task_id_in(response: httpx.Response) -> str | None:
         return None
     data = body.get("data") if isinstance(body, dict) else None
     task_id = data.get("taskId") if isinstance(data, dict) else None
-    return task_id if isinstance(task_id, str) and task_id else None
+    return safe_text(task_id) if isinstance(task_id, str) and task_id else None
 
 
+@_boundary("get-task-details")
 def parse_task_info(response: httpx.Response, task_id: str) -> TaskInfo:
     """A recordInfo reply as ``TaskInfo``."""
     from kie_api.models.get_task_details_response_200 import GetTaskDetailsResponse200
@@ -339,6 +423,10 @@ def _task_info(record: TaskRecord, task_id: str | None, raw: Mapping[str, Any]) 
 
 def parse_upload(response: httpx.Response, operation: Operation) -> UploadedFile:
     """An upload reply as ``UploadedFile``."""
+    return _boundary(operation)(_parse_upload)(response, operation)
+
+
+def _parse_upload(response: httpx.Response, operation: Operation) -> UploadedFile:
     from kie_api.models.file_upload_response import FileUploadResponse
     from kie_api.models.file_upload_result import FileUploadResult as UploadedFileRecord
 
@@ -356,6 +444,7 @@ def parse_upload(response: httpx.Response, operation: Operation) -> UploadedFile
     )
 
 
+@_boundary("get-account-credits")
 def parse_credits(response: httpx.Response) -> float:
     """Remaining credits (an integer in the docs; kept as a number)."""
     from kie_api.models.get_account_credits_response_200 import GetAccountCreditsResponse200
@@ -367,6 +456,7 @@ def parse_credits(response: httpx.Response) -> float:
     return data
 
 
+@_boundary("get-download-url")
 def parse_download_url(response: httpx.Response) -> str:
     """The temporary direct-download URL."""
     from kie_api.models.get_download_url_response_200 import GetDownloadUrlResponse200

@@ -4,20 +4,33 @@ public methods (identical names on both; only ``close``/``aclose`` differ)."""
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import logging
 import os
 import random
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, overload
+from typing import Any, Literal, Self, TypeVar, assert_never, overload
+from urllib.parse import urlsplit
 
 import httpx
 
-from . import _inputs
+from . import _api, _inputs
+from ._attempt import CAUGHT
+from ._deadline import Budget, DeadlineExceeded, Deadlines, DeadlineTransport, active, clamp_timeout
 from ._download import FileSink, MemorySink, result_file_name
-from ._errors import DownloadError, InvalidInputError, MissingApiKeyError
+from ._errors import (
+    ClientClosedError,
+    DestinationError,
+    InvalidInputError,
+    KieError,
+    MissingApiKeyError,
+    ReplyTooLargeError,
+    redact,
+)
 from ._flow import Fetch, Flow, Flows, Notify, Send, Sleep
 from ._models import Task, TaskInfo, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
@@ -27,6 +40,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_MAX_REPLY_BYTES",
     "DEFAULT_TIMEOUT",
     "DEFAULT_UPLOAD_BASE_URL",
     "AsyncClient",
@@ -41,11 +55,14 @@ DEFAULT_BASE_URL = "https://api.kie.ai"
 DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
 """kie.ai's File Upload API host (reference §"Hosts and auth": api.kie.ai answers 404 for uploads)."""
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-"""Per-request timeout: 10 s to connect, 60 s for each read/write (a 10 MB upload on a slow link)."""
+"""Per-phase timeout: 10 s to connect, 60 s for each read/write (a 10 MB upload on a slow link). A
+request's total deadline (``request_timeout``) defaults to connect + write + read: 130 s."""
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 """httpx's own default pool: fine for one edit at a time; see ``limits`` for many at once."""
 DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 """Result downloads larger than this are refused."""
+DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024
+"""kie.ai replies (JSON envelopes of a few kB) larger than this, after decoding, are refused."""
 DEFAULT_UPLOAD_PATH = "images/kie-gpt-image"
 
 ProgressCallback = Callable[[TaskInfo], object]
@@ -53,8 +70,14 @@ ProgressCallback = Callable[[TaskInfo], object]
 ``async def`` callback)."""
 
 T = TypeVar("T")
-_CAUGHT = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError)
 _USER_AGENT = "kie-gpt-image"
+# What a driver hands back to the flow: the failures ``_attempt`` classifies, and the local errors the
+# flow must raise with the task id (a destination that cannot be written, a client closed meanwhile).
+_OUTCOMES: tuple[type[Exception], ...] = (*CAUGHT, DestinationError, ClientClosedError)
+_SAVE_HINT = (
+    "; results are downloaded through the client that produced them: call result.save()/bytes() inside "
+    "the `with` block, or create the client without `with` and close it when you are done"
+)
 
 
 class _Secret:
@@ -97,8 +120,66 @@ def _resolve_key(api_key: str | None) -> _Secret:
     return _Secret(key)
 
 
-def _check_base_url(field: str, url: str) -> str:
-    return _inputs.check_url(field, url).rstrip("/")
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(field: str, url: object, allow_insecure_http: bool) -> str:
+    if not isinstance(url, str):
+        raise InvalidInputError(field, f"must be a URL string, not {type(url).__name__}")
+    checked = _inputs.check_url(field, url).rstrip("/")
+    parts = urlsplit(checked)
+    # Plain http sends the API key in clear text to every hop on the way; loopback (the emulator) is safe.
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname or ""):
+        raise InvalidInputError(
+            field,
+            f"plain http to {parts.hostname!r} would send the API key unencrypted; use https, or pass "
+            "allow_insecure_http=True if you really mean it",
+        )
+    return checked
+
+
+def _env_proxies() -> bool:
+    # httpx honours HTTP(S)_PROXY when it builds its own transport; keep that rather than our
+    # deadline transport (the deadline is then checked between chunks only).
+    return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
+
+
+def _replayed(response: httpx.Response, content: bytes) -> httpx.Response:
+    """The reply with its body read (and decoded), for the parsers."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(response.status_code, headers=headers, content=content, request=response.request)
+
+
+class _Collector:
+    """Gathers a reply body, refusing it past the cap (counted after decoding) or past its deadline."""
+
+    def __init__(self, cap: int, operation: str, budget: Budget, status_code: int) -> None:
+        self._status_code = status_code
+        self._cap = cap
+        self._operation = operation
+        self._budget = budget
+        self._size = 0
+        self._parts: list[bytes] = []
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._cap:
+            raise ReplyTooLargeError(operation=self._operation, cap=self._cap, status_code=self._status_code)
+        self._parts.append(chunk)
+        self._budget.check()
+
+    def content(self) -> bytes:
+        return b"".join(self._parts)
 
 
 class _BaseClient:
@@ -114,16 +195,36 @@ class _BaseClient:
         retry_policy: RetryPolicy | None,
         poll_policy: PollPolicy | None,
         max_download_bytes: int,
+        max_reply_bytes: int,
+        timeout: float | httpx.Timeout,
+        request_timeout: float | None,
+        download_timeout: float | None,
         upload_path: str,
         allow_http_callback: bool,
+        allow_insecure_http: bool,
         clock: Callable[[], float],
         rand: Callable[[], float],
     ) -> None:
-        self._auth = _BearerAuth(_resolve_key(api_key))
-        self.base_url = _check_base_url("base_url", base_url)
+        self._key = _resolve_key(api_key)
+        self._auth = _BearerAuth(self._key)
+        self.base_url = _check_base_url("base_url", base_url, allow_insecure_http)
         """The API host."""
-        self.upload_base_url = _check_base_url("upload_base_url", upload_base_url)
+        self.upload_base_url = _check_base_url("upload_base_url", upload_base_url, allow_insecure_http)
         """The File Upload API host."""
+        self._closed = False
+        for name, value in (("request_timeout", request_timeout), ("download_timeout", download_timeout)):
+            if value is not None and (not isinstance(value, (int, float)) or not value > 0):
+                raise InvalidInputError(name, "must be a positive number of seconds")
+        if not isinstance(max_reply_bytes, int) or max_reply_bytes <= 0:
+            raise InvalidInputError("max_reply_bytes", "must be a positive integer")
+        self.max_reply_bytes = max_reply_bytes
+        """Cap on the size of one kie.ai reply, after decoding."""
+        phases = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.deadlines = Deadlines(
+            request=float(request_timeout or Deadlines.request_default(phases)),
+            download=None if download_timeout is None else float(download_timeout),
+        )
+        """The total deadlines of a request and of a result download (see ``kie_gpt_image._deadline``)."""
         if retry_policy is None:
             retry_policy = RetryPolicy() if max_retries is None else RetryPolicy(max_retries=max_retries)
         elif max_retries is not None:
@@ -140,6 +241,7 @@ class _BaseClient:
             clock=clock,
             rand=rand,
             upload_path=upload_path,
+            mask=self._surface,
         )
 
     @property
@@ -191,17 +293,28 @@ class _BaseClient:
             return self._flows.upload_url(checked, file_name=file_name)
         return self._flows.upload_local(checked, method=method, file_name=file_name)
 
-    def _request(self, effect: Send) -> tuple[str, str, dict[str, Any]]:
+    def _request(self, effect: Send, http: httpx.Client | httpx.AsyncClient, budget: Budget) -> httpx.Request:
         spec = effect.request
         kwargs = dict(spec.kwargs)
         method = kwargs.pop("method").upper()
         base = self.base_url if spec.host == "api" else self.upload_base_url
         url = base + kwargs.pop("url")
         kwargs["headers"] = {**kwargs.pop("headers", {}), "User-Agent": _USER_AGENT}
-        # Only kie.ai requests get the key; result downloads (other hosts) are sent without auth.
-        kwargs["auth"] = self._auth
         logger.debug("%s %s (attempt %d)", method, spec.operation, effect.attempt + 1)
-        return method, url, kwargs
+        return http.build_request(method, url, timeout=clamp_timeout(http.timeout, budget.left()), **kwargs)
+
+    def _budget(self, effect: Send) -> Budget:
+        seconds = self.deadlines.request
+        if effect.budget is not None:
+            seconds = min(seconds, effect.budget)
+        return Budget(time.monotonic() + seconds)
+
+    def _closed_error(self, what: str, *, saving: bool = False) -> ClientClosedError:
+        return ClientClosedError(f"the client is closed ({what})" + (_SAVE_HINT if saving else ""))
+
+    def _surface(self, error: BaseException) -> None:
+        """Mask the key an error may echo (kie.ai's message), before a log line or the user sees it."""
+        redact(error, self._key.reveal())
 
     @staticmethod
     def _log_reply(response: httpx.Response) -> None:
@@ -209,12 +322,22 @@ class _BaseClient:
             "%s %s -> HTTP %d", response.request.method, response.request.url.path, response.status_code
         )
 
+    def _result_info(self, result: object) -> TaskInfo:
+        info = result.info if isinstance(result, (EditResult, AsyncEditResult)) else result
+        if self._closed:
+            raise self._closed_error("a result cannot be downloaded", saving=True)
+        if not isinstance(info, TaskInfo) or not info.result_urls:
+            raise InvalidInputError("result", "give an EditResult or a TaskInfo that has result URLs")
+        return info
+
+    def _memory_plan(self, result: object) -> tuple[str, list[MemorySink]]:
+        info = self._result_info(result)
+        return info.task_id, [MemorySink(url, self.max_download_bytes) for url in info.result_urls]
+
     def _download_plan(
         self, result: EditResult | AsyncEditResult | TaskInfo, dest: object
     ) -> tuple[str, list[FileSink]]:
-        info = result.info if isinstance(result, (EditResult, AsyncEditResult)) else result
-        if not isinstance(info, TaskInfo) or not info.result_urls:
-            raise InvalidInputError("result", "give an EditResult or a TaskInfo that has result URLs")
+        info = self._result_info(result)
         if not isinstance(dest, (str, os.PathLike)):
             raise InvalidInputError("dest", f"must be a folder path, not {type(dest).__name__}")
         folder = Path(dest)
@@ -246,6 +369,8 @@ def _check_one_of(http_client: object, transport: object) -> None:
 def _check_task_id(task_id: object) -> str:
     if not isinstance(task_id, str) or not task_id.strip():
         raise InvalidInputError("task_id", "must be a non-empty string")
+    if _api.safe_text(task_id) != task_id:
+        raise InvalidInputError("task_id", f"holds characters that cannot be sent: {_api.safe_text(task_id)}")
     return task_id.strip()
 
 
@@ -262,7 +387,8 @@ class Client(_BaseClient):
         api_key: kie.ai API key; defaults to the ``KIE_API_KEY`` environment variable.
         base_url: API host.
         upload_base_url: File Upload API host.
-        timeout: per-request timeout (seconds or ``httpx.Timeout``); ignored with ``http_client``.
+        timeout: per-phase timeout, connect/read/write each (seconds or ``httpx.Timeout``); with
+            ``http_client``, that client's own. See ``request_timeout`` for the whole request.
         limits: connection-pool limits (``httpx.Limits``); raise ``max_keepalive_connections`` to the
             number of concurrent edits so connections are reused; ignored with ``http_client`` or
             ``transport`` (httpx applies pool limits to its own transport only).
@@ -270,8 +396,15 @@ class Client(_BaseClient):
         retry_policy: a full ``RetryPolicy`` instead of ``max_retries``.
         poll_policy: how ``wait`` polls (defaults to kie.ai's documented schedule, 15 min timeout).
         max_download_bytes: cap on one downloaded result.
+        max_reply_bytes: cap on one kie.ai reply, after gzip/deflate decoding (default 4 MiB).
+        request_timeout: total deadline of one request attempt in seconds: connect, send and the whole
+            reply (default: connect + write + read of ``timeout``, 130 s by default).
+        download_timeout: total deadline of one result download in seconds (default: a request's plus
+            the declared size, or the cap, at 100 kB/s: about 11 minutes for 50 MB).
         upload_path: the ``uploadPath`` for uploaded inputs.
         allow_http_callback: accept plain-http callback URLs (e.g. loopback tests).
+        allow_insecure_http: accept a plain-http ``base_url``/``upload_base_url`` on a host other than
+            loopback (the key then travels unencrypted).
         transport: an httpx transport for all traffic (tests, the emulator, proxies).
         http_client: your own ``httpx.Client`` (it must not carry kie.ai credentials itself: results are
             downloaded through it from other hosts).
@@ -295,8 +428,12 @@ class Client(_BaseClient):
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        request_timeout: float | None = None,
+        download_timeout: float | None = None,
         upload_path: str = DEFAULT_UPLOAD_PATH,
         allow_http_callback: bool = False,
+        allow_insecure_http: bool = False,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -311,61 +448,107 @@ class Client(_BaseClient):
             retry_policy=retry_policy,
             poll_policy=poll_policy,
             max_download_bytes=max_download_bytes,
+            max_reply_bytes=max_reply_bytes,
+            timeout=http_client.timeout if http_client is not None else timeout,
+            request_timeout=request_timeout,
+            download_timeout=download_timeout,
             upload_path=upload_path,
             allow_http_callback=allow_http_callback,
+            allow_insecure_http=allow_insecure_http,
             clock=clock,
             rand=rand,
         )
         _check_one_of(http_client, transport)
         self._owns_http = http_client is None
+        if http_client is None and transport is None and not _env_proxies():
+            transport = DeadlineTransport(limits=limits)
         self._http = http_client or httpx.Client(timeout=timeout, limits=limits, transport=transport)
         self._sleep = sleep
 
     # --------------------------------------------------------------------------- the driver
 
     def _run(self, flow: Flow[T], on_progress: ProgressCallback | None = None) -> T:
-        value: Any = None
-        while True:
-            try:
-                effect = flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value = None
-            if isinstance(effect, Send):
-                value = self._send(effect)
-            elif isinstance(effect, Sleep):
-                self._sleep(effect.seconds)
-            elif isinstance(effect, Notify):
-                if on_progress is not None:
-                    on_progress(effect.info)
-            elif isinstance(effect, Fetch):
-                value = self._fetch(effect)
+        try:
+            if self._closed:
+                raise self._closed_error("create a new one")
+            value: Any = None
+            while True:
+                try:
+                    effect = flow.send(value)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                value = None
+                if isinstance(effect, Send):
+                    value = self._send(effect)
+                elif isinstance(effect, Fetch):
+                    value = self._fetch(effect)
+                elif isinstance(effect, Sleep):
+                    self._sleep(effect.seconds)
+                elif isinstance(effect, Notify):
+                    if on_progress is not None:
+                        on_progress(effect.info)
+                else:
+                    assert_never(effect)
+        except KieError as exc:
+            self._surface(exc)
+            raise
+        finally:
+            flow.close()
 
     def _send(self, effect: Send) -> httpx.Response | Exception:
+        budget = self._budget(effect)
         try:
-            method, url, kwargs = self._request(effect)
-            response = self._http.request(method, url, **kwargs)
+            with active(budget):
+                request = self._request(effect, self._http, budget)
+                response = self._http.send(request, auth=self._auth, stream=True)
+                try:
+                    body = _Collector(
+                        self.max_reply_bytes, effect.request.operation, budget, response.status_code
+                    )
+                    for chunk in response.iter_bytes():
+                        body.add(chunk)
+                finally:
+                    response.close()  # a half-read connection is closed by httpcore, never reused
             self._log_reply(response)
-            return response
-        except _CAUGHT as exc:
-            return exc
+            return _replayed(response, body.content())
+        except _OUTCOMES as exc:
+            return self._closed_error("closed during the call") if self._closed else exc
+        except RuntimeError:  # httpx: "Cannot send a request, as the client has been closed."
+            if self._closed:
+                return self._closed_error("closed during the call")
+            raise
         finally:
             if effect.request.close is not None:
                 effect.request.close()
 
     def _fetch(self, effect: Fetch) -> Exception | None:
         sink = effect.sink
+        started = time.monotonic()
+        budget = Budget(started + self.deadlines.request)  # until the headers arrive
         try:
-            with self._http.stream(
-                "GET", effect.url, headers={"User-Agent": _USER_AGENT}, follow_redirects=True
-            ) as response:
+            with (
+                active(budget),
+                self._http.stream(
+                    "GET",
+                    effect.url,
+                    headers={"User-Agent": _USER_AGENT},
+                    follow_redirects=True,
+                    timeout=clamp_timeout(self._http.timeout, self.deadlines.request),
+                ) as response,
+            ):
                 sink.start(response.status_code, response.headers)
+                budget.at = started + self.deadlines.download_budget(sink.declared or sink.max_bytes)
                 for chunk in response.iter_bytes():
                     sink.write(chunk)
+                    budget.check()
             sink.finish()
             return None
-        except (DownloadError, *_CAUGHT) as exc:
-            return exc
+        except _OUTCOMES as exc:
+            return self._closed_error("closed during a download", saving=True) if self._closed else exc
+        except RuntimeError:
+            if self._closed:
+                return self._closed_error("closed during a download", saving=True)
+            raise
 
     # --------------------------------------------------------------------------- public methods
 
@@ -428,13 +611,14 @@ class Client(_BaseClient):
             InvalidInputError: a bad argument (nothing was sent).
             TaskFailedError: the task failed. WaitTimeoutError: it did not finish in time (carries the
             task id). SubmissionOutcomeUnknownError: createTask's outcome is unknown. APIError,
-            TransportError, UnexpectedResponseError: see the exception tree.
+            TransportError (``RequestTimeoutError`` past ``request_timeout``), UnexpectedResponseError,
+            ClientClosedError: see the exception tree.
         """
         outcome = self._run(
             self._edit_flow(images, prompt, aspect_ratio, quality, callback_url, wait=wait, timeout=timeout),
             on_progress,
         )
-        return outcome if isinstance(outcome, Task) else EditResult._of(outcome, self)
+        return outcome if isinstance(outcome, Task) else EditResult.from_info(outcome, self)
 
     def create_task(
         self,
@@ -465,7 +649,7 @@ class Client(_BaseClient):
         """
         _check_timeout(timeout)
         info = self._run(self._flows.wait(_check_task_id(task_id), timeout), on_progress)
-        return EditResult._of(info, self)
+        return EditResult.from_info(info, self)
 
     def upload(
         self, source: _inputs.ImageInput, *, file_name: str | None = None, method: str = "stream"
@@ -488,20 +672,28 @@ class Client(_BaseClient):
         return self._run(self._flows.download_url(_inputs.check_url("url", url)))
 
     def download(self, result: EditResult | TaskInfo, dest: str | os.PathLike[str] = ".") -> list[Path]:
-        """Download every result image into the folder ``dest``; return the paths written."""
+        """Download every result image into the folder ``dest``; return the paths written.
+
+        Raises:
+            DownloadError: the result host failed, stalled or outlived ``download_timeout``.
+            DestinationError: ``dest`` could not be written (not retried). ClientClosedError.
+        """
         task_id, sinks = self._download_plan(result, dest)
         for sink in sinks:
             self._run(self._flows.fetch(sink.url, sink, task_id))
         return [sink.path for sink in sinks]
 
-    def _read(self, info: TaskInfo) -> list[bytes]:
-        sinks = [MemorySink(url, self.max_download_bytes) for url in info.result_urls]
+    def read_results(self, result: EditResult | TaskInfo) -> list[bytes]:
+        """Download every result image into memory (``EditResult.bytes()``)."""
+        task_id, sinks = self._memory_plan(result)
         for sink in sinks:
-            self._run(self._flows.fetch(sink.url, sink, info.task_id))
+            self._run(self._flows.fetch(sink.url, sink, task_id))
         return [sink.content for sink in sinks]
 
     def close(self) -> None:
-        """Close the connection pool (unless you passed your own ``http_client``)."""
+        """Close the connection pool (unless you passed your own ``http_client``); calls made after, or
+        in flight, raise ``ClientClosedError``."""
+        self._closed = True
         if self._owns_http:
             self._http.close()
 
@@ -539,8 +731,12 @@ class AsyncClient(_BaseClient):
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        request_timeout: float | None = None,
+        download_timeout: float | None = None,
         upload_path: str = DEFAULT_UPLOAD_PATH,
         allow_http_callback: bool = False,
+        allow_insecure_http: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
@@ -555,8 +751,13 @@ class AsyncClient(_BaseClient):
             retry_policy=retry_policy,
             poll_policy=poll_policy,
             max_download_bytes=max_download_bytes,
+            max_reply_bytes=max_reply_bytes,
+            timeout=http_client.timeout if http_client is not None else timeout,
+            request_timeout=request_timeout,
+            download_timeout=download_timeout,
             upload_path=upload_path,
             allow_http_callback=allow_http_callback,
+            allow_insecure_http=allow_insecure_http,
             clock=clock,
             rand=rand,
         )
@@ -568,50 +769,101 @@ class AsyncClient(_BaseClient):
     # --------------------------------------------------------------------------- the driver
 
     async def _run(self, flow: Flow[T], on_progress: ProgressCallback | None = None) -> T:
-        value: Any = None
-        while True:
-            try:
-                effect = flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value = None
-            if isinstance(effect, Send):
-                value = await self._send(effect)
-            elif isinstance(effect, Sleep):
-                await self._sleep(effect.seconds)
-            elif isinstance(effect, Notify):
-                if on_progress is not None:
-                    outcome = on_progress(effect.info)
-                    if inspect.isawaitable(outcome):  # an ``async def`` callback
-                        await outcome
-            elif isinstance(effect, Fetch):
-                value = await self._fetch(effect)
+        try:
+            if self._closed:
+                raise self._closed_error("create a new one")
+            value: Any = None
+            while True:
+                try:
+                    effect = flow.send(value)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                value = None
+                if isinstance(effect, Send):
+                    value = await self._send(effect)
+                elif isinstance(effect, Fetch):
+                    value = await self._fetch(effect)
+                elif isinstance(effect, Sleep):
+                    await self._sleep(effect.seconds)
+                elif isinstance(effect, Notify):
+                    if on_progress is not None:
+                        outcome = on_progress(effect.info)
+                        if inspect.isawaitable(outcome):  # an ``async def`` callback
+                            await outcome
+                else:
+                    assert_never(effect)
+        except KieError as exc:
+            self._surface(exc)
+            raise
+        finally:
+            # Cancelled (CancelledError, the caller's asyncio.timeout) or failed at any step: the flow
+            # cleans up (a .part file, a log line naming a task that goes on) and the client stays usable.
+            flow.close()
 
     async def _send(self, effect: Send) -> httpx.Response | Exception:
+        import anyio  # httpx's own dependency; imported on first use like asyncio
+
+        budget = self._budget(effect)
         try:
-            method, url, kwargs = self._request(effect)
-            response = await self._http.request(method, url, **kwargs)
+            with anyio.fail_after(max(budget.left(), 0.0)):
+                request = self._request(effect, self._http, budget)
+                response = await self._http.send(request, auth=self._auth, stream=True)
+                try:
+                    body = _Collector(
+                        self.max_reply_bytes, effect.request.operation, budget, response.status_code
+                    )
+                    async for chunk in response.aiter_bytes():
+                        body.add(chunk)
+                finally:
+                    await response.aclose()  # a half-read connection is closed by httpcore, never reused
             self._log_reply(response)
-            return response
-        except _CAUGHT as exc:
-            return exc
+            return _replayed(response, body.content())
+        except TimeoutError as exc:  # anyio's deadline: the request's total deadline passed
+            if isinstance(exc, DeadlineExceeded):
+                return exc
+            error = DeadlineExceeded("the request's total deadline passed")
+            error.__cause__ = exc
+            return error
+        except _OUTCOMES as exc:
+            return self._closed_error("closed during the call") if self._closed else exc
+        except RuntimeError:  # httpx: "Cannot send a request, as the client has been closed."
+            if self._closed:
+                return self._closed_error("closed during the call")
+            raise
         finally:
             if effect.request.close is not None:
                 effect.request.close()
 
     async def _fetch(self, effect: Fetch) -> Exception | None:
+        import anyio
+
         sink = effect.sink
+        started = anyio.current_time()
         try:
-            async with self._http.stream(
-                "GET", effect.url, headers={"User-Agent": _USER_AGENT}, follow_redirects=True
-            ) as response:
-                sink.start(response.status_code, response.headers)
-                async for chunk in response.aiter_bytes():
-                    sink.write(chunk)
-            sink.finish()
+            with anyio.fail_after(self.deadlines.request) as scope:
+                async with self._http.stream(
+                    "GET",
+                    effect.url,
+                    headers={"User-Agent": _USER_AGENT},
+                    follow_redirects=True,
+                    timeout=clamp_timeout(self._http.timeout, self.deadlines.request),
+                ) as response:
+                    sink.start(response.status_code, response.headers)
+                    scope.deadline = started + self.deadlines.download_budget(sink.declared or sink.max_bytes)
+                    async for chunk in response.aiter_bytes():
+                        sink.write(chunk)
+                sink.finish()
             return None
-        except (DownloadError, *_CAUGHT) as exc:
-            return exc
+        except TimeoutError as exc:
+            error = DeadlineExceeded("the download's total deadline passed")
+            error.__cause__ = exc
+            return error
+        except _OUTCOMES as exc:
+            return self._closed_error("closed during a download", saving=True) if self._closed else exc
+        except RuntimeError:
+            if self._closed:
+                return self._closed_error("closed during a download", saving=True)
+            raise
 
     # --------------------------------------------------------------------------- public methods
 
@@ -660,7 +912,7 @@ class AsyncClient(_BaseClient):
             self._edit_flow(images, prompt, aspect_ratio, quality, callback_url, wait=wait, timeout=timeout),
             on_progress,
         )
-        return outcome if isinstance(outcome, Task) else AsyncEditResult._of(outcome, self)
+        return outcome if isinstance(outcome, Task) else AsyncEditResult.from_info(outcome, self)
 
     async def create_task(
         self,
@@ -686,7 +938,7 @@ class AsyncClient(_BaseClient):
         """Poll until the task finishes (see ``Client.wait``)."""
         _check_timeout(timeout)
         info = await self._run(self._flows.wait(_check_task_id(task_id), timeout), on_progress)
-        return AsyncEditResult._of(info, self)
+        return AsyncEditResult.from_info(info, self)
 
     async def upload(
         self, source: _inputs.ImageInput, *, file_name: str | None = None, method: str = "stream"
@@ -711,14 +963,17 @@ class AsyncClient(_BaseClient):
             await self._run(self._flows.fetch(sink.url, sink, task_id))
         return [sink.path for sink in sinks]
 
-    async def _read(self, info: TaskInfo) -> list[bytes]:
-        sinks = [MemorySink(url, self.max_download_bytes) for url in info.result_urls]
+    async def read_results(self, result: EditResult | AsyncEditResult | TaskInfo) -> list[bytes]:
+        """Download every result image into memory (``AsyncEditResult.bytes()``)."""
+        task_id, sinks = self._memory_plan(result)
         for sink in sinks:
-            await self._run(self._flows.fetch(sink.url, sink, info.task_id))
+            await self._run(self._flows.fetch(sink.url, sink, task_id))
         return [sink.content for sink in sinks]
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless you passed your own ``http_client``)."""
+        """Close the connection pool (unless you passed your own ``http_client``); calls made after, or
+        in flight, raise ``ClientClosedError``."""
+        self._closed = True
         if self._owns_http:
             await self._http.aclose()
 

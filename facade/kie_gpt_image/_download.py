@@ -2,11 +2,13 @@
 
 The drivers stream a result URL into a ``Sink``; the sink enforces the cap on the declared length and
 on the bytes actually received, and a file sink writes to a temporary name and renames it only when
-complete, so a failed download never leaves a truncated image behind.
+complete, so a failed (or cancelled) download never leaves a truncated image or a ``.part`` file behind.
+A local file-system failure is a ``DestinationError``, never mistaken for a network one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from ._errors import DownloadError, ResultTooLargeError
+from ._errors import DestinationError, DownloadError, ResultTooLargeError
 from ._inputs import sniff_image_type
 from ._replies import retry_after
 
@@ -42,6 +44,8 @@ class Sink:
         self.url = url
         self.max_bytes = max_bytes
         self.received = 0
+        self.declared: int | None = None
+        """The ``Content-Length`` of the current reply, when it sent one."""
         self._head = b""
         self._retry_after: float | None = None
 
@@ -56,7 +60,8 @@ class Sink:
                 retry_after=self._retry_after,
             )
         declared = headers.get("content-length", "").strip()
-        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
+        self.declared = int(declared) if declared.isascii() and declared.isdigit() else None
+        if self.declared is not None and self.declared > self.max_bytes:
             raise ResultTooLargeError(
                 f"{self.url} is {declared} bytes, over the {self.max_bytes}-byte cap", url=self.url
             )
@@ -135,33 +140,53 @@ class FileSink(Sink):
         self._handle: IO[bytes] | None = None
         self._temp: Path | None = None
 
+    def _local_error(self, exc: OSError) -> DestinationError:
+        self.abort()
+        return DestinationError(
+            f"could not write {str(self.path)!r}: {exc.strerror or exc}; the result is still at {self.url}",
+            path=str(self.path),
+        )
+
     def _reset(self) -> None:
         self.abort()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Not mkstemp: it creates mode 0600, and a saved result should get the user's usual
-        # permissions (0666 less the umask). O_EXCL keeps the name ours.
-        temp = self.path.parent / f".{self.path.name}.{secrets.token_hex(6)}.part"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Not mkstemp: it creates mode 0600, and a saved result should get the user's usual
+            # permissions (0666 less the umask). O_EXCL keeps the name ours.
+            temp = self.path.parent / f".{self.path.name}.{secrets.token_hex(6)}.part"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise self._local_error(exc) from exc
         self._handle = os.fdopen(fd, "wb")
         self._temp = temp
 
     def _write(self, chunk: bytes) -> None:
         if self._handle is None:
             raise DownloadError(f"download of {self.url} was not started", url=self.url)
-        self._handle.write(chunk)
+        try:
+            self._handle.write(chunk)
+        except OSError as exc:
+            raise self._local_error(exc) from exc
 
     def _finish(self) -> None:
         if self._handle is None or self._temp is None:
             raise DownloadError(f"download of {self.url} produced no body", url=self.url)
-        self._handle.close()
-        self._handle = None
-        os.replace(self._temp, self.path)
+        try:
+            self._handle.close()
+            self._handle = None
+            os.replace(self._temp, self.path)
+        except OSError as exc:
+            raise self._local_error(exc) from exc
         self._temp = None
 
     def abort(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-        if self._temp is not None:
-            self._temp.unlink(missing_ok=True)
-            self._temp = None
+        handle, temp = self._handle, self._temp
+        self._handle = self._temp = None
+        # Runs on every exit, Ctrl-C and task cancellation included: a failing close or unlink must not
+        # hide the error that brought us here.
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)

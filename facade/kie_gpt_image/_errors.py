@@ -3,15 +3,19 @@
     KieError
     ├── InvalidInputError            bad input, raised before anything is sent or spent
     │   └── MissingApiKeyError       no api_key and no KIE_API_KEY
+    ├── ClientClosedError            the client was closed before or during the call
     ├── TransportError               the request did not complete (connect, read, write, protocol)
-    │   └── RequestTimeoutError      ... because a timeout expired
+    │   └── RequestTimeoutError      ... because a timeout or the request's total deadline expired
     ├── UnexpectedResponseError      a reply that is not a kie.ai envelope (HTML page, truncated JSON,
-    │                                non-standard status with no envelope, data missing where required)
+    │   │                            non-standard status with no envelope, data missing where required)
+    │   └── ReplyTooLargeError       ... because it exceeded the reply size cap (``max_reply_bytes``)
     ├── APIError                     kie.ai answered with an error code (HTTP status or body ``code``)
+    │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
     │   ├── InsufficientCreditsError 402
     │   ├── UsageCapExceededError    433 (sub-key usage cap, newer specs)
     │   ├── NotFoundError            404
+    │   ├── UpstreamTimeoutError     408 (no result for over 10 minutes)
     │   ├── UnprocessableRequestError 422
     │   ├── RateLimitError           429
     │   ├── MaintenanceError         455
@@ -21,8 +25,9 @@
     ├── SubmissionOutcomeUnknownError createTask was sent but whether a task was created is unknown
     ├── TaskFailedError              the task ended in state ``fail``
     ├── WaitTimeoutError             the task did not finish within the wait timeout
-    ├── DownloadError                a result could not be downloaded
+    ├── DownloadError                a result could not be downloaded (host error, stall, deadline)
     │   └── ResultTooLargeError      ... because it exceeded the size cap
+    ├── DestinationError             a result could not be written locally (disk full, permissions)
     └── WebhookVerificationError     a callback failed verification (kie_gpt_image.webhooks)
         ├── MissingHeaderError       X-Webhook-Timestamp or X-Webhook-Signature absent
         ├── BadTimestampError        the timestamp is not Unix seconds
@@ -43,8 +48,11 @@ from typing import ClassVar
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BadRequestError",
     "BadSignatureError",
     "BadTimestampError",
+    "ClientClosedError",
+    "DestinationError",
     "DownloadError",
     "FeatureDisabledError",
     "FutureTimestampError",
@@ -59,6 +67,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ReplayedCallbackError",
+    "ReplyTooLargeError",
     "RequestTimeoutError",
     "ResultTooLargeError",
     "ServerError",
@@ -68,9 +77,12 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "UnprocessableRequestError",
+    "UpstreamTimeoutError",
     "UsageCapExceededError",
     "WaitTimeoutError",
     "WebhookVerificationError",
+    "excerpt",
+    "redact",
 ]
 
 _BODY_EXCERPT = 500
@@ -125,6 +137,17 @@ class MissingApiKeyError(InvalidInputError):
         )
 
 
+class ClientClosedError(KieError):
+    """The client was closed before the call, or while it was in flight.
+
+    A common case: ``result.save()`` after the ``with Client() as client:`` block ended. Save inside the
+    block, or create the client without ``with`` and close it when you are done.
+    """
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)
+
+
 class TransportError(KieError):
     """The HTTP exchange did not complete (connection refused or dropped, protocol error)."""
 
@@ -135,7 +158,8 @@ class TransportError(KieError):
 
 
 class RequestTimeoutError(TransportError):
-    """A connect, read, write or pool timeout expired."""
+    """A connect, read, write or pool timeout expired, or the request's total deadline
+    (``request_timeout``) passed."""
 
 
 class UnexpectedResponseError(KieError):
@@ -158,6 +182,23 @@ class UnexpectedResponseError(KieError):
         self.status_code = status_code
         self.body = excerpt(body)
         """The reply body, truncated to 500 characters."""
+
+
+class ReplyTooLargeError(UnexpectedResponseError):
+    """A kie.ai reply exceeded ``max_reply_bytes`` (counted after gzip/deflate decoding)."""
+
+    def __init__(
+        self, *, operation: str, cap: int, status_code: int | None = None, task_id: str | None = None
+    ) -> None:
+        super().__init__(
+            f"reply exceeds the {cap}-byte cap (max_reply_bytes)",
+            operation=operation,
+            status_code=status_code,
+            body=None,
+            task_id=task_id,
+        )
+        self.cap = cap
+        """The cap in bytes."""
 
 
 class APIError(KieError):
@@ -189,6 +230,13 @@ class APIError(KieError):
         """Seconds to wait before retrying, from a ``Retry-After`` header, when given."""
 
 
+class BadRequestError(APIError):
+    """400: the request was malformed (kie.ai's published recordInfo document). Never retried."""
+
+    documented_code = 400
+    resumable = False
+
+
 class AuthenticationError(APIError):
     """401: the API key is missing or invalid. Never retried."""
 
@@ -211,6 +259,14 @@ class NotFoundError(APIError):
     """404: the resource, endpoint or task id does not exist."""
 
     documented_code = 404
+    resumable = False
+
+
+class UpstreamTimeoutError(APIError):
+    """408: upstream trouble, the task has had no result for over 10 minutes (kie.ai's published
+    recordInfo document). The task is stuck: report it to kie.ai with its id."""
+
+    documented_code = 408
     resumable = False
 
 
@@ -258,11 +314,12 @@ class SubmissionOutcomeUnknownError(KieError):
     account's task list (or credits) before submitting again.
     """
 
-    def __init__(self, cause: KieError | None, *, request_summary: str) -> None:
+    def __init__(self, cause: KieError | None, *, request_summary: str, task_id: str | None = None) -> None:
         reason = str(cause) if cause is not None else "no reply"
         super().__init__(
             "createTask was sent but its outcome is unknown (a task may have been created and paid for; "
-            f"it was not resubmitted): {reason}"
+            f"it was not resubmitted): {reason}",
+            task_id=task_id,
         )
         self.cause = cause
         self.request_summary = request_summary
@@ -317,6 +374,39 @@ class DownloadError(KieError):
 
 class ResultTooLargeError(DownloadError):
     """A result file exceeded the download size cap (``max_download_bytes``)."""
+
+
+class DestinationError(KieError):
+    """A result could not be written to the local destination (a folder that cannot be created, a full
+    disk, missing permissions). Nothing is wrong at kie.ai: fix the destination and download again."""
+
+    resumable = False
+
+    def __init__(self, message: str, *, path: str, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.path = path
+        """The local path that could not be written."""
+
+
+def redact(error: BaseException, secret: str) -> None:
+    """Replace ``secret`` by a mask wherever ``error`` (and its causes) could show it: the message, the
+    reply excerpt and kie.ai's ``msg`` (a 401 may echo the key it refused)."""
+    if not secret:
+        return
+    mask = "<API key hidden>"
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for name in ("message", "msg", "body", "request_summary"):
+            value = getattr(current, name, None)
+            if isinstance(value, str) and secret in value:
+                setattr(current, name, value.replace(secret, mask))
+        current.args = tuple(a.replace(secret, mask) if isinstance(a, str) else a for a in current.args)
+        cause = getattr(current, "cause", None)
+        if isinstance(cause, BaseException) and id(cause) not in seen:
+            redact(cause, secret)
+        current = current.__cause__ or current.__context__
 
 
 class WebhookVerificationError(KieError):

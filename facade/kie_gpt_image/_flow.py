@@ -2,14 +2,16 @@
 
 A flow yields effects and receives their results:
 
-- ``Send(request)``  → the driver sends it; receives the read ``httpx.Response`` or the exception raised;
-- ``Fetch(url, sink)`` → the driver streams ``url`` (no Authorization) into ``sink``; receives ``None``
-  or the exception raised;
+- ``Send(request, attempt, budget)`` → the driver sends it within the request deadline (and ``budget``);
+  receives the read ``httpx.Response`` or the exception that ended the attempt;
+- ``Fetch(url, sink, attempt)`` → the driver streams ``url`` (no Authorization) into ``sink`` within the
+  download deadline; receives ``None`` or the exception that ended the attempt;
 - ``Sleep(seconds)`` → the driver sleeps (``time.sleep`` or ``asyncio.sleep``, both injectable);
 - ``Notify(info)``   → the driver calls the user's ``on_progress`` callback.
 
-Retry and poll decisions come from the pure policies in ``_policies``; the drivers in ``_client`` only
-perform effects. validate → upload → create → wait → result is therefore tested once, without I/O.
+One attempt loop (``Flows.attempts``) serves API calls and result downloads alike: each failed attempt is
+classified and decided on by ``_attempt`` (where the never-pay-twice rule lives). The drivers in
+``_client`` only perform effects, so validate → upload → create → wait → result is tested without I/O.
 """
 
 from __future__ import annotations
@@ -17,33 +19,33 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import httpx
 
 from . import _api
+from ._attempt import Fail, Failure, OutcomeUnknown, Retry, classify, decide
 from ._download import Sink
 from ._errors import (
-    DownloadError,
     KieError,
-    ServerError,
     SubmissionOutcomeUnknownError,
     TaskFailedError,
-    TransportError,
     UnexpectedResponseError,
     WaitTimeoutError,
 )
 from ._inputs import ImageSource, LocalImage
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
-from ._replies import transport_error
 
-__all__ = ["Effect", "Fetch", "Flows", "Notify", "Send", "Sleep"]
+__all__ = ["Effect", "Fetch", "Flow", "Flows", "Notify", "Send", "Sleep"]
 
 logger = logging.getLogger("kie_gpt_image")
 
 T = TypeVar("T")
+
+_LAST_POLL = 0.5
+"""Seconds the poll at a wait's deadline may take: a wait ends within its deadline plus this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +54,17 @@ class Send:
 
     request: _api.RequestSpec
     attempt: int
+    budget: float | None = None
+    """Seconds the attempt may take at most, when less than the request deadline (a wait's time left)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
-    """Stream a result URL into ``sink``, without kie.ai credentials."""
+    """Stream a result URL into ``sink``, without kie.ai credentials (attempt number ``attempt``)."""
 
     url: str
     sink: Sink
+    attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +76,13 @@ class Sleep:
 
 @dataclass(frozen=True, slots=True)
 class Notify:
-    """Report a state change to the user's ``on_progress`` callback."""
+    """Report a state change (or a poll failure being ridden out) to the user's ``on_progress``."""
 
     info: TaskInfo
 
 
 Effect = Send | Fetch | Sleep | Notify
 Flow = Generator[Effect, Any, T]
-
-# What the generated parsers raise on shapes the spec does not describe (reference §7).
-# RecursionError: absurdly nested JSON; OverflowError: 1e400 where an integer is expected.
-_DECODE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,52 +94,95 @@ class Flows:
     clock: Callable[[], float]
     rand: Callable[[], float]
     upload_path: str
+    mask: Callable[[BaseException], None] = lambda error: None
+    """Masks the client's key in an error before anything (a log line, ``on_progress``) shows it."""
 
-    # ------------------------------------------------------------------------------- one request
+    # ------------------------------------------------------------------------------- the attempt loop
 
-    def call(self, build: Callable[[], _api.RequestSpec], parse: Callable[[httpx.Response], T]) -> Flow[T]:
-        """Send a request built fresh per attempt, retrying as the policy allows; return the parse."""
+    def attempts(
+        self,
+        operation: str,
+        once: Callable[[int], Flow[T | Failure]],
+        *,
+        paid: bool = False,
+        summary: Callable[[], str] = str,
+    ) -> Flow[T]:
+        """Run attempts (``once(n)``) until one succeeds or ``_attempt.decide`` says stop."""
         attempt = 0
         while True:
-            request = build()
-            outcome = yield Send(request, attempt)
-            never_sent = False
-            error: KieError
-            if isinstance(outcome, BaseException):
-                error, never_sent = transport_error(outcome, request.operation)  # type: ignore[arg-type]
-                cause: BaseException = outcome
-            else:
-                try:
-                    return parse(outcome)
-                except KieError as exc:
-                    error, cause = exc, exc
-                except _DECODE_ERRORS as exc:
-                    error = UnexpectedResponseError(
-                        f"reply does not match the spec ({type(exc).__name__}: {exc})",
-                        operation=request.operation,
-                        status_code=outcome.status_code,
-                        body=outcome.content,
-                    )
-                    cause = exc
-            delay = self.retry.delay(attempt, error, paid=request.paid, never_sent=never_sent, rand=self.rand)
-            if delay is None:
-                if request.paid and _outcome_unknown(error, never_sent):
-                    unknown = SubmissionOutcomeUnknownError(error, request_summary=_summary(request))
-                    if isinstance(outcome, httpx.Response):
-                        unknown.task_id = _api.task_id_in(outcome)
-                    raise unknown from cause
-                if error is cause:
-                    raise error
-                raise error from cause
+            outcome = yield from once(attempt)
+            if not isinstance(outcome, Failure):
+                return outcome
+            decision = decide(attempt, outcome, paid=paid, policy=self.retry, rand=self.rand)
+            if isinstance(decision, OutcomeUnknown):
+                raise SubmissionOutcomeUnknownError(
+                    outcome.error, request_summary=summary(), task_id=outcome.task_id
+                ) from outcome.error
+            if isinstance(decision, Fail):
+                raise outcome.error
             logger.info(
                 "retrying %s after %s (attempt %d, sleeping %.2f s)",
-                request.operation,
-                type(error).__name__,
+                operation,
+                type(outcome.error).__name__,
                 attempt + 1,
-                delay,
+                decision.delay,
             )
-            yield Sleep(delay)
+            yield Sleep(decision.delay)
             attempt += 1
+
+    def _send_once(
+        self,
+        request: _api.RequestSpec,
+        parse: Callable[[httpx.Response], T],
+        attempt: int,
+        budget: float | None = None,
+    ) -> Flow[T | Failure]:
+        try:
+            outcome = yield Send(request, attempt, budget)
+        except GeneratorExit:
+            if request.paid:
+                logger.warning(
+                    "createTask was interrupted after it was sent: a task may have been created (%s)",
+                    _api.describe(request),
+                )
+            raise
+        if isinstance(outcome, BaseException):
+            return self._classified(classify(outcome, request.operation))
+        try:
+            return parse(outcome)
+        except KieError as exc:
+            task_id = _api.task_id_in(outcome) if request.paid else None
+            failure = classify(exc, request.operation, response=outcome, task_id=exc.task_id or task_id)
+            return self._classified(failure)
+
+    def _classified(self, failure: Failure) -> Failure:
+        self.mask(failure.error)
+        return failure
+
+    def call(self, build: Callable[[], _api.RequestSpec], parse: Callable[[httpx.Response], T]) -> Flow[T]:
+        """Send a request built fresh per attempt, retried as ``_attempt.decide`` allows; return the parse."""
+        first = build()
+
+        def once(attempt: int) -> Flow[T | Failure]:
+            return self._send_once(first if attempt == 0 else build(), parse, attempt)
+
+        return (
+            yield from self.attempts(
+                first.operation, once, paid=first.paid, summary=lambda: _api.describe(first)
+            )
+        )
+
+    def _fetch_once(self, url: str, sink: Sink, attempt: int) -> Flow[Failure | None]:
+        done = False
+        try:
+            outcome = yield Fetch(url, sink, attempt)
+            if outcome is None:
+                done = True
+                return None
+            return self._classified(classify(outcome, "download", url=url))
+        finally:
+            if not done:  # failed, or interrupted (Ctrl-C, task cancelled): no .part file stays behind
+                sink.abort()
 
     # ------------------------------------------------------------------------------- operations
 
@@ -157,7 +201,7 @@ class Flows:
     def create_task(
         self, input_urls: list[str], prompt: str, aspect_ratio: str, quality: str, callback_url: str | None
     ) -> Flow[Task]:
-        """createTask (paid: see ``RetryPolicy``)."""
+        """createTask: paid, so never resent once it may have been processed (``_attempt``)."""
         task = yield from self.call(
             lambda: _api.create_task_request(
                 input_urls=input_urls,
@@ -217,36 +261,63 @@ class Flows:
         )
 
     def wait(self, task_id: str, timeout: float | None = None) -> Flow[TaskInfo]:
-        """Poll until the task finishes; return its record on success, raise on failure or timeout."""
-        poll = self.poll
-        limit = poll.timeout if timeout is None else timeout
+        """Poll until the task finishes; return its record on success, raise on failure or at the
+        deadline (``timeout``, else the poll policy's). Failed polls are ridden out until then: they
+        cost nothing."""
+        limit = self.poll.timeout if timeout is None else timeout
         start = self.clock()
-        last: tuple[TaskState, str | None] | None = None
+        last: TaskInfo | None = None
+        failed = 0  # consecutive failed polls
+        problem: KieError | None = None
         while True:
-            info = yield from self.get_task(task_id)
-            if (info.state, info.raw_state) != last:
-                last = (info.state, info.raw_state)
-                logger.debug("task %s is %s", task_id, info.raw_state)
-                yield Notify(info)
-            if info.state is TaskState.SUCCESS:
-                if not info.result_urls:
-                    raise UnexpectedResponseError(
-                        "task succeeded but resultJson holds no resultUrls",
-                        operation="get-task-details",
-                        status_code=200,
-                        body=str(info.raw.get("resultJson", "")),
-                        task_id=task_id,
-                    )
-                return info
-            if info.state is TaskState.FAIL:
-                raise TaskFailedError(task_id, info.fail_code, info.fail_msg)
+            left = limit - (self.clock() - start)
+            outcome = yield from self._send_once(
+                _api.get_task_request(task_id),
+                lambda r: _api.parse_task_info(r, task_id),
+                failed,
+                budget=max(left, _LAST_POLL),
+            )
             elapsed = self.clock() - start
-            delay = poll.next_delay(elapsed) if elapsed < limit else None
-            if delay is not None:
-                delay = min(delay, limit - elapsed)
-            if delay is None or delay <= 0:
-                raise WaitTimeoutError(task_id, waited=elapsed, last_state=info.raw_state or info.state.value)
-            yield Sleep(delay)
+            if isinstance(outcome, Failure):
+                decision = decide(
+                    failed, outcome, paid=False, policy=self.retry, rand=self.rand, polling=True
+                )
+                if not isinstance(decision, Retry):
+                    outcome.error.task_id = outcome.error.task_id or task_id
+                    raise outcome.error
+                problem = outcome.error
+                logger.warning(
+                    "poll of task %s failed (%s); waiting goes on until its deadline", task_id, problem
+                )
+                yield Notify(replace(last or TaskInfo(task_id, TaskState.UNKNOWN), poll_error=problem))
+                failed += 1
+                delay = max(decision.delay, self.poll.interval(elapsed))
+            else:
+                info, failed, problem = outcome, 0, None
+                if last is None or (info.state, info.raw_state) != (last.state, last.raw_state):
+                    logger.debug("task %s is %s", task_id, info.raw_state)
+                    yield Notify(info)
+                last = info
+                if info.state is TaskState.SUCCESS:
+                    if not info.result_urls:
+                        raise UnexpectedResponseError(
+                            "task succeeded but resultJson holds no resultUrls",
+                            operation="get-task-details",
+                            status_code=200,
+                            body=str(info.raw.get("resultJson", "")),
+                            task_id=task_id,
+                        )
+                    return info
+                if info.state is TaskState.FAIL:
+                    raise TaskFailedError(task_id, info.fail_code, info.fail_msg)
+                delay = self.poll.interval(elapsed)
+            if elapsed >= limit:
+                state = last.raw_state or last.state.value if last is not None else "unknown"
+                error = WaitTimeoutError(task_id, waited=elapsed, last_state=state)
+                if problem is not None:
+                    raise error from problem
+                raise error
+            yield Sleep(min(delay, limit - elapsed))
 
     def edit(
         self,
@@ -270,49 +341,22 @@ class Flows:
         task = yield from self.create_task(input_urls, prompt, aspect_ratio, quality, callback_url)
         if not wait:
             return task
-        return (yield from self.wait(task.task_id, timeout))
+        try:
+            return (yield from self.wait(task.task_id, timeout))
+        except GeneratorExit:
+            # Cancelled (or interrupted) while waiting: the task goes on, and is paid for, at kie.ai.
+            logger.warning(
+                "stopped waiting for task %s; it goes on at kie.ai: resume with client.wait(%r)",
+                task.task_id,
+                task.task_id,
+            )
+            raise
 
     def fetch(self, url: str, sink: Sink, task_id: str | None) -> Flow[None]:
-        """Download ``url`` into ``sink``, retrying transport failures, 5xx/429 and non-image bodies
-        as reads are retried (a GET of a result pays for nothing)."""
-        attempt = 0
-        while True:
-            outcome = yield Fetch(url, sink)
-            if outcome is None:
-                return None
-            sink.abort()
-            error: KieError
-            if isinstance(outcome, DownloadError):
-                outcome.task_id = outcome.task_id or task_id
-                if not outcome.retryable:
-                    raise outcome
-                error = outcome
-            else:
-                error, _ = transport_error(outcome, "download")
-            delay = self.retry.delay(attempt, error, paid=False, never_sent=False, rand=self.rand)
-            if delay is None:
-                if error is outcome:
-                    raise error
-                raise DownloadError(
-                    f"could not download {url}: {error}", url=url, task_id=task_id
-                ) from outcome
-            yield Sleep(delay)
-            attempt += 1
-
-
-def _outcome_unknown(error: KieError, never_sent: bool) -> bool:
-    """Whether a failed createTask may nevertheless have created (and charged) a task."""
-    if never_sent:
-        return False
-    return isinstance(error, (TransportError, UnexpectedResponseError, ServerError))
-
-
-def _summary(request: _api.RequestSpec) -> str:
-    body = request.kwargs.get("json") or {}
-    data = body.get("input", {}) if isinstance(body, dict) else {}
-    prompt = str(data.get("prompt", ""))
-    return (
-        f"model={body.get('model')!r} prompt={prompt[:80]!r}{'...' if len(prompt) > 80 else ''} "
-        f"input_urls={data.get('input_urls')!r} aspect_ratio={data.get('aspect_ratio')!r} "
-        f"quality={data.get('quality')!r}"
-    )
+        """Download ``url`` into ``sink``; host errors (5xx, 429), stalls and bodies that are not an image
+        are retried as reads are (a GET of a result pays for nothing)."""
+        try:
+            return (yield from self.attempts("download", lambda n: self._fetch_once(url, sink, n)))
+        except KieError as exc:
+            exc.task_id = exc.task_id or task_id
+            raise

@@ -79,6 +79,9 @@ class TaskInfo:
     """The original createTask body (``param`` is a JSON string at kie.ai; parsed here)."""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The record exactly as received, for fields this library does not model."""
+    poll_error: Exception | None = field(default=None, compare=False)
+    """While ``wait`` rides out a failed poll (5xx, 429, 455, a dropped connection, a timeout): that
+    failure, reported to ``on_progress`` with the last record received. ``None`` otherwise."""
 
     @property
     def is_finished(self) -> bool:

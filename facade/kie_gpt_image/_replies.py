@@ -1,9 +1,8 @@
-"""Reading kie.ai replies, and mapping every foreign failure to our errors, in one place.
+"""Reading kie.ai's reply envelope, and the one table of its codes (used by ``_api``'s parsers).
 
 kie.ai reports errors as an envelope ``{"code", "msg", "data"}``; the code may arrive as the HTTP
 status, only in the body with HTTP 200, or both (reference "The reply envelope and codes"): all three
-are read the same way. Foreign exceptions (httpx transport errors, JSON decode errors) are mapped from
-the tables below and re-raised ``from`` the original.
+are read the same way. Transport failures are classified in ``_attempt``.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import httpx
 from ._errors import (
     APIError,
     AuthenticationError,
+    BadRequestError,
     FeatureDisabledError,
     GenerationFailedError,
     InsufficientCreditsError,
@@ -26,29 +26,23 @@ from ._errors import (
     MaintenanceError,
     NotFoundError,
     RateLimitError,
-    RequestTimeoutError,
     ServerError,
-    TransportError,
     UnexpectedResponseError,
     UnprocessableRequestError,
+    UpstreamTimeoutError,
     UsageCapExceededError,
 )
 
-__all__ = [
-    "ERRORS_BY_CODE",
-    "TRANSPORT_ERRORS",
-    "api_error",
-    "read_envelope",
-    "retry_after",
-    "transport_error",
-]
+__all__ = ["ERRORS_BY_CODE", "api_error", "read_envelope", "retry_after"]
 
 ERRORS_BY_CODE: Mapping[int, type[APIError]] = {
     cls.documented_code: cls
     for cls in (
+        BadRequestError,
         AuthenticationError,
         InsufficientCreditsError,
         NotFoundError,
+        UpstreamTimeoutError,
         UnprocessableRequestError,
         UsageCapExceededError,
         RateLimitError,
@@ -60,30 +54,6 @@ ERRORS_BY_CODE: Mapping[int, type[APIError]] = {
     if cls.documented_code is not None
 }
 """kie.ai code → error class; a test checks every code the spec lists has an entry."""
-
-# httpx exception → (our class, whether the request certainly never reached the server). Order
-# matters: the first matching base wins. ConnectError/ConnectTimeout fail before any byte is sent;
-# PoolTimeout waits for a connection that never came; UnsupportedProtocol/InvalidURL are local.
-TRANSPORT_ERRORS: tuple[tuple[type[Exception], type[TransportError], bool], ...] = (
-    (httpx.ConnectTimeout, RequestTimeoutError, True),
-    (httpx.PoolTimeout, RequestTimeoutError, True),
-    (httpx.TimeoutException, RequestTimeoutError, False),
-    (httpx.ConnectError, TransportError, True),
-    (httpx.UnsupportedProtocol, TransportError, True),
-    (httpx.TransportError, TransportError, False),
-    (httpx.InvalidURL, TransportError, True),
-    (httpx.StreamError, TransportError, False),
-    (httpx.DecodingError, TransportError, False),
-)
-
-
-def transport_error(exc: Exception, operation: str) -> tuple[TransportError, bool]:
-    """Map an httpx exception to ``(our error, never_sent)``."""
-    for foreign, ours, never_sent in TRANSPORT_ERRORS:
-        if isinstance(exc, foreign):
-            kind = type(exc).__name__
-            return ours(f"{kind} during {operation}: {exc or 'no detail'}", operation=operation), never_sent
-    return TransportError(f"{type(exc).__name__} during {operation}: {exc}", operation=operation), False
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

@@ -32,7 +32,8 @@ class EditResult(_ResultBase):
     _client: Client = field(repr=False, compare=False)
 
     @classmethod
-    def _of(cls, info: TaskInfo, client: Client) -> EditResult:
+    def from_info(cls, info: TaskInfo, client: Client) -> EditResult:
+        """Bind a finished task's record to the client that downloads its results."""
         return cls(info.task_id, info.result_urls, info, client)
 
     def save(self, dest: str | os.PathLike[str] = ".") -> list[Path]:
@@ -41,7 +42,7 @@ class EditResult(_ResultBase):
 
     def bytes(self) -> list[bytes]:
         """Download every result image into memory."""
-        return self._client._read(self.info)
+        return self._client.read_results(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,8 @@ class AsyncEditResult(_ResultBase):
     _client: AsyncClient = field(repr=False, compare=False)
 
     @classmethod
-    def _of(cls, info: TaskInfo, client: AsyncClient) -> AsyncEditResult:
+    def from_info(cls, info: TaskInfo, client: AsyncClient) -> AsyncEditResult:
+        """Bind a finished task's record to the client that downloads its results."""
         return cls(info.task_id, info.result_urls, info, client)
 
     async def save(self, dest: str | os.PathLike[str] = ".") -> list[Path]:
@@ -60,4 +62,4 @@ class AsyncEditResult(_ResultBase):
 
     async def bytes(self) -> list[bytes]:
         """Download every result image into memory."""
-        return await self._client._read(self.info)
+        return await self._client.read_results(self)

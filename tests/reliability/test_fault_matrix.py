@@ -9,14 +9,16 @@ Rules the table encodes (style.md point 4, reference "The reply envelope and cod
   ``drop_after``: the request bytes left the client, so it is *not* provably unsent and the outcome is
   unknown. The provable case (connection refused) is ``test_create_is_resent_only_when_provably_unsent``;
 - a task id the server sent reaches the user (on the result or on the error's ``task_id``);
-- no call outlives its timeouts: elapsed <= attempts x client timeout + slack.
+- no call outlives its deadline: a ``trickle`` (a valid reply, one byte at a time) is cut off at the
+  request's total deadline (``request_timeout``; for a result, the download deadline), an ``oversized``
+  reply at the size cap; every cell ends within its deadline plus one second.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
+import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -29,13 +31,19 @@ import pytest
 from PIL import Image
 
 import kie_gpt_image as kie
+from kie_gpt_image._deadline import DEFAULT_MIN_DOWNLOAD_RATE
 from kie_gpt_image.emulator import Emulator, EmulatorServer, Fault, Schedule
 
 CREATE = "gpt-image-1-5-image-to-image"
-TIMEOUT = 0.25  # seconds, the client's per-request timeout
+TIMEOUT = 0.25  # seconds, the client's per-phase timeout (connect, read, write)
+REQUEST_DEADLINE = 3 * TIMEOUT  # the default total deadline of a request: connect + write + read
 DELAY = 1.0  # seconds the ``delay`` fault holds a reply back: longer than TIMEOUT
-SLACK = 1.0  # seconds allowed on top of the timeouts (loopback, thread scheduling)
+SLACK = 1.0  # seconds allowed on top of the deadlines (loopback, thread scheduling)
 RETRY_AFTER = "3"
+TRICKLE = 0.05  # seconds between the bytes of a trickled reply: every read succeeds, the whole never ends
+CAP = 64 * 1024  # the client's reply and download caps in the matrix
+ENDED: dict[str, float] = {}
+"""Measured end time of each trickle/oversized cell (printed at the end of the module, for the record)."""
 
 FAULTS: dict[str, Fault] = {
     "drop_before": Fault.drop_before(),
@@ -51,6 +59,8 @@ FAULTS: dict[str, Fault] = {
     "unknown_state": Fault.unknown_state("canceled"),
     "null_data": Fault.null_data(),
     "status_520": Fault.http_status(520),
+    "trickle": Fault.trickle(TRICKLE),
+    "oversized": Fault.oversized(4 * CAP),
 }
 
 
@@ -64,8 +74,13 @@ class Row:
     error: type[kie.KieError] | None = None
     task_id_in_reply: bool = False
     """The reply carried the id of a task the server created: it must reach the user."""
-    bug: str | None = None
-    """Set when the library misses the expected outcome (the row is a strict xfail)."""
+
+    @property
+    def deadline(self) -> float:
+        """Seconds the cell may take: each attempt's deadline (a trickled one runs to the request's
+        total deadline; others are cut by a per-phase timeout), plus the slack."""
+        trickled = REQUEST_DEADLINE if self.fault == "trickle" else TIMEOUT
+        return trickled + (self.calls - 1) * TIMEOUT + SLACK
 
 
 _RETRIED_READ = {  # faults on a read/upload: the retry (call 2) succeeds
@@ -83,21 +98,6 @@ _RETRIED_READ = {  # faults on a read/upload: the retry (call 2) succeeds
     "unknown_state": 1,  # only recordInfo has a state; elsewhere the fault changes nothing
 }
 
-_BUG_DOWNLOAD_STATUS = (
-    "result download: an HTTP >= 400 reply raises DownloadError at once (_download.Sink.start), and "
-    "_flow.Flows.fetch re-raises every DownloadError without consulting the retry policy, so a 502/520 "
-    "on a GET (safe to retry) is never retried"
-)
-_BUG_DOWNLOAD_CONTENT = (
-    "result download: a 200 reply whose body is not an image (text, a JSON error envelope) is returned "
-    "and saved as the result .png; nothing checks the body's magic bytes"
-)
-_BUG_CREATE_520 = (
-    "createTask answered a full success envelope (code 200, data.taskId) under HTTP 520: "
-    "_replies.read_envelope maps the status to ServerError before the body is read, and "
-    "SubmissionOutcomeUnknownError is raised without the task id that was in the reply"
-)
-
 
 def _matrix() -> list[Row]:
     rows: list[Row] = []
@@ -112,6 +112,8 @@ def _matrix() -> list[Row]:
         for fault, calls in _RETRIED_READ.items():
             rows.append(Row(endpoint, fault, calls))
         rows.append(Row(endpoint, "code_505", 1, kie.FeatureDisabledError))
+        rows.append(Row(endpoint, "trickle", 2))  # cut at the request deadline, then retried
+        rows.append(Row(endpoint, "oversized", 1, kie.ReplyTooLargeError))  # the same reply again: no retry
     unknown = kie.SubmissionOutcomeUnknownError
     rows += [
         Row(CREATE, "drop_before", 1, unknown),  # bytes were sent: not provably unaccepted on sockets
@@ -127,6 +129,8 @@ def _matrix() -> list[Row]:
         Row(CREATE, "unknown_state", 1, task_id_in_reply=True),
         Row(CREATE, "null_data", 1, unknown),
         Row(CREATE, "status_520", 1, unknown, task_id_in_reply=True),
+        Row(CREATE, "trickle", 1, unknown),  # sent and processed; the reply never completes
+        Row(CREATE, "oversized", 1, unknown),
     ]
     rows += [
         Row("files", "drop_before", 2),
@@ -144,6 +148,8 @@ def _matrix() -> list[Row]:
         Row("files", "unknown_state", 1),
         Row("files", "null_data", 1),
         Row("files", "status_520", 2),
+        Row("files", "trickle", 2),  # cut at the download deadline, then retried
+        Row("files", "oversized", 1, kie.ResultTooLargeError),
     ]
     return rows
 
@@ -185,6 +191,14 @@ class Served:
     result: kie.TaskInfo
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _print_end_times() -> Iterator[None]:
+    """For the record: the measured end times of the trickle and oversized cells (shown with ``-s``)."""
+    yield
+    for name, seconds in sorted(ENDED.items()):
+        print(f"{name}: ended after {seconds:.2f} s")
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """One loopback emulator for the module (call numbers are relative, so cells do not interfere)."""
@@ -211,6 +225,9 @@ def _options(server: EmulatorServer) -> dict[str, Any]:
         "base_url": server.base_url,
         "upload_base_url": server.upload_base_url,
         "timeout": httpx.Timeout(TIMEOUT),
+        "max_reply_bytes": CAP,
+        "max_download_bytes": CAP,
+        "download_timeout": REQUEST_DEADLINE,  # configured; the derived default is tested in-process
         "poll_policy": kie.PollPolicy(
             early_interval=0.01, middle_interval=0.01, late_interval=0.01, timeout=5
         ),
@@ -260,82 +277,113 @@ def _async_calls(client: kie.AsyncClient, s: Served, folder: Path) -> dict[str, 
     }
 
 
-def _run(mode: str, s: Served, endpoint: str, folder: Path) -> tuple[Any, BaseException | None, list[float]]:
-    """Call the endpoint's public method once; return (value, error, recorded sleeps)."""
+def _run(s: Served, endpoint: str, folder: Path) -> tuple[Any, BaseException | None, list[float]]:
+    """Call the endpoint's public method once with ``Client``; return (value, error, recorded sleeps)."""
     sleeps: list[float] = []
-    if mode == "sync":
-        with _client(s.server, sleeps) as client:
-            try:
-                return _sync_calls(client, s, folder)[endpoint](), None, sleeps
-            except Exception as exc:
-                return None, exc, sleeps
+    with _client(s.server, sleeps) as client:
+        try:
+            return _sync_calls(client, s, folder)[endpoint](), None, sleeps
+        except Exception as exc:
+            return None, exc, sleeps
+
+
+async def _arun(s: Served, endpoint: str, folder: Path) -> tuple[Any, BaseException | None, list[float]]:
+    """The same with ``AsyncClient``, in the test's event loop."""
+    sleeps: list[float] = []
 
     async def record(seconds: float) -> None:
         sleeps.append(seconds)
 
-    async def go() -> tuple[Any, BaseException | None, list[float]]:
-        async with kie.AsyncClient(**_options(s.server), sleep=record) as client:
-            try:
-                return await _async_calls(client, s, folder)[endpoint](), None, sleeps
-            except Exception as exc:
-                return None, exc, sleeps
-
-    return asyncio.run(go())
+    async with kie.AsyncClient(**_options(s.server), sleep=record) as client:
+        try:
+            return await _async_calls(client, s, folder)[endpoint](), None, sleeps
+        except Exception as exc:
+            return None, exc, sleeps
 
 
 def _cell_params() -> list[Any]:
-    params = []
-    for row in MATRIX:
-        marks = [pytest.mark.xfail(strict=True, reason=row.bug)] if row.bug else []
-        params.append(pytest.param(row, id=f"{row.endpoint}-{row.fault}", marks=marks))
-    return params
+    return [pytest.param(row, id=f"{row.endpoint}-{row.fault}") for row in MATRIX]
 
 
 # ------------------------------------------------------------------------------------------ the matrix
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("row", _cell_params())
-def test_fault_cell(served: Served, row: Row, mode: str, tmp_path: Path) -> None:
-    emulator = served.emulator
-    before = emulator.call_count(row.endpoint)
-    accepted_before = len(emulator.create_times)
-    exchanges_before = len(emulator.exchanges)
-    emulator.faults.on(row.endpoint, before + 1, FAULTS[row.fault])
-    started = time.monotonic()
-    try:
-        value, error, sleeps = _run(mode, served, row.endpoint, tmp_path)
-    finally:
+@dataclass
+class Cell:
+    """One cell under way: what the emulator had seen before it, and when it started."""
+
+    served: Served
+    row: Row
+    before: int
+    accepted_before: int
+    exchanges_before: int
+    started: float
+
+    @classmethod
+    def start(cls, served: Served, row: Row) -> Cell:
+        emulator = served.emulator
+        before = emulator.call_count(row.endpoint)
+        cell = cls(served, row, before, len(emulator.create_times), len(emulator.exchanges), 0.0)
+        emulator.faults.on(row.endpoint, before + 1, FAULTS[row.fault])
+        cell.started = time.monotonic()
+        return cell
+
+    def check(self, mode: str, value: Any, error: BaseException | None, sleeps: list[float]) -> None:
+        elapsed = time.monotonic() - self.started
+        row, emulator = self.row, self.served.emulator
         emulator.faults.clear()
-    elapsed = time.monotonic() - started
+        if row.fault in ("trickle", "oversized"):
+            ENDED[f"{row.endpoint}-{row.fault}[{mode}]"] = elapsed
+        calls = emulator.call_count(row.endpoint) - self.before
+        accepted = len(emulator.create_times) - self.accepted_before
+        # Never more than one createTask per logical submission, unless the first was not accepted.
+        assert accepted <= 1
+        assert calls == row.calls, f"{calls} requests reached {row.endpoint}"
+        # Bounded: every attempt ends by its deadline; retry sleeps are recorded, not slept.
+        assert elapsed <= row.deadline, f"took {elapsed:.2f} s, deadline {row.deadline:.2f} s"
 
-    calls = emulator.call_count(row.endpoint) - before
-    accepted = len(emulator.create_times) - accepted_before
-    # Never more than one createTask per logical submission, unless the first was not accepted.
-    assert accepted <= 1
-    assert calls == row.calls, f"{calls} requests reached {row.endpoint}"
-    # Bounded: every attempt is cut off by the client timeout; retry sleeps are recorded, not slept.
-    assert elapsed <= row.calls * TIMEOUT + SLACK, f"took {elapsed:.2f} s"
+        if row.error is None:
+            assert error is None, f"expected a value, got {error!r}"
+            _check_value(row, value, self.served)
+        else:
+            assert isinstance(error, row.error), f"expected {row.error.__name__}, got {error!r}"
+            if isinstance(error, kie.SubmissionOutcomeUnknownError):
+                assert "p" in error.request_summary
+            if isinstance(error, kie.ReplyTooLargeError):
+                assert str(CAP) in str(error)  # names the cap
+        if row.fault == "code_429" and row.error is None:
+            assert sleeps == [float(RETRY_AFTER)]  # Retry-After honoured
+        if row.task_id_in_reply:
+            sent = [
+                json.loads(x.response.content)["data"]["taskId"]
+                for x in emulator.exchanges[self.exchanges_before :]
+                if x.endpoint == CREATE
+            ]
+            got = value.task_id if error is None else getattr(error, "task_id", None)
+            assert got == sent[-1], "the task id the server sent did not reach the user"
+        elif row.endpoint == "get-task-details" and error is not None:
+            assert getattr(error, "task_id", None) == self.served.task_id
 
-    if row.error is None:
-        assert error is None, f"expected a value, got {error!r}"
-        _check_value(row, value, served)
-    else:
-        assert isinstance(error, row.error), f"expected {row.error.__name__}, got {error!r}"
-        if isinstance(error, kie.SubmissionOutcomeUnknownError):
-            assert "p" in error.request_summary
-    if row.fault == "code_429" and row.error is None:
-        assert sleeps == [float(RETRY_AFTER)]  # Retry-After honoured
-    if row.task_id_in_reply:
-        sent = [
-            json.loads(x.response.content)["data"]["taskId"]
-            for x in emulator.exchanges[exchanges_before:]
-            if x.endpoint == CREATE
-        ]
-        got = value.task_id if error is None else getattr(error, "task_id", None)
-        assert got == sent[-1], "the task id the server sent did not reach the user"
-    elif row.endpoint == "get-task-details" and error is not None:
-        assert getattr(error, "task_id", None) == served.task_id
+
+@pytest.mark.parametrize("row", _cell_params())
+def test_fault_cell(served: Served, row: Row, tmp_path: Path) -> None:
+    cell = Cell.start(served, row)
+    try:
+        outcome = _run(served, row.endpoint, tmp_path)
+    finally:
+        served.emulator.faults.clear()
+    cell.check("sync", *outcome)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("row", _cell_params())
+async def test_fault_cell_async(served: Served, row: Row, tmp_path: Path) -> None:
+    cell = Cell.start(served, row)
+    try:
+        outcome = await _arun(served, row.endpoint, tmp_path)
+    finally:
+        served.emulator.faults.clear()
+    cell.check("async", *outcome)
 
 
 def _check_value(row: Row, value: Any, served: Served) -> None:
@@ -367,9 +415,10 @@ def _check_value(row: Row, value: Any, served: Served) -> None:
 # ------------------------------------------------------------------------------------------ beyond one cell
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("endpoint", ["get-task-details", "files"])
-def test_a_reply_that_never_comes_fails_within_the_retry_budget(
+async def test_a_reply_that_never_comes_fails_within_the_retry_budget(
     served: Served, endpoint: str, mode: str, tmp_path: Path
 ) -> None:
     emulator = served.emulator
@@ -377,7 +426,10 @@ def test_a_reply_that_never_comes_fails_within_the_retry_budget(
     emulator.faults.on(endpoint, None, Fault.delay(DELAY))
     started = time.monotonic()
     try:
-        _, error, sleeps = _run(mode, served, endpoint, tmp_path)
+        if mode == "sync":
+            _, error, sleeps = _run(served, endpoint, tmp_path)
+        else:
+            _, error, sleeps = await _arun(served, endpoint, tmp_path)
     finally:
         emulator.faults.clear()
     elapsed = time.monotonic() - started
@@ -396,8 +448,9 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_create_is_resent_only_when_provably_unsent(served: Served, mode: str) -> None:
+async def test_create_is_resent_only_when_provably_unsent(served: Served, mode: str) -> None:
     # Connection refused on loopback: nothing was sent, so retrying cannot pay twice.
     dead = f"http://127.0.0.1:{_closed_port()}"
     sleeps: list[float] = []
@@ -414,19 +467,17 @@ def test_create_is_resent_only_when_provably_unsent(served: Served, mode: str) -
         async def record(seconds: float) -> None:
             sleeps.append(seconds)
 
-        async def go() -> None:
-            async with kie.AsyncClient(**options, sleep=record) as client:
-                await client.create_task(["https://example.com/a.png"], "p")
-
-        with pytest.raises(kie.TransportError) as caught:
-            asyncio.run(go())
+        async with kie.AsyncClient(**options, sleep=record) as aclient:
+            with pytest.raises(kie.TransportError) as caught:
+                await aclient.create_task(["https://example.com/a.png"], "p")
     assert not isinstance(caught.value, kie.SubmissionOutcomeUnknownError)
     assert len(sleeps) == kie.RetryPolicy().max_retries  # every attempt was made
     assert time.monotonic() - started <= SLACK
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_in_process_drop_before_create_is_retried_once(mode: str) -> None:
+async def test_in_process_drop_before_create_is_retried_once(mode: str) -> None:
     # In-process the emulator turns drop_before into httpx.ConnectError (never sent): one retry.
     with Emulator(schedule=Schedule.instant()) as emulator:
         emulator.faults.on(CREATE, 1, Fault.drop_before())
@@ -438,11 +489,55 @@ def test_in_process_drop_before_create_is_retried_once(mode: str) -> None:
             async def nap(seconds: float) -> None:
                 return None
 
-            async def go() -> kie.Task:
-                async with emulator.async_client(sleep=nap) as client:
-                    return await client.create_task(["https://example.com/a.png"], "p")
-
-            task = asyncio.run(go())
+            async with emulator.async_client(sleep=nap) as aclient:
+                task = await aclient.create_task(["https://example.com/a.png"], "p")
         assert emulator.call_count(CREATE) == 2
         assert len(emulator.create_times) == 1
         assert task.task_id.startswith("task_")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("endpoint", ["get-task-details", "files"])
+async def test_trickle_in_process_ends_at_its_deadline(mode: str, endpoint: str, tmp_path: Path) -> None:
+    # The same fault without sockets: the in-process transport streams one byte per interval.
+    with Emulator(schedule=Schedule.instant()) as emulator:
+        options: dict[str, Any] = {"timeout": httpx.Timeout(TIMEOUT)}
+        with emulator.client(sleep=lambda s: None, **options) as client:
+            task = client.create_task(["https://example.com/a.png"], "p")
+            info = client.wait(task.task_id)
+            (result,) = client.read_results(info)
+        emulator.faults.on(endpoint, None, Fault.trickle(TRICKLE))
+        attempts = kie.RetryPolicy().max_retries + 1
+        # The derived download deadline: a request's, plus the declared size at the minimum rate.
+        deadline = REQUEST_DEADLINE + (len(result) / DEFAULT_MIN_DOWNLOAD_RATE if endpoint == "files" else 0)
+        started = time.monotonic()
+        if mode == "sync":
+            with emulator.client(sleep=lambda s: None, **options) as client:
+                call: Callable[[], Any] = (
+                    (lambda: client.download(info, tmp_path))
+                    if endpoint == "files"
+                    else (lambda: client.get_task(task.task_id))
+                )
+                with pytest.raises(kie.KieError) as caught:
+                    call()
+        else:
+
+            async def nap(seconds: float) -> None:
+                return None
+
+            async with emulator.async_client(sleep=nap, **options) as aclient:
+                acall: Callable[[], Awaitable[Any]] = (
+                    (lambda: aclient.download(info, tmp_path))
+                    if endpoint == "files"
+                    else (lambda: aclient.get_task(task.task_id))
+                )
+                with pytest.raises(kie.KieError) as caught:
+                    await acall()
+        elapsed = time.monotonic() - started
+        expected = kie.DownloadError if endpoint == "files" else kie.RequestTimeoutError
+        assert isinstance(caught.value, expected)
+        assert caught.value.task_id == task.task_id
+        assert emulator.call_count(endpoint) == attempts + 1  # + the one before the fault
+        assert elapsed <= attempts * deadline + SLACK
+        assert not any(p.name.endswith(".part") for p in os.listdir(tmp_path))  # no .part file left

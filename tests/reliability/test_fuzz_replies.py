@@ -13,7 +13,6 @@ surrogates, non-ASCII digits in headers).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import string
 import tempfile
@@ -188,23 +187,21 @@ def test_every_reply_gives_a_value_or_a_kie_error(endpoint: str) -> None:
     check()
 
 
+@pytest.mark.anyio
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(reply=replies)
-def test_the_async_driver_maps_replies_the_same_way(reply: Reply) -> None:
+async def test_the_async_driver_maps_replies_the_same_way(reply: Reply) -> None:
     async def nap(seconds: float) -> None:
         return None
 
-    async def go() -> None:
-        async with kie.AsyncClient(
-            api_key="k", transport=_transport(reply), retry_policy=kie.RetryPolicy(max_retries=1), sleep=nap
-        ) as client:
-            for call in (lambda: client.get_task("task_1"), client.credits, lambda: client.upload(PNG)):
-                try:
-                    await call()
-                except kie.KieError:
-                    pass
-
-    asyncio.run(go())
+    async with kie.AsyncClient(
+        api_key="k", transport=_transport(reply), retry_policy=kie.RetryPolicy(max_retries=1), sleep=nap
+    ) as client:
+        for call in (lambda: client.get_task("task_1"), client.credits, lambda: client.upload(PNG)):
+            try:
+                await call()
+            except kie.KieError:
+                pass
 
 
 # ------------------------------------------------------------------------------------------ webhooks

@@ -503,7 +503,7 @@ class Emulator:
                 response = self._reshape(fault, response)
         with self._lock:
             self._exchanges.append(Exchange(endpoint, request, response, fault.kind if fault else None))
-        if fault is not None and fault.kind in ("drop_after", "delay"):
+        if fault is not None and fault.kind in ("drop_after", "delay", "trickle"):
             return Dispatch(endpoint, response, fault.kind, fault.seconds)
         return Dispatch(endpoint, response)
 
@@ -578,11 +578,10 @@ class Emulator:
     @staticmethod
     def _reshape(fault: Fault, response: httpx.Response) -> httpx.Response:
         status = fault.status if fault.kind == "http_status" else response.status_code
-        return httpx.Response(
-            status,
-            headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-length"],
-            content=fault.reshape(response.content),
-        )
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-length"]
+        if fault.kind == "oversized":
+            headers.append(("Content-Encoding", "gzip"))
+        return httpx.Response(status, headers=headers, content=fault.reshape(response.content))
 
     def _authorized(self, request: httpx.Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

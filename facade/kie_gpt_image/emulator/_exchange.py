@@ -14,7 +14,7 @@ __all__ = ["Backend", "Dispatch", "Exchange", "HostKind", "WireEffect"]
 HostKind = Literal["api", "upload", "files"]
 """Which of the emulator's three hosts a request reached (kie.ai splits API, upload and file hosting)."""
 
-WireEffect = Literal["reply", "drop_before", "drop_after", "delay"]
+WireEffect = Literal["reply", "drop_before", "drop_after", "delay", "trickle"]
 """What the front end must do on the wire with a handled request (see ``Fault``)."""
 
 
@@ -43,7 +43,7 @@ class Dispatch:
     effect: WireEffect = "reply"
     """``reply`` normally; otherwise the injected connection-level fault to act out."""
     delay: float = 0.0
-    """Seconds to hold the reply back for ``effect == "delay"``."""
+    """Seconds to hold the reply back for ``effect == "delay"`` (between bytes for ``"trickle"``)."""
 
 
 class Backend(Protocol):

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ENDPOINTS", "Fault", "FaultKind", "FaultPlan"]
+import httpx
+
+__all__ = ["ENDPOINTS", "Fault", "FaultKind", "FaultPlan", "wire_body"]
 
 ENDPOINTS: tuple[str, ...] = (
     "get-account-credits",
@@ -38,6 +41,8 @@ FaultKind = Literal[
     "unknown_state",
     "null_data",
     "http_status",
+    "trickle",
+    "oversized",
 ]
 
 # Faults that stand in for something in front of the service (a gateway, a load balancer): the
@@ -64,6 +69,8 @@ class Fault:
     """``Retry-After`` header value sent with ``body_code``."""
     state: str = "canceled"
     """The state ``unknown_state`` puts into a task record."""
+    size: int = 0
+    """Decoded size in bytes of an ``oversized`` reply."""
 
     @property
     def processes(self) -> bool:
@@ -121,12 +128,28 @@ class Fault:
         """Process the request, then send its reply under a non-standard HTTP ``status``."""
         return cls("http_status", status=status)
 
+    @classmethod
+    def trickle(cls, interval: float = 0.05) -> Fault:
+        """Process the request, then send its valid reply one byte every ``interval`` s (a slow or
+        hostile host that keeps every read alive; over sockets and in-process alike)."""
+        return cls("trickle", seconds=interval)
+
+    @classmethod
+    def oversized(cls, size: int = 64 * 1024 * 1024) -> Fault:
+        """Process the request, then send its reply padded to ``size`` bytes and gzip-encoded: a few
+        kB on the wire, ``size`` once decoded (JSON stays valid: trailing whitespace; an image keeps its
+        signature: trailing bytes)."""
+        return cls("oversized", size=size)
+
     def html_page(self) -> bytes:
         """The body of an ``http_error`` reply."""
         return _HTML_ERROR.format(status=self.status).encode()
 
     def reshape(self, body: bytes) -> bytes:
-        """Apply a body-rewriting fault (``truncated_json``, ``unknown_state``, ``null_data``) to ``body``."""
+        """Apply a body-rewriting fault (``truncated_json``, ``unknown_state``, ``null_data``,
+        ``oversized``) to ``body``."""
+        if self.kind == "oversized":
+            return _gzip_padded(body, self.size)
         if self.kind == "truncated_json":
             return body[: max(1, len(body) // 2)]
         if self.kind in ("unknown_state", "null_data"):
@@ -142,6 +165,26 @@ class Fault:
                 envelope["data"]["state"] = self.state
             return json.dumps(envelope, separators=(",", ":")).encode()
         return body
+
+
+def wire_body(response: httpx.Response) -> bytes:
+    """The bytes a front end sends for ``response``: httpx keeps a reply's content decoded, so a reply
+    labelled ``Content-Encoding: gzip`` (an ``oversized`` fault) is encoded again for the wire."""
+    if response.headers.get("content-encoding", "").lower() == "gzip":
+        return _gzip_padded(response.content, 0)
+    return response.content
+
+
+def _gzip_padded(body: bytes, size: int) -> bytes:
+    encoder = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
+    parts = [encoder.compress(body)]
+    pad = b" " * (1 << 20)
+    left = max(size - len(body), 0)
+    while left > 0:
+        parts.append(encoder.compress(pad[:left]))
+        left -= len(pad)
+    parts.append(encoder.flush())
+    return b"".join(parts)
 
 
 class FaultPlan:

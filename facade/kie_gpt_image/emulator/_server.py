@@ -20,6 +20,7 @@ import httpx
 
 from ._callbacks import Ticker
 from ._exchange import Backend, HostKind
+from ._faults import wire_body
 
 __all__ = ["EmulatorServer", "WSGIApp", "make_wsgi_app"]
 
@@ -100,14 +101,29 @@ class _Handler(BaseHTTPRequestHandler):
         if dispatch.effect == "delay":
             time.sleep(dispatch.delay)
         response = dispatch.response
+        content = wire_body(response)
         self.send_response(response.status_code)
         for name, value in response.headers.multi_items():
             if name.lower() not in _HOP_BY_HOP:
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.content)))
+        self.send_header("Content-Length", str(len(content)))
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.content)
+        if self.command == "HEAD":
+            return
+        if dispatch.effect == "trickle":
+            self._trickle(content, dispatch.delay)
+            return
+        self.wfile.write(content)
+
+    def _trickle(self, body: bytes, interval: float) -> None:
+        # One byte per interval until the client gives up (a closed socket ends the loop).
+        try:
+            for i in range(len(body)):
+                time.sleep(interval)
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+        except OSError:
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
@@ -226,6 +242,12 @@ def _wsgi_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
     return headers
 
 
+def _trickled(content: bytes, interval: float) -> Iterable[bytes]:
+    for i in range(len(content)):
+        time.sleep(interval)
+        yield content[i : i + 1]
+
+
 def make_wsgi_app(emulator: Backend) -> WSGIApp:
     """The core as a WSGI app. It routes by path alone (all three hosts share one origin); connection
     faults cannot be acted out over WSGI, so ``drop_*`` become a bare 502 and ``delay`` really sleeps."""
@@ -248,13 +270,17 @@ def make_wsgi_app(emulator: Backend) -> WSGIApp:
             return [b""]
         if dispatch.effect == "delay":
             (emulator.sleep or time.sleep)(dispatch.delay)
+        content = wire_body(response)
+        reply: Iterable[bytes] = [content]
+        if dispatch.effect == "trickle":
+            reply = _trickled(content, dispatch.delay)
         try:
             phrase = HTTPStatus(response.status_code).phrase
         except ValueError:
             phrase = "Unknown"
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_BY_HOP]
-        headers.append(("Content-Length", str(len(response.content))))
+        headers.append(("Content-Length", str(len(content))))
         start_response(f"{response.status_code} {phrase}", headers)
-        return [response.content]
+        return reply
 
     return app
