@@ -20,7 +20,8 @@ import kie_gpt_image as kie
 from kie_gpt_image.emulator import Emulator, EmulatorServer, Fault, Schedule
 
 SLACK = 1.0  # a call ends within its deadline plus this
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+# The smallest complete PNG structure (signature, IEND chunk): inputs are checked up to IEND.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x00IEND\xaeB`\x82" + bytes(64)
 TRICKLE = 0.05
 CREDITS = "get-account-credits"
 RECORD = "get-task-details"

@@ -176,13 +176,25 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     for name, value in _COMMON_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, value)
+    logger = logging.getLogger("kie_gpt_image")
+    handler: logging.Handler | None = None
+    level = logger.level
     if args.debug:
         # Only the library's own logger: it names operations, never headers (httpcore's debug log would).
         handler = logging.StreamHandler(ctx.stderr or sys.stderr)
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        logger = logging.getLogger("kie_gpt_image")
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
+    try:
+        return _run(args, ctx)
+    finally:
+        # main() may run many times in one process (tests, an embedding program): leave no handler behind.
+        if handler is not None:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> int:
     secret: str | None = None
     out = Output(json_mode=args.json, stdout=ctx.stdout, stderr=ctx.stderr, tty=ctx.tty, clock=ctx.clock)
     try:
