@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .._client import AsyncClient
 from .._errors import KieError, SubmissionOutcomeUnknownError, TaskFailedError, WaitTimeoutError
-from .._inputs import _is_url_like
+from .._inputs import is_url_like
 from .._models import TaskInfo
 from ._journal import FINISHED, Entry, Journal
 from ._manifest import ManifestError, ManifestItem
@@ -285,7 +285,7 @@ class BatchRunner:
         return task.task_id
 
     async def _upload(self, image: str) -> str:
-        if _is_url_like(image):
+        if is_url_like(image):
             return image  # passed through as an input URL, as Client.edit does
         # One upload per distinct file per run, however many items use it.
         future = self._uploads.get(image)

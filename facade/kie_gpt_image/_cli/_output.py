@@ -22,7 +22,7 @@ from .._errors import (
     WaitTimeoutError,
 )
 
-__all__ = ["PROG", "ExitCode", "Output", "exit_code_for", "exit_codes_epilog", "worst"]
+__all__ = ["PROG", "ExitCode", "Output", "describe", "exit_code_for", "exit_codes_epilog", "worst"]
 
 PROG = "kie-gpt-image"
 
