@@ -3,6 +3,7 @@ result PNG has that model's size, recordInfo echoes the model and body; a regene
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import shutil
@@ -20,6 +21,7 @@ from PIL import Image
 
 from kie_api.models_catalog import MODELS, ModelSpec
 from kie_gpt_image.emulator import Emulator, Schedule, size_for
+from kie_gpt_image.emulator._run import add_options, announcement, emulator_from_options
 
 ROOT = Path(__file__).resolve().parents[2]
 CheckExchange = Callable[[httpx.Request, httpx.Response | None], None]
@@ -275,6 +277,18 @@ def test_the_image_cap_is_an_option(clock: Callable[[], float]) -> None:
     ):
         body = valid_body(MODELS[I2I_15], "https://example.com/a.png", aspect_ratio="3:2")
         assert _result_size(http, small, body) == (512, 341)
+
+
+def test_the_command_line_sets_the_cap_and_announces_the_models() -> None:
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    assert emulator_from_options(parser.parse_args(["--max-image-side", "0"]))[0].max_image_side is None
+    assert emulator_from_options(parser.parse_args(["--max-image-side", "800"]))[0].max_image_side == 800
+    emu, _ = emulator_from_options(parser.parse_args([]))
+    assert emu.max_image_side == 1536
+    with emu, emu.serve(port=0) as server:
+        lines = announcement(emu, server)
+    assert f"  models           {', '.join(MODELS)}" in lines
 
 
 # -- gpt-image/1.5 --------------------------------------------------------------------------------
