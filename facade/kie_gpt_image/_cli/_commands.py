@@ -24,7 +24,8 @@ from .._inputs import check_text
 from .._models import TaskInfo
 from .._policies import PollPolicy, RetryPolicy
 from .._results import EditResult
-from ._output import PROG, ExitCode, Output, describe, exit_code_for
+from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of
+from ._output import PROG, Output, describe
 
 __all__ = ["COMMANDS", "Context", "Destination", "check_destination", "read_key"]
 
@@ -253,7 +254,9 @@ def _finish(
     try:
         files = _save(result, dest) if dest is not None else []
     except (KieError, OSError) as exc:
-        return _save_failed(out, result, exc)
+        return _save_failed(
+            out, result, ResultsNotSavedError.from_exception(result.task_id, exc, result.urls)
+        )
     except KeyboardInterrupt:
         out.note(
             f"{PROG}: interrupted while saving task {task_id}'s results: "
@@ -270,28 +273,26 @@ def _finish(
     return ExitCode.OK
 
 
-def _save_failed(out: Output, result: EditResult, exc: BaseException) -> int:
+def _save_failed(out: Output, result: EditResult, error: ResultsNotSavedError) -> int:
     # The task is paid for: say so, with its id and result URLs, and how to save them again.
     task_id = result.task_id
-    if isinstance(exc, OSError) and exc.strerror:
-        reason = f"cannot write {exc.filename!r}: {exc.strerror}"
-    else:
-        reason = " ".join((exc.message if isinstance(exc, KieError) else str(exc)).split())
+    code = exit_code_for(error)
     out.note(
         f"{PROG}: error: task {task_id} succeeded (credits were spent) but its results could not be "
-        f"saved: {reason}; save them with: {PROG} wait {task_id} -o DEST"
+        f"saved: {error.reason}; save them with: {PROG} wait {task_id} -o DEST"
     )
     for url in result.urls:
         out.line(url)
     data = _result_data(result, [])
+    cause = error.__cause__ or error
     data["error"] = {
-        "type": type(exc).__name__,
-        "message": reason,
+        "type": type(cause).__name__,
+        "message": error.reason,
         "task_id": task_id,
-        "exit_code": int(ExitCode.SAVE_FAILED),
+        "exit_code": int(code),
     }
     out.json(data)
-    return ExitCode.SAVE_FAILED
+    return code
 
 
 def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
@@ -571,6 +572,7 @@ class _SigtermAsInterrupt:
 
 
 def _report_manifest_errors(out: Output, manifest: Path, problems: list[Any]) -> int:
+    code = exit_code_of(InvalidInputError)  # each problem is an InvalidInputError of one line
     out.note(f"{PROG}: error: {manifest}: {len(problems)} invalid line(s); nothing was sent")
     for problem in problems:
         out.note(f"  {problem}")
@@ -580,11 +582,11 @@ def _report_manifest_errors(out: Output, manifest: Path, problems: list[Any]) ->
                 "type": "ManifestError",
                 "message": f"{len(problems)} invalid line(s)",
                 "lines": [{"line": p.line, "message": p.message} for p in problems],
-                "exit_code": int(ExitCode.USAGE),
+                "exit_code": int(code),
             }
         }
     )
-    return ExitCode.USAGE
+    return code
 
 
 class _BatchDisplay:
