@@ -38,7 +38,7 @@ class Context:
     """
 
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    """Environment variables (``KIE_API_KEY``)."""
+    """Environment variables (``KIE_API_KEY``, ``KIE_BASE_URL``, ``KIE_UPLOAD_BASE_URL``)."""
     stdout: Any = None
     """Result stream (default ``sys.stdout`` at call time)."""
     stderr: Any = None
@@ -98,11 +98,21 @@ def _timeout(args: argparse.Namespace) -> float | None:
     return timeout
 
 
+def _base_url(args: argparse.Namespace, ctx: Context) -> str:
+    # KIE_BASE_URL / KIE_UPLOAD_BASE_URL are what `kie-gpt-image emulator` tells a shell to export
+    # (emulator/_run.py): pasting its lines must point every later command at the emulator.
+    return str(args.base_url or ctx.env.get("KIE_BASE_URL") or DEFAULT_BASE_URL)
+
+
+def _upload_base_url(args: argparse.Namespace, ctx: Context) -> str:
+    return str(args.upload_base_url or ctx.env.get("KIE_UPLOAD_BASE_URL") or DEFAULT_UPLOAD_BASE_URL)
+
+
 def _client(args: argparse.Namespace, ctx: Context, out: Output, sleep: Callable[[float], None]) -> Client:
     return Client(
         read_key(args, ctx),
-        base_url=args.base_url or DEFAULT_BASE_URL,
-        upload_base_url=args.upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+        base_url=_base_url(args, ctx),
+        upload_base_url=_upload_base_url(args, ctx),
         poll_policy=_poll_policy(args),
         allow_http_callback=getattr(args, "allow_http_callback", False),
         transport=ctx.transport,
@@ -400,13 +410,19 @@ def cmd_credits(args: argparse.Namespace, ctx: Context, out: Output) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace, ctx: Context, out: Output) -> int:
-    """``emulator``: the offline kie.ai on loopback until Ctrl-C (the emulator's own ``serve``)."""
-    try:
-        from ..emulator import serve
-    except ImportError as exc:  # pragma: no cover - the emulator needs only httpx to import
-        raise InvalidInputError("emulator", f"the emulator cannot be imported: {exc}") from None
-    # Its key is the emulator's own fixed test key, not a kie.ai secret: printing it is the point.
-    serve(args.port, args.host, announce=lambda line: print(line, file=out.stdout, flush=True))
+    """``emulator``: the offline kie.ai on loopback until Ctrl-C, with ``python -m kie_gpt_image.emulator``'s
+    options and announcement (the webhook key is not printed when it came from the environment)."""
+    from ..emulator._run import emulator_from_options, serve
+
+    emulator, key_shown = emulator_from_options(args)
+    # Its API key is the emulator's own test key, not a kie.ai secret: printing it is the point.
+    serve(
+        args.port,
+        args.host,
+        emulator=emulator,
+        key_shown=key_shown,
+        announce=lambda line: print(line, file=out.stdout, flush=True),
+    )
     return ExitCode.OK
 
 
@@ -463,8 +479,8 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
             # accepted).
             async with AsyncClient(
                 key,
-                base_url=args.base_url or DEFAULT_BASE_URL,
-                upload_base_url=args.upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+                base_url=_base_url(args, ctx),
+                upload_base_url=_upload_base_url(args, ctx),
                 retry_policy=RetryPolicy(max_retries=4),
                 poll_policy=poll,
                 transport=ctx.async_transport,
@@ -696,6 +712,7 @@ class _BatchDisplay:
                         "files": list(item.files),
                         "credits": item.credits,
                         "error": item.error,
+                        "exit_code": int(item.exit_code),
                     }
                     for item in report.items
                 ],
