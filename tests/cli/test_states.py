@@ -6,10 +6,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from cli_support import Run, write_manifest
 
+from kie_gpt_image._cli import _states
 from kie_gpt_image._cli._exitcodes import ExitCode, IllegalTransitionError, exit_code_for
 from kie_gpt_image._cli._journal import Journal
 from kie_gpt_image._cli._states import FINISHED, TRANSITIONS, ItemState, check_transition
+from kie_gpt_image.emulator import Emulator
 
 
 def _reachable(start: ItemState) -> set[ItemState]:
@@ -99,3 +102,20 @@ def _path_to(target: ItemState | None) -> list[ItemState]:
                 paths[nxt] = [*paths[state], nxt]
                 todo.append(nxt)
     return paths[target]
+
+
+def test_an_illegal_move_in_a_run_exits_1_and_the_paid_task_id_still_reaches_the_user(
+    run: Run, image: Path, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A runner bug, simulated by a table that (wrongly) forbids recording the task id.
+    broken = dict(TRANSITIONS)
+    broken[ItemState.SUBMITTING] = TRANSITIONS[ItemState.SUBMITTING] - {ItemState.SUBMITTED}
+    monkeypatch.setattr(_states, "TRANSITIONS", broken)
+    manifest = write_manifest(tmp_path, [{"images": ["in.png"], "prompt": "x"}])
+    result = run("batch", str(manifest), "--no-download", "--json")
+    assert result.code == ExitCode.INTERNAL
+    assert emulator.call_count("gpt-image-1-5-image-to-image") == 1
+    (lost,) = result.json()["unjournaled"]
+    assert f"task {lost['task_id']} was created (and is paid for)" in result.err
+    assert "cannot move from state 'submitting' to 'submitted'" in result.err
+    assert result.json()["error"]["exit_code"] == ExitCode.INTERNAL

@@ -16,7 +16,8 @@ from typing import Any
 from .. import __version__
 from .._api import ASPECT_RATIOS, QUALITIES
 from ._commands import COMMANDS, Context, read_key
-from ._output import PROG, ExitCode, Output, exit_code_for, exit_codes_epilog
+from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
+from ._output import PROG, Output
 
 __all__ = ["Context", "ExitCode", "build_parser", "main"]
 

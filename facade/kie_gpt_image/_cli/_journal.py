@@ -278,7 +278,7 @@ def _kie_error_classes() -> dict[str, type[BaseException]]:
 
 def _code_of_v1(state: str, error_kind: str | None) -> int | None:
     if error_kind:
-        # A name no longer known: schema 1 counted every such error as an API error.
+        # A class this version does not define counts as a kie.ai error (code 3), as schema 1 counted it.
         return int(exit_code_of(_kie_error_classes().get(error_kind, KieError)))
     if state == ItemState.FAILED:
         return int(ExitCode.TASK_FAILED)

@@ -19,9 +19,9 @@ from .._errors import (
     SubmissionOutcomeUnknownError,
     TaskFailedError,
 )
-from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_codes_epilog, worst
+from ._exitcodes import ExitCode, ResultsNotSavedError
 
-__all__ = ["PROG", "ExitCode", "Output", "describe", "exit_code_for", "exit_codes_epilog", "worst"]
+__all__ = ["PROG", "Output", "describe"]
 
 PROG = "kie-gpt-image"
 
