@@ -15,8 +15,11 @@ from enum import IntEnum
 from .._errors import (
     APIError,
     AuthenticationError,
+    BadRequestError,
     BadSignatureError,
     BadTimestampError,
+    ClientClosedError,
+    DestinationError,
     DownloadError,
     FeatureDisabledError,
     FutureTimestampError,
@@ -31,6 +34,7 @@ from .._errors import (
     NotFoundError,
     RateLimitError,
     ReplayedCallbackError,
+    ReplyTooLargeError,
     RequestTimeoutError,
     ResultTooLargeError,
     ServerError,
@@ -40,6 +44,7 @@ from .._errors import (
     TransportError,
     UnexpectedResponseError,
     UnprocessableRequestError,
+    UpstreamTimeoutError,
     UsageCapExceededError,
     WaitTimeoutError,
     WebhookVerificationError,
@@ -190,15 +195,19 @@ _BY_CODE: Mapping[ExitCode, tuple[type[BaseException], ...]] = {
         ServerError,
         GenerationFailedError,
         FeatureDisabledError,
+        BadRequestError,
+        UpstreamTimeoutError,
+        ReplyTooLargeError,
     ),
     ExitCode.TASK_FAILED: (TaskFailedError,),
     ExitCode.TIMEOUT: (WaitTimeoutError,),
     ExitCode.UNKNOWN: (SubmissionOutcomeUnknownError,),
     # A download only happens for a task that succeeded, so it was paid for.
-    ExitCode.SAVE_FAILED: (ResultsNotSavedError, DownloadError, ResultTooLargeError),
+    ExitCode.SAVE_FAILED: (ResultsNotSavedError, DownloadError, ResultTooLargeError, DestinationError),
     ExitCode.INTERNAL: (
         Exception,  # a bug, or a local problem (OSError) outside any save
         IllegalTransitionError,
+        ClientClosedError,  # the command line closes its client only when it is done: a bug
         # The command line verifies no callbacks: one of these reaching it is a bug.
         WebhookVerificationError,
         MissingHeaderError,
