@@ -343,10 +343,23 @@ def parse_task_info(response: httpx.Response, task_id: str) -> TaskInfo:
 
 
 def task_info_from_record(record: Mapping[str, Any], task_id: str | None = None) -> TaskInfo:
-    """Parse a task record (the ``data`` of recordInfo or of a callback) as ``TaskInfo``."""
+    """Parse a task record (the ``data`` of recordInfo or of a callback) as ``TaskInfo``.
+
+    Raises:
+        UnexpectedResponseError: the record does not parse (generated-code errors never leave here).
+    """
     from kie_api.models.task_record import TaskRecord
 
-    return _task_info(TaskRecord.from_dict(record), task_id, record)
+    try:
+        return _task_info(TaskRecord.from_dict(record), task_id, record)
+    except _DECODE_ERRORS as exc:
+        raise UnexpectedResponseError(
+            f"task record cannot be read ({type(exc).__name__})",
+            operation="task-record",
+            status_code=None,
+            body=None,
+            task_id=task_id,
+        ) from exc
 
 
 def _str(value: object) -> str | None:

@@ -288,6 +288,8 @@ class _BaseClient:
             raise InvalidInputError("method", f"{method!r} is not one of stream, base64")
         if file_name is not None and (not isinstance(file_name, str) or not file_name or "/" in file_name):
             raise InvalidInputError("file_name", "must be a non-empty name without '/'")
+        if file_name is not None:
+            _inputs.check_text("file_name", file_name)  # a lone surrogate cannot be sent
         checked = _inputs.check_image("source", source)
         if isinstance(checked, str):
             return self._flows.upload_url(checked, file_name=file_name)
