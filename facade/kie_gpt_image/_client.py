@@ -175,6 +175,17 @@ def _check_base_url(field: str, url: object, allow_insecure_http: bool) -> str:
     return checked
 
 
+# Names reserved by RFC 2606 / RFC 6761 never resolve to a remote kie.ai: the in-process emulator serves
+# https://api.kie-emulator.test, and its callbacks reach this machine's loopback.
+_RESERVED_SUFFIXES = (".test", ".localhost", ".invalid", ".example")
+
+
+def _may_be_remote(url: str) -> bool:
+    """Whether an API host may be remote (kie.ai itself, a proxy): not loopback, nor a reserved name."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    return not _is_loopback(host) and not host.endswith(_RESERVED_SUFFIXES)
+
+
 def _env_proxies() -> bool:
     # httpx honours HTTP(S)_PROXY when it builds its own transport; keep that rather than our
     # deadline transport (the deadline is then checked between chunks only).
@@ -329,9 +340,7 @@ class _BaseClient:
     def _warn_unreachable_callback(self, callback_url: str) -> None:
         # kie.ai posts the callback from its own servers: a loopback URL there points at kie.ai itself.
         # Only the emulator (a loopback base_url) can reach this machine's loopback (issue 17 item 6).
-        if _inputs.is_loopback_host(urlsplit(callback_url).hostname) and not _is_loopback(
-            urlsplit(self.base_url).hostname or ""
-        ):
+        if _inputs.is_loopback_host(urlsplit(callback_url).hostname) and _may_be_remote(self.base_url):
             warn(
                 f"callback_url {callback_url!r} is on a loopback host, but the API host {self.base_url} is "
                 "not: kie.ai cannot reach this machine's loopback, so no callback will arrive (poll with "

@@ -1,0 +1,117 @@
+"""Issue 17 item 1 (client side): ``handle_callback`` verifies a callback, then trusts only kie.ai's own
+record of the task (one recordInfo read), never the unsigned body."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from fake_kie import FILES, FakeKie, Harness, envelope, record
+
+import kie_gpt_image as kie
+from kie_gpt_image._webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_callback
+
+WEBHOOK_KEY = "whk-0123456789"
+REAL_URL = f"{FILES}/r/real.png"
+
+
+def _delivery(
+    task_id: str = "task_1", *, key: str = WEBHOOK_KEY, age: int = 0
+) -> tuple[bytes, dict[str, str]]:
+    # The body claims a result kie.ai never produced: only the task id and timestamp are signed.
+    body = json.dumps(
+        {
+            "code": 200,
+            "msg": "ok",
+            "data": record("success", task_id=task_id, urls=["https://evil.example/x.png"]),
+        }
+    ).encode()
+    timestamp = int(time.time()) - age
+    headers = {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign_callback(task_id, timestamp, key)}
+    return body, headers
+
+
+@pytest.fixture
+def h(make_harness: Any, mode: str) -> Harness:
+    harness: Harness = make_harness(mode, webhook_key=WEBHOOK_KEY)
+    return harness
+
+
+def test_a_verified_callback_returns_kie_ais_record_not_the_body(h: Harness, fake_kie: FakeKie) -> None:
+    fake_kie.script("record", envelope(data=record("success", urls=[REAL_URL])))
+    body, headers = _delivery()
+    info = h("handle_callback", body, headers)
+    assert isinstance(info, kie.TaskInfo)
+    assert info.task_id == "task_1"
+    assert info.result_urls == (REAL_URL,)
+    assert [r.url.params["taskId"] for r in fake_kie.calls("record")] == ["task_1"], "one recordInfo read"
+
+
+def test_a_replayed_delivery_is_refused_after_the_first(h: Harness, fake_kie: FakeKie) -> None:
+    body, headers = _delivery()
+    h("handle_callback", body, headers)
+    with pytest.raises(kie.ReplayedCallbackError):
+        h("handle_callback", body, list(headers.items()))  # headers as pairs, too
+    assert len(fake_kie.calls("record")) == 2, "the window is recorded once the read succeeded"
+
+
+def test_a_failed_read_leaves_the_redelivery_acceptable(h: Harness, fake_kie: FakeKie) -> None:
+    # kie.ai delivers again when the receiver answers non-2xx: that redelivery must be processed.
+    fake_kie.script("record", *[envelope(401, None, msg="bad key")])
+    body, headers = _delivery()
+    with pytest.raises(kie.AuthenticationError) as caught:
+        h("handle_callback", body, headers)
+    assert caught.value.task_id == "task_1"
+    assert h("handle_callback", body, headers).task_id == "task_1"
+
+
+@pytest.mark.parametrize(
+    ("delivery", "error"),
+    [
+        (lambda: _delivery(key="some-other-key"), kie.BadSignatureError),
+        (lambda: _delivery(age=3600), kie.StaleTimestampError),
+        (lambda: (b"{}", {}), kie.MissingHeaderError),
+    ],
+)
+def test_a_bad_callback_is_refused_before_any_read(
+    h: Harness, fake_kie: FakeKie, delivery: Any, error: type[Exception]
+) -> None:
+    body, headers = delivery()
+    with pytest.raises(error):
+        h("handle_callback", body, headers)
+    assert fake_kie.calls("record") == []
+
+
+def test_the_key_comes_from_the_environment(
+    fake_kie: FakeKie, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIE_WEBHOOK_HMAC_KEY", WEBHOOK_KEY)
+    harness = Harness(mode, fake_kie)
+    try:
+        body, headers = _delivery()
+        assert harness("handle_callback", body, headers).task_id == "task_1"
+    finally:
+        harness.finish()
+
+
+def test_no_webhook_key_is_an_invalid_input_when_called(
+    fake_kie: FakeKie, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KIE_WEBHOOK_HMAC_KEY", raising=False)
+    harness = Harness(mode, fake_kie)  # the client itself needs no webhook key
+    try:
+        body, headers = _delivery()
+        with pytest.raises(kie.InvalidInputError, match="KIE_WEBHOOK_HMAC_KEY") as caught:
+            harness("handle_callback", body, headers)
+        assert caught.value.field == "webhook_key"
+    finally:
+        harness.finish()
+    assert fake_kie.calls("record") == []
+
+
+def test_a_tolerance_that_is_not_positive_is_refused(h: Harness) -> None:
+    body, headers = _delivery()
+    with pytest.raises(kie.InvalidInputError, match="tolerance"):
+        h("handle_callback", body, headers, tolerance=-5)
