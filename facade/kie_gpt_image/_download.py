@@ -83,7 +83,8 @@ def parse_destination(value: object, field: str = "dest") -> Destination:
         field: the argument's name in error messages (``dest``, ``path``, ``--output``).
 
     Raises:
-        InvalidInputError: not a path, or empty.
+        InvalidInputError: not a path, empty, or naming something of the wrong kind (a file where a
+            folder is meant, or the reverse).
     """
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -93,21 +94,7 @@ def parse_destination(value: object, field: str = "dest") -> Destination:
         raise InvalidInputError(field, "must not be empty")
     path = Path(value).expanduser()
     folder_given = value.endswith(("/", os.sep)) or path.is_dir()
-    return Destination(path, not folder_given and path.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def check_destination(value: object, field: str = "dest") -> Destination:
-    """``parse_destination``, and a check that the destination can be written: the CLI runs it on ``-o``
-    before anything is sent, so a paid result never meets an unusable destination. (Saving from the
-    library does not: there a destination that cannot be written is a ``DestinationError`` carrying the
-    task id.)
-
-    Raises:
-        InvalidInputError: not a path, a path naming something of the wrong kind, or one inside a place
-            that cannot be written.
-    """
-    destination = parse_destination(value, field)
-    path, is_file = destination.path, destination.is_file
+    is_file = not folder_given and path.suffix.lower() in IMAGE_SUFFIXES
     if is_file and path.exists() and not path.is_file():
         raise InvalidInputError(field, f"{value!r} exists and is not a file")
     if not is_file and path.exists() and not path.is_dir():
@@ -116,6 +103,20 @@ def check_destination(value: object, field: str = "dest") -> Destination:
             f"{value!r} exists and is not a folder: give a folder, or a file name ending in "
             + ", ".join(IMAGE_SUFFIXES),
         )
+    return Destination(path, is_file)
+
+
+def check_destination(value: object, field: str = "dest") -> Destination:
+    """``parse_destination``, and a check that the nearest existing folder can be written: the CLI runs it
+    on ``-o`` before anything is sent, so a paid result never meets an unusable destination. (Saving from
+    the library does not: there a destination that cannot be written is a ``DestinationError`` carrying
+    the task id.)
+
+    Raises:
+        InvalidInputError: as ``parse_destination``, or a path inside a place that cannot be written.
+    """
+    destination = parse_destination(value, field)
+    path, is_file = destination.path, destination.is_file
     # The nearest existing folder on the way must be writable: the results are paid for by then.
     probe = path.parent if is_file else path
     while not probe.exists() and probe != probe.parent:
