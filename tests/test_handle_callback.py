@@ -3,12 +3,14 @@ record of the task (one recordInfo read), never the unsigned body."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
 
+import httpx
 import pytest
-from fake_kie import FILES, FakeKie, Harness, envelope, record
+from fake_kie import FILES, FakeKie, Harness, envelope, image_bytes, record
 
 import kie_gpt_image as kie
 from kie_gpt_image._webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_callback
@@ -115,3 +117,39 @@ def test_a_tolerance_that_is_not_positive_is_refused(h: Harness) -> None:
     body, headers = _delivery()
     with pytest.raises(kie.InvalidInputError, match="tolerance"):
         h("handle_callback", body, headers, tolerance=-5)
+
+
+def test_a_real_emulator_delivery_is_handled(mode: str) -> None:
+    # The emulator signs as kie.ai does (reference §5): its delivery passes, and the record is re-read.
+    from kie_gpt_image.emulator import Emulator, Schedule
+
+    delivered: list[httpx.Request] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        delivered.append(request)
+        return httpx.Response(200)
+
+    emulator = Emulator(
+        schedule=Schedule.instant(),
+        webhook_hmac_key=WEBHOOK_KEY,
+        callback_transport=httpx.MockTransport(receiver),
+    )
+    with emulator, emulator.client() as client:
+        task = client.create_task([image_bytes("PNG")], "p", callback_url="https://app.example/kie/callback")
+        client.wait(task.task_id)
+        emulator.deliver_due_callbacks()
+    assert len(delivered) == 1
+    reads_before = emulator.call_count("get-task-details")
+    if mode == "sync":
+        with emulator.client(webhook_key=WEBHOOK_KEY) as client:
+            info = client.handle_callback(delivered[0].content, delivered[0].headers)
+    else:
+
+        async def handle() -> kie.TaskInfo:
+            async with emulator.async_client(webhook_key=WEBHOOK_KEY) as client:
+                return await client.handle_callback(delivered[0].content, delivered[0].headers)
+
+        info = asyncio.run(handle())
+    assert info.task_id == task.task_id
+    assert info.state is kie.TaskState.SUCCESS
+    assert emulator.call_count("get-task-details") == reads_before + 1
