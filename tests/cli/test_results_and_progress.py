@@ -72,3 +72,11 @@ def test_the_cli_uses_the_librarys_save_rule(tmp_path: Path) -> None:
         )
         assert _commands.check_destination(value) == check_destination(value, "--output")
         assert check_destination(value) == parse_destination(value)
+
+
+def test_a_refused_key_names_the_variable_it_came_from(run: Run) -> None:
+    result = run("credits", key="sk-wrong-0123456789abcdef")
+    assert result.code != 0
+    assert "the KIE_API_KEY environment variable, ending in ...cdef" in result.err
+    assert "https://kie.ai/api-key" in result.err
+    assert "sk-wrong-0123456789" not in result.err

@@ -101,7 +101,7 @@ def _timeout(args: argparse.Namespace) -> float | None:
 
 
 def _client(args: argparse.Namespace, ctx: Context, out: Output, sleep: Callable[[float], None]) -> Client:
-    return Client(
+    client = Client(
         read_key(args, ctx),
         base_url=args.base_url or ctx.env.get("KIE_BASE_URL") or DEFAULT_BASE_URL,
         upload_base_url=args.upload_base_url or ctx.env.get("KIE_UPLOAD_BASE_URL") or DEFAULT_UPLOAD_BASE_URL,
@@ -111,6 +111,11 @@ def _client(args: argparse.Namespace, ctx: Context, out: Output, sleep: Callable
         sleep=sleep,
         clock=ctx.clock,
     )
+    # The CLI reads the key itself (read_key): a 401 names where the user put it, not "api_key".
+    client._key_source = (
+        f"--api-key-file {args.api_key_file}" if args.api_key_file else "the KIE_API_KEY environment variable"
+    )
+    return client
 
 
 UPLOAD_METER_BYTES = 1_000_000
