@@ -153,3 +153,15 @@ def test_a_real_emulator_delivery_is_handled(mode: str) -> None:
     assert info.task_id == task.task_id
     assert info.state is kie.TaskState.SUCCESS
     assert emulator.call_count("get-task-details") == reads_before + 1
+
+
+def test_a_webhook_key_that_is_not_text_is_refused_at_construction() -> None:
+    with pytest.raises(kie.InvalidInputError) as caught:
+        kie.Client(api_key="k" * 20, webhook_key="\ud800")
+    assert caught.value.field == "webhook_key"
+
+
+def test_the_client_and_the_receivers_read_the_same_variable() -> None:
+    from kie_gpt_image import _client, _receivers
+
+    assert _client.WEBHOOK_KEY_ENV == _receivers.WEBHOOK_KEY_ENV == "KIE_WEBHOOK_HMAC_KEY"

@@ -141,14 +141,21 @@ def _resolve_url(given: str | None, variable: str, default: str) -> tuple[str, s
     return (variable, from_env) if from_env else (variable, default)
 
 
+# The variable the receivers read too (``_receivers.WEBHOOK_KEY_ENV``; not imported from there, which
+# imports this module's types).
+WEBHOOK_KEY_ENV = "KIE_WEBHOOK_HMAC_KEY"
+
+
 def _resolve_webhook_key(webhook_key: str | None) -> str | None:
+    """The webhook HMAC key for ``handle_callback``, or ``None`` (an error only when it is needed)."""
     key = webhook_key if webhook_key is not None else os.environ.get(WEBHOOK_KEY_ENV) or None
     if key is not None:
-        check_key(key)
+        try:
+            check_key(key)
+        except InvalidInputError as exc:
+            field = "webhook_key" if webhook_key is not None else WEBHOOK_KEY_ENV
+            raise InvalidInputError(field, exc.message.split(": ", 1)[-1]) from None
     return key
-
-
-WEBHOOK_KEY_ENV = "KIE_WEBHOOK_HMAC_KEY"
 
 
 def _is_loopback(host: str) -> bool:
@@ -855,6 +862,9 @@ class Client(_BaseClient):
             body: the raw request body, as received.
             headers: the request headers (any mapping, or ``(name, value)`` pairs).
             tolerance: seconds the signed timestamp may differ from now, either way.
+
+        The replay window lives in this client (in memory): one receiver process. With several
+        processes, give ``kie_gpt_image.webhooks.ReplayGuard`` a shared store and use the receivers.
 
         Returns:
             The task's ``TaskInfo`` as kie.ai reports it now.
