@@ -183,7 +183,9 @@ def test_record_data_null_on_success_for_wait(harness: Harness) -> None:
 def test_all_errors_share_one_root() -> None:
     for name in kie.__all__:
         obj = getattr(kie, name)
-        if isinstance(obj, type) and issubclass(obj, BaseException):
+        if isinstance(obj, type) and issubclass(obj, Warning):
+            assert issubclass(obj, kie.KieWarning), name
+        elif isinstance(obj, type) and issubclass(obj, BaseException):
             assert issubclass(obj, kie.KieError), name
             assert obj.__name__.endswith("Error"), name
 

@@ -4,7 +4,7 @@
 
     with kie.Client() as client:                      # key from KIE_API_KEY, or api_key=...
         result = client.edit(images=["person.jpg", "dress.png"], prompt="Dress the woman in ...")
-        result.save("out/")
+        result.save("out/edited.png")                 # or "out/" for a folder; result.images[0].read()
 
 Everything public is re-exported here; the exception tree is drawn in ``kie_gpt_image._errors``.
 ``kie_gpt_image.emulator`` (an offline kie.ai) and ``kie_gpt_image.webhooks`` are imported on demand.
@@ -61,7 +61,10 @@ from ._errors import (
 from ._logging import configure_from_environment as _configure_logging
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
-from ._results import AsyncEditResult, EditResult
+from ._progress import UploadProgress, UploadProgressCallback
+from ._raw import RawResponse
+from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+from ._warnings import KieWarning, LoopbackCallbackWarning
 
 __version__ = "0.1.0"
 
@@ -79,6 +82,7 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncEditResult",
+    "AsyncResultImage",
     "AuthenticationError",
     "BadRequestError",
     "BadSignatureError",
@@ -94,6 +98,8 @@ __all__ = [
     "InsufficientCreditsError",
     "InvalidInputError",
     "KieError",
+    "KieWarning",
+    "LoopbackCallbackWarning",
     "MaintenanceError",
     "MalformedCallbackError",
     "MissingApiKeyError",
@@ -102,9 +108,11 @@ __all__ = [
     "PollPolicy",
     "ProgressCallback",
     "RateLimitError",
+    "RawResponse",
     "ReplayedCallbackError",
     "ReplyTooLargeError",
     "RequestTimeoutError",
+    "ResultImage",
     "ResultTooLargeError",
     "RetryPolicy",
     "ServerError",
@@ -117,6 +125,8 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "UnprocessableRequestError",
+    "UploadProgress",
+    "UploadProgressCallback",
     "UploadedFile",
     "UpstreamTimeoutError",
     "UsageCapExceededError",

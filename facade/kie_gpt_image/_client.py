@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import _api, _inputs
+from . import _api, _inputs, _raw
 from ._attempt import CAUGHT
 from ._deadline import Budget, DeadlineExceeded, Deadlines, active, clamp_timeout
-from ._download import FileSink, MemorySink, result_file_name
+from ._download import FileSink, MemorySink, Sink, parse_destination
 from ._errors import (
+    AuthenticationError,
     ClientClosedError,
     DestinationError,
     InvalidInputError,
@@ -33,7 +34,11 @@ from ._errors import (
 from ._flow import Fetch, Flow, Flows, Notify, Send, Sleep
 from ._models import Task, TaskInfo, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
-from ._results import AsyncEditResult, EditResult
+from ._progress import UploadProgressCallback, watch
+from ._raw import AsyncRawResponses, RawResponses
+from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+from ._warnings import LoopbackCallbackWarning, warn
+from ._webhooks import DEFAULT_TOLERANCE, Headers, ReplayGuard, check_key, verify_callback
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -109,14 +114,47 @@ class _BearerAuth(httpx.Auth):
         return "<bearer auth, key hidden>"
 
 
-def _resolve_key(api_key: str | None) -> _Secret:
+def _resolve_key(api_key: str | None) -> tuple[_Secret, str]:
+    """The key and where it came from (said when kie.ai refuses it)."""
+    source = "the api_key argument" if api_key is not None else "the KIE_API_KEY environment variable"
     key = api_key if api_key is not None else os.environ.get("KIE_API_KEY")
     if key is None or not key.strip():
         raise MissingApiKeyError()
     key = key.strip()
     if not key.isprintable() or any(c.isspace() for c in key):
         raise InvalidInputError("api_key", "contains whitespace or control characters")
-    return _Secret(key)
+    return _Secret(key), source
+
+
+def _key_tail(key: str) -> str | None:
+    # At most the last four characters, and none of a key so short that four would give much of it away.
+    return key[-4:] if len(key) >= 16 else None
+
+
+def _resolve_url(given: str | None, variable: str, default: str) -> tuple[str, str]:
+    """The name to blame if it is bad, and a host URL: the argument wins, then the environment variable
+    (as ``OPENAI_BASE_URL`` for openai-python; the loopback emulator prints these exports), then kie.ai."""
+    if given is not None:
+        return ("base_url" if variable == "KIE_BASE_URL" else "upload_base_url"), given
+    from_env = os.environ.get(variable, "").strip()
+    return (variable, from_env) if from_env else (variable, default)
+
+
+# The variable the receivers read too (``_receivers.WEBHOOK_KEY_ENV``; not imported from there, which
+# imports this module's types).
+WEBHOOK_KEY_ENV = "KIE_WEBHOOK_HMAC_KEY"
+
+
+def _resolve_webhook_key(webhook_key: str | None) -> str | None:
+    """The webhook HMAC key for ``handle_callback``, or ``None`` (an error only when it is needed)."""
+    key = webhook_key if webhook_key is not None else os.environ.get(WEBHOOK_KEY_ENV) or None
+    if key is not None:
+        try:
+            check_key(key)
+        except InvalidInputError as exc:
+            field = "webhook_key" if webhook_key is not None else WEBHOOK_KEY_ENV
+            raise InvalidInputError(field, exc.message.split(": ", 1)[-1]) from None
+    return key
 
 
 def _is_loopback(host: str) -> bool:
@@ -141,6 +179,17 @@ def _check_base_url(field: str, url: object, allow_insecure_http: bool) -> str:
             "allow_insecure_http=True if you really mean it",
         )
     return checked
+
+
+# Names reserved by RFC 2606 / RFC 6761 never resolve to a remote kie.ai: the in-process emulator serves
+# https://api.kie-emulator.test, and its callbacks reach this machine's loopback.
+_RESERVED_SUFFIXES = (".test", ".localhost", ".invalid", ".example")
+
+
+def _may_be_remote(url: str) -> bool:
+    """Whether an API host may be remote (kie.ai itself, a proxy): not loopback, nor a reserved name."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    return not _is_loopback(host) and not host.endswith(_RESERVED_SUFFIXES)
 
 
 def _env_proxies() -> bool:
@@ -190,8 +239,9 @@ class _BaseClient:
         self,
         api_key: str | None,
         *,
-        base_url: str,
-        upload_base_url: str,
+        base_url: str | None,
+        upload_base_url: str | None,
+        webhook_key: str | None,
         max_retries: int | None,
         retry_policy: RetryPolicy | None,
         poll_policy: PollPolicy | None,
@@ -206,12 +256,19 @@ class _BaseClient:
         clock: Callable[[], float],
         rand: Callable[[], float],
     ) -> None:
-        self._key = _resolve_key(api_key)
+        self._key, self._key_source = _resolve_key(api_key)
         self._auth = _BearerAuth(self._key)
-        self.base_url = _check_base_url("base_url", base_url, allow_insecure_http)
-        """The API host."""
-        self.upload_base_url = _check_base_url("upload_base_url", upload_base_url, allow_insecure_http)
-        """The File Upload API host."""
+        self.base_url = _check_base_url(
+            *_resolve_url(base_url, "KIE_BASE_URL", DEFAULT_BASE_URL), allow_insecure_http
+        )
+        """The API host (``base_url``, else ``KIE_BASE_URL``, else kie.ai's)."""
+        self.upload_base_url = _check_base_url(
+            *_resolve_url(upload_base_url, "KIE_UPLOAD_BASE_URL", DEFAULT_UPLOAD_BASE_URL),
+            allow_insecure_http,
+        )
+        """The File Upload API host (``upload_base_url``, else ``KIE_UPLOAD_BASE_URL``, else kie.ai's)."""
+        self._webhook_key = _resolve_webhook_key(webhook_key)
+        self._replay_guard = ReplayGuard()
         self._closed = False
         for name, value in (("request_timeout", request_timeout), ("download_timeout", download_timeout)):
             if value is not None and (not isinstance(value, (int, float)) or not value > 0):
@@ -270,9 +327,11 @@ class _BaseClient:
         *,
         wait: bool,
         timeout: float | None,
+        on_upload_progress: UploadProgressCallback | None = None,
     ) -> Flow[Task | TaskInfo]:
         # Every check runs here, before the flow yields its first request.
-        sources = _inputs.check_images(images)
+        progress = _check_upload_progress(on_upload_progress)
+        sources = [watch(source, progress) for source in _inputs.check_images(images)]
         text = _inputs.check_prompt(prompt)
         ratio = _inputs.check_aspect_ratio(aspect_ratio)
         level = _inputs.check_quality(quality)
@@ -282,16 +341,35 @@ class _BaseClient:
             else _inputs.check_callback_url(callback_url, allow_http=self.allow_http_callback)
         )
         _check_timeout(timeout)
+        if callback is not None:
+            self._warn_unreachable_callback(callback)
         return self._flows.edit(sources, text, ratio, level, callback, wait=wait, timeout=timeout)
 
-    def _upload_flow(self, source: object, file_name: str | None, method: str) -> Flow[UploadedFile]:
+    def _warn_unreachable_callback(self, callback_url: str) -> None:
+        # kie.ai posts the callback from its own servers: a loopback URL there points at kie.ai itself.
+        # Only the emulator (a loopback base_url) can reach this machine's loopback (issue 17 item 6).
+        if _inputs.is_loopback_host(urlsplit(callback_url).hostname) and _may_be_remote(self.base_url):
+            warn(
+                f"callback_url {callback_url!r} is on a loopback host, but the API host {self.base_url} is "
+                "not: kie.ai cannot reach this machine's loopback, so no callback will arrive (poll with "
+                "wait(task_id), or give a public https URL)",
+                LoopbackCallbackWarning,
+            )
+
+    def _upload_flow(
+        self,
+        source: object,
+        file_name: str | None,
+        method: str,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> Flow[UploadedFile]:
         if method not in ("stream", "base64"):
             raise InvalidInputError("method", f"{method!r} is not one of stream, base64")
         if file_name is not None and (not isinstance(file_name, str) or not file_name or "/" in file_name):
             raise InvalidInputError("file_name", "must be a non-empty name without '/'")
         if file_name is not None:
             _inputs.check_text("file_name", file_name)  # a lone surrogate cannot be sent
-        checked = _inputs.check_image("source", source)
+        checked = watch(_inputs.check_image("source", source), _check_upload_progress(on_upload_progress))
         if isinstance(checked, str):
             return self._flows.upload_url(checked, file_name=file_name)
         return self._flows.upload_local(checked, method=method, file_name=file_name)
@@ -318,6 +396,8 @@ class _BaseClient:
     def _surface(self, error: BaseException) -> None:
         """Mask the key an error may echo (kie.ai's message), before a log line or the user sees it."""
         redact(error, self._key.reveal())
+        if isinstance(error, AuthenticationError):
+            error.explain_key(self._key_source, _key_tail(self._key.reveal()))
 
     @staticmethod
     def _log_reply(response: httpx.Response) -> None:
@@ -325,31 +405,47 @@ class _BaseClient:
             "%s %s -> HTTP %d", response.request.method, response.request.url.path, response.status_code
         )
 
-    def _result_info(self, result: object) -> TaskInfo:
-        info = result.info if isinstance(result, (EditResult, AsyncEditResult)) else result
+    def _targets(self, result: object) -> tuple[str, list[tuple[int, str]]]:
+        """The task id and the ``(index, url)`` results of an ``EditResult``, a ``ResultImage`` or a
+        ``TaskInfo``: what the one download path fetches."""
         if self._closed:
             raise self._closed_error("a result cannot be downloaded", saving=True)
+        if isinstance(result, (ResultImage, AsyncResultImage)):
+            return result.task_id, [(result.index, result.url)]
+        info = result.info if isinstance(result, (EditResult, AsyncEditResult)) else result
         if not isinstance(info, TaskInfo) or not info.result_urls:
-            raise InvalidInputError("result", "give an EditResult or a TaskInfo that has result URLs")
-        return info
+            raise InvalidInputError(
+                "result", "give an EditResult, a ResultImage or a TaskInfo that has result URLs"
+            )
+        return info.task_id, list(enumerate(info.result_urls))
 
     def _memory_plan(self, result: object) -> tuple[str, list[MemorySink]]:
-        info = self._result_info(result)
-        return info.task_id, [MemorySink(url, self.max_download_bytes) for url in info.result_urls]
+        task_id, targets = self._targets(result)
+        return task_id, [MemorySink(url, self.max_download_bytes) for _, url in targets]
 
-    def _download_plan(
-        self, result: EditResult | AsyncEditResult | TaskInfo, dest: object
-    ) -> tuple[str, list[FileSink]]:
-        info = self._result_info(result)
-        if not isinstance(dest, (str, os.PathLike)):
-            raise InvalidInputError("dest", f"must be a folder path, not {type(dest).__name__}")
-        folder = Path(dest)
-        if folder.exists() and not folder.is_dir():
-            raise InvalidInputError("dest", f"{str(folder)!r} exists and is not a folder")
-        return info.task_id, [
-            FileSink(url, self.max_download_bytes, folder / result_file_name(info.task_id, i, url))
-            for i, url in enumerate(info.result_urls)
+    def _download_plan(self, result: object, dest: object) -> tuple[str, list[FileSink]]:
+        task_id, targets = self._targets(result)
+        destination = parse_destination(dest, "dest")
+        paths = destination.paths(task_id, targets)
+        return task_id, [
+            FileSink(url, self.max_download_bytes, path)
+            for (_, url), path in zip(targets, paths, strict=True)
         ]
+
+    def _verified_task_id(self, body: bytes, headers: Headers, tolerance: float) -> tuple[str, int, float]:
+        """Verify a callback's signature and timestamp (not yet the replay window: see
+        ``handle_callback``); return its signed task id, timestamp and the window."""
+        if self._webhook_key is None:
+            raise InvalidInputError(
+                "webhook_key",
+                f"no webhook HMAC key: pass webhook_key=... to the client or set {WEBHOOK_KEY_ENV} (kie.ai's "
+                "Settings page; https://docs.kie.ai/common-api/webhook-verification)",
+            )
+        verified = verify_callback(body, headers, self._webhook_key, tolerance=tolerance)
+        return verified.task_id, verified.timestamp, tolerance
+
+    def _accept_callback(self, task_id: str, timestamp: int, tolerance: float) -> None:
+        self._replay_guard.check(task_id, timestamp, tolerance=tolerance)
 
 
 async def _asyncio_sleep(seconds: float) -> None:
@@ -362,6 +458,12 @@ async def _asyncio_sleep(seconds: float) -> None:
 def _check_timeout(timeout: float | None) -> None:
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
         raise InvalidInputError("timeout", "must be a non-negative number of seconds")
+
+
+def _check_upload_progress(callback: object) -> UploadProgressCallback | None:
+    if callback is not None and not callable(callback):
+        raise InvalidInputError("on_upload_progress", f"must be callable, not {type(callback).__name__}")
+    return callback
 
 
 def _check_one_of(http_client: object, transport: object) -> None:
@@ -387,9 +489,14 @@ class Client(_BaseClient):
             result.save("out/")
 
     Args:
-        api_key: kie.ai API key; defaults to the ``KIE_API_KEY`` environment variable.
-        base_url: API host.
-        upload_base_url: File Upload API host.
+        api_key: kie.ai API key (https://kie.ai/api-key); defaults to the ``KIE_API_KEY`` environment
+            variable.
+        base_url: API host; defaults to the ``KIE_BASE_URL`` environment variable, else
+            ``https://api.kie.ai`` (point both hosts at a proxy or the loopback emulator this way).
+        upload_base_url: File Upload API host; defaults to ``KIE_UPLOAD_BASE_URL``, else
+            ``https://kieai.redpandaai.co``.
+        webhook_key: the account's webhook HMAC key, for ``handle_callback``; defaults to the
+            ``KIE_WEBHOOK_HMAC_KEY`` environment variable (kie.ai's Settings page).
         timeout: per-phase timeout, connect/read/write each (seconds or ``httpx.Timeout``); with
             ``http_client``, that client's own. See ``request_timeout`` for the whole request.
         limits: connection-pool limits (``httpx.Limits``); raise ``max_keepalive_connections`` to the
@@ -416,15 +523,17 @@ class Client(_BaseClient):
 
     Raises:
         MissingApiKeyError: no key given and ``KIE_API_KEY`` unset.
-        InvalidInputError: an invalid setting.
+        InvalidInputError: an invalid setting (named after the argument, or after the environment
+            variable it came from).
     """
 
     def __init__(
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
+        base_url: str | None = None,
+        upload_base_url: str | None = None,
+        webhook_key: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         max_retries: int | None = None,
@@ -447,6 +556,7 @@ class Client(_BaseClient):
             api_key,
             base_url=base_url,
             upload_base_url=upload_base_url,
+            webhook_key=webhook_key,
             max_retries=max_retries,
             retry_policy=retry_policy,
             poll_policy=poll_policy,
@@ -515,7 +625,7 @@ class Client(_BaseClient):
                 finally:
                     response.close()  # a half-read connection is closed by httpcore, never reused
             self._log_reply(response)
-            return _replayed(response, body.content())
+            return _raw.record(_replayed(response, body.content()))
         except _OUTCOMES as exc:
             return self._closed_error("closed during the call") if self._closed else exc
         except RuntimeError:  # httpx: "Cannot send a request, as the client has been closed."
@@ -569,6 +679,7 @@ class Client(_BaseClient):
         wait: Literal[True] = ...,
         timeout: float | None = ...,
         on_progress: ProgressCallback | None = ...,
+        on_upload_progress: UploadProgressCallback | None = ...,
     ) -> EditResult: ...
 
     @overload
@@ -583,6 +694,7 @@ class Client(_BaseClient):
         wait: Literal[False],
         timeout: float | None = ...,
         on_progress: ProgressCallback | None = ...,
+        on_upload_progress: UploadProgressCallback | None = ...,
     ) -> Task: ...
 
     def edit(
@@ -596,8 +708,14 @@ class Client(_BaseClient):
         wait: bool = True,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
     ) -> EditResult | Task:
         """Edit images: upload local inputs, create the task, wait for and return the result.
+
+        Overloads (what a type checker sees; the return type follows ``wait``)::
+
+            edit(images, prompt, *, ..., wait: Literal[True] = True, ...) -> EditResult
+            edit(images, prompt, *, ..., wait: Literal[False], ...) -> Task
 
         Args:
             images: 1-16 inputs: paths, bytes, binary file objects, or http(s) URLs (passed through).
@@ -608,9 +726,13 @@ class Client(_BaseClient):
             wait: ``False`` returns the ``Task`` as soon as it is created.
             timeout: wait timeout in seconds (default the poll policy's).
             on_progress: called with the ``TaskInfo`` on every state change.
+            on_upload_progress: called with an ``UploadProgress`` (file name, bytes sent, total) as each
+                local input is uploaded.
 
         Returns:
-            ``EditResult`` (or ``Task`` with ``wait=False``).
+            With ``wait=True`` (the default): an ``EditResult`` once the task succeeded, its images in
+            ``result.images`` (``read()``, ``save(path)``, ``to_pil()``). With ``wait=False``: the ``Task``
+            as soon as it is created (follow up with ``wait(task.task_id)`` or a callback).
 
         Raises:
             InvalidInputError: a bad argument (nothing was sent).
@@ -620,7 +742,16 @@ class Client(_BaseClient):
             ClientClosedError: see the exception tree.
         """
         outcome = self._run(
-            self._edit_flow(images, prompt, aspect_ratio, quality, callback_url, wait=wait, timeout=timeout),
+            self._edit_flow(
+                images,
+                prompt,
+                aspect_ratio,
+                quality,
+                callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_upload_progress=on_upload_progress,
+            ),
             on_progress,
         )
         return outcome if isinstance(outcome, Task) else EditResult.from_info(outcome, self)
@@ -633,11 +764,18 @@ class Client(_BaseClient):
         aspect_ratio: str | None = None,
         quality: str | None = None,
         callback_url: str | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
     ) -> Task:
         """Upload local inputs and create the task; return at once with its id (same arguments as
         ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
         return self.edit(
-            images, prompt, aspect_ratio=aspect_ratio, quality=quality, callback_url=callback_url, wait=False
+            images,
+            prompt,
+            aspect_ratio=aspect_ratio,
+            quality=quality,
+            callback_url=callback_url,
+            wait=False,
+            on_upload_progress=on_upload_progress,
         )
 
     def get_task(self, task_id: str) -> TaskInfo:
@@ -657,7 +795,12 @@ class Client(_BaseClient):
         return EditResult.from_info(info, self)
 
     def upload(
-        self, source: _inputs.ImageInput, *, file_name: str | None = None, method: str = "stream"
+        self,
+        source: _inputs.ImageInput,
+        *,
+        file_name: str | None = None,
+        method: str = "stream",
+        on_upload_progress: UploadProgressCallback | None = None,
     ) -> UploadedFile:
         """Upload one image (path, bytes, binary file, or an http(s) URL that kie.ai fetches).
 
@@ -665,8 +808,10 @@ class Client(_BaseClient):
             source: the image.
             file_name: store under this name (an existing file of that name is overwritten).
             method: ``stream`` (multipart, default) or ``base64`` (small files).
+            on_upload_progress: called with an ``UploadProgress`` (bytes sent, total) as httpx reads the
+                file into the request.
         """
-        return self._run(self._upload_flow(source, file_name, method))
+        return self._run(self._upload_flow(source, file_name, method, on_upload_progress))
 
     def credits(self) -> float:
         """The account's remaining credits."""
@@ -676,24 +821,82 @@ class Client(_BaseClient):
         """A temporary (about 20 minutes) direct-download URL for a kie.ai-generated file."""
         return self._run(self._flows.download_url(_inputs.check_url("url", url)))
 
-    def download(self, result: EditResult | TaskInfo, dest: str | os.PathLike[str] = ".") -> list[Path]:
-        """Download every result image into the folder ``dest``; return the paths written.
+    def download(
+        self, result: EditResult | ResultImage | TaskInfo, dest: str | os.PathLike[str] = "."
+    ) -> list[Path]:
+        """Download result images to ``dest``; return the paths written (``EditResult.save``).
+
+        Args:
+            result: an ``EditResult`` (every image), one ``ResultImage``, or a finished ``TaskInfo``.
+            dest: a file name with an image suffix (``.png``, ``.jpg``, ``.jpeg``, ``.webp``; several
+                images: ``stem-1.png``, ``stem-2.png``, ...), or a folder (an existing one, a path ending
+                in ``/``, or any other path; created if needed) where files are named
+                ``<task id>-<index><ext>``.
 
         Raises:
+            InvalidInputError: ``dest`` cannot be used (checked before downloading).
             DownloadError: the result host failed, stalled or outlived ``download_timeout``.
             DestinationError: ``dest`` could not be written (not retried). ClientClosedError.
         """
         task_id, sinks = self._download_plan(result, dest)
-        for sink in sinks:
-            self._run(self._flows.fetch(sink.url, sink, task_id))
+        self._fetch_all(task_id, sinks)
         return [sink.path for sink in sinks]
 
-    def read_results(self, result: EditResult | TaskInfo) -> list[bytes]:
-        """Download every result image into memory (``EditResult.bytes()``)."""
+    def read_results(self, result: EditResult | ResultImage | TaskInfo) -> list[bytes]:
+        """Download result images into memory (``EditResult.bytes()``, ``ResultImage.read()``): the same
+        capped, deadline-bound, key-free download as ``download``."""
         task_id, sinks = self._memory_plan(result)
+        self._fetch_all(task_id, sinks)
+        return [sink.content for sink in sinks]
+
+    def _fetch_all(self, task_id: str, sinks: Iterable[Sink]) -> None:
+        # The one download path, whatever the sinks (memory or files).
         for sink in sinks:
             self._run(self._flows.fetch(sink.url, sink, task_id))
-        return [sink.content for sink in sinks]
+
+    def handle_callback(
+        self, body: bytes, headers: Headers, *, tolerance: float = DEFAULT_TOLERANCE
+    ) -> TaskInfo:
+        """Verify a kie.ai callback and read its task from kie.ai: the one safe call for a receiver.
+
+        kie.ai signs only the task id and the timestamp, never the body (reference §5), so the record is
+        read from kie.ai (one recordInfo read), not taken from the body. The replay window is recorded
+        once that read succeeded: if it fails, answer non-2xx and kie.ai's redelivery is processed.
+
+        Args:
+            body: the raw request body, as received.
+            headers: the request headers (any mapping, or ``(name, value)`` pairs).
+            tolerance: seconds the signed timestamp may differ from now, either way.
+
+        The replay window lives in this client (in memory): one receiver process. With several
+        processes, give ``kie_gpt_image.webhooks.ReplayGuard`` a shared store and use the receivers.
+
+        Returns:
+            The task's ``TaskInfo`` as kie.ai reports it now.
+
+        Raises:
+            ReplayedCallbackError: this delivery was already handled: answer HTTP 200 and do nothing.
+            WebhookVerificationError: a bad signature, a missing header, a stale or future timestamp
+                (answer 401), or a body that is no callback (answer 400).
+            InvalidInputError: no ``webhook_key`` and ``KIE_WEBHOOK_HMAC_KEY`` unset.
+            APIError, TransportError, ...: the read failed (answer 5xx: kie.ai delivers again).
+        """
+        task_id, timestamp, window = self._verified_task_id(body, headers, tolerance)
+        info = self.get_task(task_id)
+        self._accept_callback(task_id, timestamp, window)
+        return info
+
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """The kie.ai methods, returning a ``RawResponse`` (the HTTP replies and ``.parse()``).
+
+        Example::
+
+            raw = client.with_raw_response.get_task(task_id)
+            raw.status_code, raw.headers, raw.http_response.json()
+            info = raw.parse()
+        """
+        return RawResponses(self)
 
     def close(self) -> None:
         """Close the connection pool (unless you passed your own ``http_client``); calls made after, or
@@ -728,8 +931,9 @@ class AsyncClient(_BaseClient):
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
+        base_url: str | None = None,
+        upload_base_url: str | None = None,
+        webhook_key: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         max_retries: int | None = None,
@@ -752,6 +956,7 @@ class AsyncClient(_BaseClient):
             api_key,
             base_url=base_url,
             upload_base_url=upload_base_url,
+            webhook_key=webhook_key,
             max_retries=max_retries,
             retry_policy=retry_policy,
             poll_policy=poll_policy,
@@ -822,7 +1027,7 @@ class AsyncClient(_BaseClient):
                 finally:
                     await response.aclose()  # a half-read connection is closed by httpcore, never reused
             self._log_reply(response)
-            return _replayed(response, body.content())
+            return _raw.record(_replayed(response, body.content()))
         except TimeoutError as exc:  # anyio's deadline: the request's total deadline passed
             if isinstance(exc, DeadlineExceeded):
                 return exc
@@ -884,6 +1089,7 @@ class AsyncClient(_BaseClient):
         wait: Literal[True] = ...,
         timeout: float | None = ...,
         on_progress: ProgressCallback | None = ...,
+        on_upload_progress: UploadProgressCallback | None = ...,
     ) -> AsyncEditResult: ...
 
     @overload
@@ -898,6 +1104,7 @@ class AsyncClient(_BaseClient):
         wait: Literal[False],
         timeout: float | None = ...,
         on_progress: ProgressCallback | None = ...,
+        on_upload_progress: UploadProgressCallback | None = ...,
     ) -> Task: ...
 
     async def edit(
@@ -911,10 +1118,30 @@ class AsyncClient(_BaseClient):
         wait: bool = True,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
     ) -> AsyncEditResult | Task:
-        """Edit images (see ``Client.edit``)."""
+        """Edit images (see ``Client.edit``).
+
+        Overloads (what a type checker sees; the return type follows ``wait``)::
+
+            edit(images, prompt, *, ..., wait: Literal[True] = True, ...) -> AsyncEditResult
+            edit(images, prompt, *, ..., wait: Literal[False], ...) -> Task
+
+        Returns:
+            With ``wait=True`` (the default): an ``AsyncEditResult`` once the task succeeded. With
+            ``wait=False``: the ``Task`` as soon as it is created.
+        """
         outcome = await self._run(
-            self._edit_flow(images, prompt, aspect_ratio, quality, callback_url, wait=wait, timeout=timeout),
+            self._edit_flow(
+                images,
+                prompt,
+                aspect_ratio,
+                quality,
+                callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_upload_progress=on_upload_progress,
+            ),
             on_progress,
         )
         return outcome if isinstance(outcome, Task) else AsyncEditResult.from_info(outcome, self)
@@ -927,10 +1154,17 @@ class AsyncClient(_BaseClient):
         aspect_ratio: str | None = None,
         quality: str | None = None,
         callback_url: str | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
     ) -> Task:
         """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
         return await self.edit(
-            images, prompt, aspect_ratio=aspect_ratio, quality=quality, callback_url=callback_url, wait=False
+            images,
+            prompt,
+            aspect_ratio=aspect_ratio,
+            quality=quality,
+            callback_url=callback_url,
+            wait=False,
+            on_upload_progress=on_upload_progress,
         )
 
     async def get_task(self, task_id: str) -> TaskInfo:
@@ -946,10 +1180,15 @@ class AsyncClient(_BaseClient):
         return AsyncEditResult.from_info(info, self)
 
     async def upload(
-        self, source: _inputs.ImageInput, *, file_name: str | None = None, method: str = "stream"
+        self,
+        source: _inputs.ImageInput,
+        *,
+        file_name: str | None = None,
+        method: str = "stream",
+        on_upload_progress: UploadProgressCallback | None = None,
     ) -> UploadedFile:
         """Upload one image (see ``Client.upload``)."""
-        return await self._run(self._upload_flow(source, file_name, method))
+        return await self._run(self._upload_flow(source, file_name, method, on_upload_progress))
 
     async def credits(self) -> float:
         """The account's remaining credits."""
@@ -960,20 +1199,40 @@ class AsyncClient(_BaseClient):
         return await self._run(self._flows.download_url(_inputs.check_url("url", url)))
 
     async def download(
-        self, result: EditResult | AsyncEditResult | TaskInfo, dest: str | os.PathLike[str] = "."
+        self,
+        result: EditResult | AsyncEditResult | AsyncResultImage | TaskInfo,
+        dest: str | os.PathLike[str] = ".",
     ) -> list[Path]:
-        """Download every result image into the folder ``dest``; return the paths written."""
+        """Download result images to ``dest``; return the paths written (see ``Client.download``)."""
         task_id, sinks = self._download_plan(result, dest)
-        for sink in sinks:
-            await self._run(self._flows.fetch(sink.url, sink, task_id))
+        await self._fetch_all(task_id, sinks)
         return [sink.path for sink in sinks]
 
-    async def read_results(self, result: EditResult | AsyncEditResult | TaskInfo) -> list[bytes]:
-        """Download every result image into memory (``AsyncEditResult.bytes()``)."""
+    async def read_results(
+        self, result: EditResult | AsyncEditResult | AsyncResultImage | TaskInfo
+    ) -> list[bytes]:
+        """Download result images into memory (``AsyncEditResult.bytes()``, ``AsyncResultImage.read()``)."""
         task_id, sinks = self._memory_plan(result)
+        await self._fetch_all(task_id, sinks)
+        return [sink.content for sink in sinks]
+
+    async def _fetch_all(self, task_id: str, sinks: Iterable[Sink]) -> None:
         for sink in sinks:
             await self._run(self._flows.fetch(sink.url, sink, task_id))
-        return [sink.content for sink in sinks]
+
+    async def handle_callback(
+        self, body: bytes, headers: Headers, *, tolerance: float = DEFAULT_TOLERANCE
+    ) -> TaskInfo:
+        """Verify a kie.ai callback and read its task from kie.ai (see ``Client.handle_callback``)."""
+        task_id, timestamp, window = self._verified_task_id(body, headers, tolerance)
+        info = await self.get_task(task_id)
+        self._accept_callback(task_id, timestamp, window)
+        return info
+
+    @property
+    def with_raw_response(self) -> AsyncRawResponses:
+        """The kie.ai coroutines, returning a ``RawResponse`` (see ``Client.with_raw_response``)."""
+        return AsyncRawResponses(self)
 
     async def aclose(self) -> None:
         """Close the connection pool (unless you passed your own ``http_client``); calls made after, or

@@ -12,16 +12,29 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from ._errors import DestinationError, DownloadError, ResultTooLargeError
+from ._errors import DestinationError, DownloadError, InvalidInputError, ResultTooLargeError
 from ._inputs import sniff_image_type
 from ._replies import retry_after
 
-__all__ = ["FileSink", "MemorySink", "Sink", "result_file_name"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "Destination",
+    "FileSink",
+    "MemorySink",
+    "Sink",
+    "check_destination",
+    "parse_destination",
+    "result_file_name",
+]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+"""A destination ending in one of these is a file name; anything else is a folder."""
 
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -35,6 +48,84 @@ def result_file_name(task_id: str, index: int, url: str) -> str:
     ext = suffix if suffix in {".png", ".jpg", ".jpeg", ".webp"} else ".png"
     stem = _SAFE.sub("_", task_id).strip("._") or "result"
     return f"{stem}-{index}{ext}"
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where results are saved: a folder (files named by the library) or a file name."""
+
+    path: Path
+    is_file: bool
+
+    def file_names(self, count: int) -> list[Path]:
+        """The files ``count`` results go to, for a file name: the name itself for one, ``stem-1.png``,
+        ``stem-2.png``, ... for several."""
+        if count == 1:
+            return [self.path]
+        return [self.path.with_name(f"{self.path.stem}-{i}{self.path.suffix}") for i in range(1, count + 1)]
+
+    def paths(self, task_id: str, urls: Sequence[tuple[int, str]]) -> list[Path]:
+        """Where each ``(index, url)`` result goes: ``file_names`` for a file name, else
+        ``<folder>/<task id>-<index><ext>``."""
+        if self.is_file:
+            return self.file_names(len(urls))
+        return [self.path / result_file_name(task_id, index, url) for index, url in urls]
+
+
+def parse_destination(value: object, field: str = "dest") -> Destination:
+    """Read a save destination by the one rule shared by ``EditResult.save``, ``ResultImage.save`` and
+    the CLI's ``-o`` (issue 13): a path with an image suffix (``.png``, ``.jpg``, ``.jpeg``, ``.webp``)
+    is a file (several results: ``stem-1.png``, ``stem-2.png``, ...); an existing folder, a path ending in
+    ``/``, or any other path is a folder (created when saving). ``~`` is expanded.
+
+    Args:
+        value: the destination, a ``str`` or ``os.PathLike``.
+        field: the argument's name in error messages (``dest``, ``path``, ``--output``).
+
+    Raises:
+        InvalidInputError: not a path, empty, or naming something of the wrong kind (a file where a
+            folder is meant, or the reverse).
+    """
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise InvalidInputError(field, f"must be a path (str or os.PathLike), not {type(value).__name__}")
+    if not value:
+        raise InvalidInputError(field, "must not be empty")
+    path = Path(value).expanduser()
+    folder_given = value.endswith(("/", os.sep)) or path.is_dir()
+    is_file = not folder_given and path.suffix.lower() in IMAGE_SUFFIXES
+    if is_file and path.exists() and not path.is_file():
+        raise InvalidInputError(field, f"{value!r} exists and is not a file")
+    if not is_file and path.exists() and not path.is_dir():
+        raise InvalidInputError(
+            field,
+            f"{value!r} exists and is not a folder: give a folder, or a file name ending in "
+            + ", ".join(IMAGE_SUFFIXES),
+        )
+    return Destination(path, is_file)
+
+
+def check_destination(value: object, field: str = "dest") -> Destination:
+    """``parse_destination``, and a check that the nearest existing folder can be written: the CLI runs it
+    on ``-o`` before anything is sent, so a paid result never meets an unusable destination. (Saving from
+    the library does not: there a destination that cannot be written is a ``DestinationError`` carrying
+    the task id.)
+
+    Raises:
+        InvalidInputError: as ``parse_destination``, or a path inside a place that cannot be written.
+    """
+    destination = parse_destination(value, field)
+    path, is_file = destination.path, destination.is_file
+    # The nearest existing folder on the way must be writable: the results are paid for by then.
+    probe = path.parent if is_file else path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InvalidInputError(field, f"cannot create {value!r}: {str(probe)!r} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InvalidInputError(field, f"cannot write into {str(probe)!r}")
+    return destination
 
 
 class Sink:

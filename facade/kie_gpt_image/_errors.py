@@ -46,6 +46,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "API_KEY_PAGE",
     "APIError",
     "AuthenticationError",
     "BadRequestError",
@@ -237,10 +238,29 @@ class BadRequestError(APIError):
     resumable = False
 
 
+API_KEY_PAGE = "https://kie.ai/api-key"
+"""Where kie.ai's API keys are created and managed."""
+
+
 class AuthenticationError(APIError):
-    """401: the API key is missing or invalid. Never retried."""
+    """401: the API key is missing or invalid. Never retried. The client adds where the key came from
+    (the ``api_key`` argument or ``KIE_API_KEY``), at most its last four characters, and where to get
+    one."""
 
     documented_code = 401
+    key_source: str | None = None
+    """Where the refused key came from, e.g. ``the KIE_API_KEY environment variable``."""
+
+    def explain_key(self, source: str, tail: str | None) -> None:
+        """Add to the message where the refused key came from (once; ``tail``: its last characters)."""
+        if self.key_source is not None:
+            return
+        self.key_source = source
+        ending = f", ending in ...{tail}," if tail else ""
+        self.message += (
+            f" (the API key from {source}{ending} was refused: check it, or create one at {API_KEY_PAGE})"
+        )
+        self.args = (self.message, *self.args[1:])
 
 
 class InsufficientCreditsError(APIError):

@@ -1,18 +1,139 @@
-"""The result of a finished edit, with download helpers bound to the client that produced it."""
+"""The result of a finished edit, and each of its images, with download helpers bound to the client
+that produced them (replicate-python's ``FileOutput`` is the model for ``ResultImage``).
+
+Every download (``read``, ``save``, ``to_pil``, ``EditResult.bytes``/``save``) goes through the client's
+one download path: capped at ``max_download_bytes``, bound by ``download_timeout``, retried on host errors,
+and never carrying the API key (result hosts are not kie.ai).
+"""
 
 from __future__ import annotations
 
+import builtins
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ._errors import DownloadError, InvalidInputError
 from ._models import TaskInfo
 
 if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
     from ._client import AsyncClient, Client
 
-__all__ = ["AsyncEditResult", "EditResult"]
+__all__ = ["AsyncEditResult", "AsyncResultImage", "EditResult", "ResultImage"]
+
+Dest = str | os.PathLike[str]
+
+
+def _pillow() -> Any:
+    """Pillow's ``Image`` module, checked before anything is downloaded (Pillow stays optional)."""
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise InvalidInputError(
+            "to_pil", "needs Pillow, which is not installed: pip install pillow (or use read()/save())"
+        ) from exc
+    return Image
+
+
+def _decoded(image_module: Any, data: builtins.bytes, url: str, task_id: str) -> PILImage:
+    try:
+        image: PILImage = image_module.open(io.BytesIO(data))
+        image.load()  # decode now: a broken file fails here, not at the caller's first pixel access
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's UnidentifiedImageError is an OSError
+        raise DownloadError(
+            f"{url} could not be decoded as an image: {exc}", url=url, task_id=task_id
+        ) from exc
+    return image
+
+
+@dataclass(frozen=True, slots=True)
+class _ImageBase:
+    url: str
+    """Where kie.ai serves the image (kept 14 days: download promptly)."""
+    index: int
+    """Its position in the task's results (0-based: ``result.images[i].index == i``)."""
+    task_id: str
+    """The task that produced it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResultImage(_ImageBase):
+    """One result image (from ``Client``): its ``url``, and its bytes on demand.
+
+    Example::
+
+        image = result.images[0]
+        data = image.read()            # bytes, in memory
+        image.save("out/edited.png")   # exactly this file name
+        picture = image.to_pil()       # a PIL image (needs Pillow)
+    """
+
+    _client: Client = field(repr=False, compare=False)
+
+    def read(self) -> builtins.bytes:
+        """Download the image into memory and return its bytes.
+
+        Raises:
+            DownloadError (``ResultTooLargeError`` past ``max_download_bytes``), ClientClosedError.
+        """
+        return self._client.read_results(self)[0]
+
+    def save(self, path: Dest = ".") -> Path:
+        """Download the image to ``path`` and return the path written.
+
+        ``path`` with an image suffix (``.png``, ``.jpg``, ``.jpeg``, ``.webp``) is the exact file name
+        (overwritten if it exists; the bytes are written as received, whatever the suffix says); an existing
+        folder or a path ending in ``/`` is a folder (created if needed), where the file is named
+        ``<task id>-<index><ext>``.
+
+        Raises:
+            InvalidInputError: ``path`` cannot be used (checked before downloading). DownloadError,
+            DestinationError, ClientClosedError.
+        """
+        return self._client.download(self, path)[0]
+
+    def to_pil(self) -> PILImage:
+        """Download the image and decode it with Pillow (``PIL.Image.Image``, fully loaded).
+
+        Raises:
+            InvalidInputError: Pillow is not installed (``pip install pillow``; nothing is downloaded).
+            DownloadError: the download failed or the bytes are not an image Pillow can read.
+        """
+        image_module = _pillow()
+        return _decoded(image_module, self.read(), self.url, self.task_id)
+
+    def bytes(self) -> builtins.bytes:
+        """The same as ``read()`` (named like ``EditResult.bytes()``)."""
+        return self.read()
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncResultImage(_ImageBase):
+    """One result image (from ``AsyncClient``): ``await image.read()``, ``await image.save(path)``,
+    ``await image.to_pil()``; the same rules as ``ResultImage``."""
+
+    _client: AsyncClient = field(repr=False, compare=False)
+
+    async def read(self) -> builtins.bytes:
+        """Download the image into memory and return its bytes (see ``ResultImage.read``)."""
+        return (await self._client.read_results(self))[0]
+
+    async def save(self, path: Dest = ".") -> Path:
+        """Download the image to ``path``; return the path written (see ``ResultImage.save``)."""
+        return (await self._client.download(self, path))[0]
+
+    async def to_pil(self) -> PILImage:
+        """Download the image and decode it with Pillow (see ``ResultImage.to_pil``)."""
+        image_module = _pillow()
+        return _decoded(image_module, await self.read(), self.url, self.task_id)
+
+    async def bytes(self) -> builtins.bytes:
+        """The same as ``read()``."""
+        return await self.read()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,39 +148,70 @@ class _ResultBase:
 
 @dataclass(frozen=True, slots=True)
 class EditResult(_ResultBase):
-    """A successful edit (from ``Client``): result URLs plus ``save``/``bytes`` helpers."""
+    """A successful edit (from ``Client``): its images, plus ``save``/``bytes`` for all of them.
+
+    Example::
+
+        result.save("out/edited.png")      # one image: out/edited.png; several: edited-1.png, ...
+        data = result.images[0].read()     # bytes in memory
+    """
 
     _client: Client = field(repr=False, compare=False)
+    images: tuple[ResultImage, ...] = field(default=(), repr=False, compare=False)
+    """Each result image, in the order of ``urls``."""
 
     @classmethod
     def from_info(cls, info: TaskInfo, client: Client) -> EditResult:
         """Bind a finished task's record to the client that downloads its results."""
-        return cls(info.task_id, info.result_urls, info, client)
+        images = tuple(ResultImage(url, i, info.task_id, client) for i, url in enumerate(info.result_urls))
+        return cls(info.task_id, info.result_urls, info, client, images)
 
-    def save(self, dest: str | os.PathLike[str] = ".") -> list[Path]:
-        """Download every result image into the folder ``dest`` (created if needed); return the paths."""
+    def save(self, dest: Dest = ".") -> list[Path]:
+        """Download every result image to ``dest``; return the paths written.
+
+        A ``dest`` with an image suffix (``.png``, ``.jpg``, ``.jpeg``, ``.webp``) is a file name: one
+        image is saved under exactly that name, several as ``stem-1.png``, ``stem-2.png``, ...; an existing
+        folder, a path ending in ``/`` or any other path is a folder (created if needed), where files are
+        named ``<task id>-<index><ext>``. The CLI's ``-o`` follows the same rule.
+
+        Raises:
+            InvalidInputError: ``dest`` cannot be used (checked before downloading). DownloadError,
+            DestinationError, ClientClosedError.
+        """
         return self._client.download(self, dest)
 
-    def bytes(self) -> list[bytes]:
+    def bytes(self) -> list[builtins.bytes]:
         """Download every result image into memory."""
         return self._client.read_results(self)
 
 
 @dataclass(frozen=True, slots=True)
 class AsyncEditResult(_ResultBase):
-    """A successful edit (from ``AsyncClient``): ``await result.save(dest)``, ``await result.bytes()``."""
+    """A successful edit (from ``AsyncClient``): ``await result.save(dest)``, ``await result.bytes()``,
+    and ``result.images`` (``AsyncResultImage``)."""
 
     _client: AsyncClient = field(repr=False, compare=False)
+    images: tuple[AsyncResultImage, ...] = field(default=(), repr=False, compare=False)
+    """Each result image, in the order of ``urls``."""
 
     @classmethod
     def from_info(cls, info: TaskInfo, client: AsyncClient) -> AsyncEditResult:
         """Bind a finished task's record to the client that downloads its results."""
-        return cls(info.task_id, info.result_urls, info, client)
+        images = tuple(
+            AsyncResultImage(url, i, info.task_id, client) for i, url in enumerate(info.result_urls)
+        )
+        return cls(info.task_id, info.result_urls, info, client, images)
 
-    async def save(self, dest: str | os.PathLike[str] = ".") -> list[Path]:
-        """Download every result image into the folder ``dest`` (created if needed); return the paths."""
+    async def save(self, dest: Dest = ".") -> list[Path]:
+        """Download every result image to ``dest``; return the paths written (see ``EditResult.save``).
+
+        A ``dest`` with an image suffix (``.png``, ``.jpg``, ``.jpeg``, ``.webp``) is a file name: one
+        image is saved under exactly that name, several as ``stem-1.png``, ``stem-2.png``, ...; an existing
+        folder, a path ending in ``/`` or any other path is a folder (created if needed), where files are
+        named ``<task id>-<index><ext>``. The CLI's ``-o`` follows the same rule.
+        """
         return await self._client.download(self, dest)
 
-    async def bytes(self) -> list[bytes]:
+    async def bytes(self) -> list[builtins.bytes]:
         """Download every result image into memory."""
         return await self._client.read_results(self)

@@ -19,10 +19,13 @@ from typing import Any
 import httpx
 
 from .._client import DEFAULT_BASE_URL, DEFAULT_UPLOAD_BASE_URL, AsyncClient, Client
+from .._download import Destination
+from .._download import check_destination as _check_destination
 from .._errors import InvalidInputError, KieError
 from .._inputs import check_text
 from .._models import TaskInfo
 from .._policies import PollPolicy, RetryPolicy
+from .._progress import UploadProgress
 from .._results import EditResult
 from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of
 from ._output import PROG, Output, describe
@@ -109,7 +112,7 @@ def _upload_base_url(args: argparse.Namespace, ctx: Context) -> str:
 
 
 def _client(args: argparse.Namespace, ctx: Context, out: Output, sleep: Callable[[float], None]) -> Client:
-    return Client(
+    client = Client(
         read_key(args, ctx),
         base_url=_base_url(args, ctx),
         upload_base_url=_upload_base_url(args, ctx),
@@ -119,6 +122,29 @@ def _client(args: argparse.Namespace, ctx: Context, out: Output, sleep: Callable
         sleep=sleep,
         clock=ctx.clock,
     )
+    # The CLI reads the key itself (read_key): a 401 names where the user put it, not "api_key".
+    client._key_source = (
+        f"--api-key-file {args.api_key_file}" if args.api_key_file else "the KIE_API_KEY environment variable"
+    )
+    return client
+
+
+UPLOAD_METER_BYTES = 1_000_000
+"""Inputs from this size up show their upload progress on a terminal."""
+
+
+def _upload_meter(out: Output) -> Callable[[UploadProgress], None] | None:
+    """On a terminal, a callback showing ``uploading person.png: 3.1/9.8 MB`` for large inputs."""
+    if not out.tty:
+        return None
+
+    def show(progress: UploadProgress) -> None:
+        if progress.total >= UPLOAD_METER_BYTES:
+            out.status(
+                f"uploading {progress.file_name}: {progress.sent / 1e6:.1f}/{progress.total / 1e6:.1f} MB"
+            )
+
+    return show
 
 
 def _elapsed(seconds: float) -> str:
@@ -159,73 +185,24 @@ class _TaskProgress:
             self.show()
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-"""An ``-o`` path ending in one of these is a file name; anything else is a folder."""
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """Where ``-o`` saves results: a folder (files named by the library) or a file name."""
-
-    path: Path
-    is_file: bool
-
-    def file_names(self, count: int) -> list[Path]:
-        """The files ``count`` results go to: the name itself for one, ``stem-1.png``, ... for several."""
-        if count == 1:
-            return [self.path]
-        return [self.path.with_name(f"{self.path.stem}-{i}{self.path.suffix}") for i in range(1, count + 1)]
-
-
 def check_destination(value: str) -> Destination:
     """Check ``-o`` before anything is sent, so that a paid result never meets an unusable destination.
 
-    The rule (shared with ``EditResult.save``, issue 13): a path with an image suffix (``.png``, ``.jpg``,
-    ``.jpeg``, ``.webp``) is a file (several results: ``stem-1.png``, ``stem-2.png``, ...); an existing
-    folder or a path ending in ``/`` is a folder; any other path is a folder to create.
+    The rule is the library's (``kie_gpt_image._download.check_destination``, also behind
+    ``EditResult.save``): a path with an image suffix is a file (several results: ``stem-1.png``, ...);
+    an existing folder, a path ending in ``/`` or any other path is a folder.
 
     Raises:
         InvalidInputError: ``--output`` is not text, names something of the wrong kind, or lies in a
             place that cannot be written.
     """
     check_text("--output", value)
-    path = Path(value).expanduser()
-    folder_given = value.endswith(("/", os.sep)) or path.is_dir()
-    is_file = not folder_given and path.suffix.lower() in IMAGE_SUFFIXES
-    if is_file and path.exists() and not path.is_file():
-        raise InvalidInputError("--output", f"{value!r} exists and is not a file")
-    if not is_file and path.exists() and not path.is_dir():
-        raise InvalidInputError(
-            "--output",
-            f"{value!r} exists and is not a folder: give a folder, or a file name ending in "
-            + ", ".join(IMAGE_SUFFIXES),
-        )
-    # The nearest existing folder on the way must be writable: results are paid for by then.
-    probe = path.parent if is_file else path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InvalidInputError("--output", f"cannot create {value!r}: {str(probe)!r} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InvalidInputError("--output", f"cannot write into {str(probe)!r}")
-    return Destination(path, is_file)
+    return _check_destination(value, "--output")
 
 
-def _save(result: EditResult, dest: Destination) -> list[Path]:
-    if not dest.is_file:
-        return result.save(dest.path)
-    contents = result.bytes()
-    paths = dest.file_names(len(contents))
-    dest.path.parent.mkdir(parents=True, exist_ok=True)
-    for path, content in zip(paths, contents, strict=True):
-        # Written next to the target, then renamed: a failed write never leaves half an image.
-        partial = path.with_name(f".{path.name}.part")
-        try:
-            partial.write_bytes(content)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-    return paths
+def _save(result: EditResult, value: str) -> list[Path]:
+    # The library applies the same rule to the same text (a trailing "/" included) as the check did.
+    return result.save(value)
 
 
 def _result_data(result: EditResult, files: list[Path]) -> dict[str, Any]:
@@ -246,7 +223,7 @@ def _finish(
     progress: _TaskProgress,
     task_id: str,
     client: Client,
-    dest: Destination | None,
+    dest: str | None,
 ) -> int:
     """Wait for ``task_id``, save or list its results, report; shared by ``edit`` and ``wait``."""
     progress.task_id = task_id
@@ -312,7 +289,8 @@ def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     check_text("--prompt", args.prompt)
     if args.callback_url is not None:
         check_text("--callback-url", args.callback_url)
-    dest = check_destination(args.output) if args.output else None
+    if args.output:
+        check_destination(args.output)
     progress = _TaskProgress(out, ctx)
     with _client(args, ctx, out, progress.sleep) as client:
         if out.tty:
@@ -324,6 +302,7 @@ def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
                 aspect_ratio=args.aspect_ratio,
                 quality=args.quality,
                 callback_url=args.callback_url,
+                on_upload_progress=_upload_meter(out),
             )
         except KeyboardInterrupt:
             out.end_status()
@@ -340,15 +319,16 @@ def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
             out.line(task.task_id)
             out.json({"task_id": task.task_id, "resume": f"{PROG} wait {task.task_id}"})
             return ExitCode.OK
-        return _finish(args, out, progress, task.task_id, client, dest)
+        return _finish(args, out, progress, task.task_id, client, args.output)
 
 
 def cmd_wait(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     """``wait TASK_ID``: poll until the task finishes; save its results with ``-o``."""
-    dest = check_destination(args.output) if args.output else None
+    if args.output:
+        check_destination(args.output)
     progress = _TaskProgress(out, ctx)
     with _client(args, ctx, out, progress.sleep) as client:
-        return _finish(args, out, progress, args.task_id, client, dest)
+        return _finish(args, out, progress, args.task_id, client, args.output)
 
 
 def _info_data(info: TaskInfo) -> dict[str, Any]:
@@ -385,7 +365,8 @@ def cmd_status(args: argparse.Namespace, ctx: Context, out: Output) -> int:
 def cmd_upload(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     """``upload FILE``: upload one image, print its URL (usable as an input for a while)."""
     with _client(args, ctx, out, ctx.sleep) as client:
-        uploaded = client.upload(args.file)
+        uploaded = client.upload(args.file, on_upload_progress=_upload_meter(out))
+        out.end_status()
     out.line(uploaded.url)
     out.json(
         {
