@@ -10,10 +10,10 @@ import os
 import random
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, assert_never, overload
+from typing import Any, Self, TypeVar, assert_never
 from urllib.parse import urlsplit
 
 import httpx
@@ -259,29 +259,30 @@ class _BaseClient:
 
     # ------------------------------------------------------------------ flows with checked inputs
 
-    def _edit_flow(
+    def _task_flow(
         self,
-        images: object,
+        kind: _inputs.TaskKind,
+        model: object,
+        images: object | None,
         prompt: object,
-        aspect_ratio: object,
-        quality: object,
         callback_url: object,
+        options: Mapping[str, object],
         *,
         wait: bool,
         timeout: float | None,
     ) -> Flow[Task | TaskInfo]:
-        # Every check runs here, before the flow yields its first request.
-        sources = _inputs.check_images(images)
-        text = _inputs.check_prompt(prompt)
-        ratio = _inputs.check_aspect_ratio(aspect_ratio)
-        level = _inputs.check_quality(quality)
+        # Every check runs here, before the flow yields its first request: the model, its images, the
+        # prompt and every option against the model's catalog entry (``_inputs.check_task``).
+        task = _inputs.check_task(model, images, prompt, options, kind)
         callback = (
             None
             if callback_url is None
             else _inputs.check_callback_url(callback_url, allow_http=self.allow_http_callback)
         )
+        if callback is not None and _api.MODELS[task.model].callback_field is None:
+            raise InvalidInputError("callback_url", f"{task.model} takes no callback URL")
         _check_timeout(timeout)
-        return self._flows.edit(sources, text, ratio, level, callback, wait=wait, timeout=timeout)
+        return self._flows.edit(task.model, task.images, task.input, callback, wait=wait, timeout=timeout)
 
     def _upload_flow(self, source: object, file_name: str | None, method: str) -> Flow[UploadedFile]:
         if method not in ("stream", "base64"):
@@ -359,6 +360,23 @@ async def _asyncio_sleep(seconds: float) -> None:
 def _check_timeout(timeout: float | None) -> None:
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
         raise InvalidInputError("timeout", "must be a non-negative number of seconds")
+
+
+Images = Iterable[_inputs.ImageInput] | _inputs.ImageInput
+"""What ``images=`` accepts: one image or several (see ``_inputs.ImageInput``)."""
+
+
+def _public(method: Callable[..., Any], name: str) -> Any:
+    """The implementation of a public method whose signature a generated ``Protocol`` states, one
+    overload per model (``kie_api.model_methods``), under its public name (reprs, tracebacks, help).
+
+    Why not overloads written here: a new document in ``openapi/`` must reach users by regenerating
+    alone, so the per-model signatures are generated; the class attribute is typed with them and holds
+    this one implementation, which checks every option at run time against the same catalog.
+    """
+    method.__name__ = name
+    method.__qualname__ = method.__qualname__.rsplit(".", 1)[0] + "." + name
+    return method
 
 
 def _check_one_of(http_client: object, transport: object) -> None:
@@ -552,88 +570,142 @@ class Client(_BaseClient):
 
     # --------------------------------------------------------------------------- public methods
 
-    @overload
-    def edit(
+    def _submit(
         self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
+        images: object | None,
         prompt: str,
         *,
-        aspect_ratio: str | None = ...,
-        quality: str | None = ...,
-        callback_url: str | None = ...,
-        wait: Literal[True] = ...,
-        timeout: float | None = ...,
-        on_progress: ProgressCallback | None = ...,
-    ) -> EditResult: ...
-
-    @overload
-    def edit(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = ...,
-        quality: str | None = ...,
-        callback_url: str | None = ...,
-        wait: Literal[False],
-        timeout: float | None = ...,
-        on_progress: ProgressCallback | None = ...,
-    ) -> Task: ...
-
-    def edit(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = None,
-        quality: str | None = None,
+        model: str,
+        options: Mapping[str, object],
+        kind: _inputs.TaskKind = "any",
         callback_url: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> EditResult | Task:
+        """``edit``/``generate`` for a model and options known only at run time (the CLI, the batch):
+        checked the same way, at run time only."""
+        outcome = self._run(
+            self._task_flow(kind, model, images, prompt, callback_url, options, wait=wait, timeout=timeout),
+            on_progress,
+        )
+        return outcome if isinstance(outcome, Task) else EditResult.from_info(outcome, self)
+
+    def _edit(
+        self,
+        images: Images,
+        prompt: str,
+        *,
+        model: str = _api.MODEL,
+        callback_url: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: object,
+    ) -> EditResult | Task:
         """Edit images: upload local inputs, create the task, wait for and return the result.
 
         Args:
-            images: 1-16 inputs: paths, bytes, binary file objects, or http(s) URLs (passed through).
+            images: inputs (1 to the model's maximum, 16 for every model so far): paths, bytes, binary
+                file objects, or http(s) URLs (passed through).
             prompt: the edit instruction.
-            aspect_ratio: one of the spec's ratios (default the spec's default, ``3:2``).
-            quality: one of the spec's qualities (default ``medium``).
+            model: a model that takes input images (default ``gpt-image/1.5-image-to-image``; see
+                ``kie_gpt_image.MODELS``).
             callback_url: https URL kie.ai will POST the result to.
             wait: ``False`` returns the ``Task`` as soon as it is created.
             timeout: wait timeout in seconds (default the poll policy's).
             on_progress: called with the ``TaskInfo`` on every state change.
+            **options: the model's input options, exactly those its document names (the default
+                model's: ``aspect_ratio``, default ``3:2``, and ``quality``, default ``medium``;
+                gpt-image-2's: ``aspect_ratio`` and ``resolution``). Type checkers know each model's.
 
         Returns:
             ``EditResult`` (or ``Task`` with ``wait=False``).
 
         Raises:
-            InvalidInputError: a bad argument (nothing was sent).
+            InvalidInputError: a bad argument or option (nothing was sent).
             TaskFailedError: the task failed. WaitTimeoutError: it did not finish in time (carries the
             task id). SubmissionOutcomeUnknownError: createTask's outcome is unknown. APIError,
             TransportError (``RequestTimeoutError`` past ``request_timeout``), UnexpectedResponseError,
             ClientClosedError: see the exception tree.
         """
-        outcome = self._run(
-            self._edit_flow(images, prompt, aspect_ratio, quality, callback_url, wait=wait, timeout=timeout),
-            on_progress,
+        return self._submit(
+            images,
+            prompt,
+            model=model,
+            options=options,
+            kind="edit",
+            callback_url=callback_url,
+            wait=wait,
+            timeout=timeout,
+            on_progress=on_progress,
         )
-        return outcome if isinstance(outcome, Task) else EditResult.from_info(outcome, self)
 
-    def create_task(
+    edit: _api.EditCall[Images, ProgressCallback, EditResult, Task] = _public(_edit, "edit")
+    """Edit images with a model that takes them: ``edit(images, prompt, *, model=..., **options)``;
+    one typed signature per model (``kie_api.model_methods.EditCall``). See ``Client._edit``'s text."""
+
+    def _create_task(
         self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
+        images: Images,
         prompt: str,
         *,
-        aspect_ratio: str | None = None,
-        quality: str | None = None,
+        model: str = _api.MODEL,
         callback_url: str | None = None,
+        **options: object,
     ) -> Task:
         """Upload local inputs and create the task; return at once with its id (same arguments as
         ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
-        return self.edit(
-            images, prompt, aspect_ratio=aspect_ratio, quality=quality, callback_url=callback_url, wait=False
+        task = self._submit(
+            images, prompt, model=model, options=options, kind="edit", callback_url=callback_url, wait=False
         )
+        assert isinstance(task, Task)  # noqa: S101 - wait=False returns the Task
+        return task
+
+    create_task: _api.CreateTaskCall[Images, Task] = _public(_create_task, "create_task")
+    """Upload local inputs and create the task; return at once with its id (same arguments as ``edit``)."""
+
+    def _generate(
+        self,
+        prompt: str,
+        *,
+        model: str | None = _api.DEFAULT_GENERATE_MODEL,
+        callback_url: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: object,
+    ) -> EditResult | Task:
+        """Generate images from a prompt alone: create the task, wait for and return the result.
+
+        Args:
+            prompt: what to draw.
+            model: a model without input images (default ``gpt-image/1.5-text-to-image``; or
+                ``gpt-image-2-text-to-image``).
+            callback_url, wait, timeout, on_progress: as for ``edit``.
+            **options: the model's input options, exactly those its document names.
+
+        Returns:
+            ``EditResult`` (or ``Task`` with ``wait=False``).
+
+        Raises:
+            The errors of ``edit``.
+        """
+        return self._submit(
+            None,
+            prompt,
+            model=model or "",
+            options=options,
+            kind="generate",
+            callback_url=callback_url,
+            wait=wait,
+            timeout=timeout,
+            on_progress=on_progress,
+        )
+
+    generate: _api.GenerateCall[ProgressCallback, EditResult, Task] = _public(_generate, "generate")
+    """Generate images from a prompt: ``generate(prompt, *, model=..., **options)``; one typed signature
+    per text-to-image model (``kie_api.model_methods.GenerateCall``)."""
 
     def get_task(self, task_id: str) -> TaskInfo:
         """The task's current record (recordInfo)."""
@@ -867,66 +939,104 @@ class AsyncClient(_BaseClient):
 
     # --------------------------------------------------------------------------- public methods
 
-    @overload
-    async def edit(
+    async def _submit(
         self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
+        images: object | None,
         prompt: str,
         *,
-        aspect_ratio: str | None = ...,
-        quality: str | None = ...,
-        callback_url: str | None = ...,
-        wait: Literal[True] = ...,
-        timeout: float | None = ...,
-        on_progress: ProgressCallback | None = ...,
-    ) -> AsyncEditResult: ...
-
-    @overload
-    async def edit(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = ...,
-        quality: str | None = ...,
-        callback_url: str | None = ...,
-        wait: Literal[False],
-        timeout: float | None = ...,
-        on_progress: ProgressCallback | None = ...,
-    ) -> Task: ...
-
-    async def edit(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = None,
-        quality: str | None = None,
+        model: str,
+        options: Mapping[str, object],
+        kind: _inputs.TaskKind = "any",
         callback_url: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> AsyncEditResult | Task:
-        """Edit images (see ``Client.edit``)."""
+        """``edit``/``generate`` for a model and options known only at run time (the batch)."""
         outcome = await self._run(
-            self._edit_flow(images, prompt, aspect_ratio, quality, callback_url, wait=wait, timeout=timeout),
+            self._task_flow(kind, model, images, prompt, callback_url, options, wait=wait, timeout=timeout),
             on_progress,
         )
         return outcome if isinstance(outcome, Task) else AsyncEditResult.from_info(outcome, self)
 
-    async def create_task(
+    async def _edit(
         self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
+        images: Images,
         prompt: str,
         *,
-        aspect_ratio: str | None = None,
-        quality: str | None = None,
+        model: str = _api.MODEL,
         callback_url: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: object,
+    ) -> AsyncEditResult | Task:
+        """Edit images (see ``Client.edit``)."""
+        return await self._submit(
+            images,
+            prompt,
+            model=model,
+            options=options,
+            kind="edit",
+            callback_url=callback_url,
+            wait=wait,
+            timeout=timeout,
+            on_progress=on_progress,
+        )
+
+    edit: _api.EditCall[
+        Images, ProgressCallback, Coroutine[Any, Any, AsyncEditResult], Coroutine[Any, Any, Task]
+    ]
+    edit = _public(_edit, "edit")
+    """Edit images (see ``Client.edit``); one typed signature per model."""
+
+    async def _create_task(
+        self,
+        images: Images,
+        prompt: str,
+        *,
+        model: str = _api.MODEL,
+        callback_url: str | None = None,
+        **options: object,
     ) -> Task:
         """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
-        return await self.edit(
-            images, prompt, aspect_ratio=aspect_ratio, quality=quality, callback_url=callback_url, wait=False
+        task = await self._submit(
+            images, prompt, model=model, options=options, kind="edit", callback_url=callback_url, wait=False
         )
+        assert isinstance(task, Task)  # noqa: S101 - wait=False returns the Task
+        return task
+
+    create_task: _api.CreateTaskCall[Images, Coroutine[Any, Any, Task]] = _public(_create_task, "create_task")
+    """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
+
+    async def _generate(
+        self,
+        prompt: str,
+        *,
+        model: str | None = _api.DEFAULT_GENERATE_MODEL,
+        callback_url: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: object,
+    ) -> AsyncEditResult | Task:
+        """Generate images from a prompt alone (see ``Client.generate``)."""
+        return await self._submit(
+            None,
+            prompt,
+            model=model or "",
+            options=options,
+            kind="generate",
+            callback_url=callback_url,
+            wait=wait,
+            timeout=timeout,
+            on_progress=on_progress,
+        )
+
+    generate: _api.GenerateCall[
+        ProgressCallback, Coroutine[Any, Any, AsyncEditResult], Coroutine[Any, Any, Task]
+    ] = _public(_generate, "generate")
+    """Generate images from a prompt (see ``Client.generate``); one typed signature per model."""
 
     async def get_task(self, task_id: str) -> TaskInfo:
         """The task's current record (recordInfo)."""
