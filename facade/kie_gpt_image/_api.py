@@ -25,14 +25,10 @@ from typing import IO, TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Type
 
 import httpx
 
-from kie_api.model_methods import (
-    DEFAULT_EDIT_MODEL,
-    DEFAULT_GENERATE_MODEL,
-    CreateTaskCall,
-    EditCall,
-    GenerateCall,
-)
-from kie_api.models_catalog import MODELS, OPTIONS, FieldSpec, ModelSpec
+from kie_api import model_methods as _methods
+from kie_api import models_catalog as _catalog
+from kie_api.model_methods import DEFAULT_EDIT_MODEL, CreateTaskCall, EditCall, GenerateCall
+from kie_api.models_catalog import OPTIONS, FieldSpec, ModelSpec
 
 if TYPE_CHECKING:
     from kie_api.models.task_record import TaskRecord
@@ -132,6 +128,12 @@ if DEFAULT_EDIT_MODEL is None:  # pragma: no cover - scripts/regenerate names th
     raise ImportError("kie_api.model_methods names no default edit model: run scripts/regenerate")
 MODEL: str = DEFAULT_EDIT_MODEL
 """The model ``edit`` and ``create_task`` use when none is named (gpt-image/1.5-image-to-image)."""
+MODELS: dict[str, ModelSpec] = _catalog.MODELS
+"""Every market model in ``openapi/`` by its model id: its ``ModelSpec`` (each option's type, enum,
+default, limits; whether it takes input images). ``edit`` takes those with an ``image_field``,
+``generate`` the others."""
+DEFAULT_GENERATE_MODEL: str | None = _methods.DEFAULT_GENERATE_MODEL
+"""The model ``generate`` uses when none is named (gpt-image/1.5-text-to-image)."""
 
 
 def _seed_field(name: str) -> FieldSpec:
