@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar, assert_never
+from typing import TYPE_CHECKING, Any, Self, TypeVar, assert_never
 from urllib.parse import urlsplit
 
 import httpx
@@ -366,19 +366,6 @@ Images = Iterable[_inputs.ImageInput] | _inputs.ImageInput
 """What ``images=`` accepts: one image or several (see ``_inputs.ImageInput``)."""
 
 
-def _public(method: Callable[..., Any], name: str) -> Any:
-    """The implementation of a public method whose signature a generated ``Protocol`` states, one
-    overload per model (``kie_api.model_methods``), under its public name (reprs, tracebacks, help).
-
-    Why not overloads written here: a new document in ``openapi/`` must reach users by regenerating
-    alone, so the per-model signatures are generated; the class attribute is typed with them and holds
-    this one implementation, which checks every option at run time against the same catalog.
-    """
-    method.__name__ = name
-    method.__qualname__ = method.__qualname__.rsplit(".", 1)[0] + "." + name
-    return method
-
-
 def _check_one_of(http_client: object, transport: object) -> None:
     if http_client is not None and transport is not None:
         raise InvalidInputError("transport", "give transport or http_client, not both")
@@ -575,7 +562,7 @@ class Client(_BaseClient):
         images: object | None,
         prompt: str,
         *,
-        model: str,
+        model: object,
         options: Mapping[str, object],
         kind: _inputs.TaskKind = "any",
         callback_url: str | None = None,
@@ -591,121 +578,122 @@ class Client(_BaseClient):
         )
         return outcome if isinstance(outcome, Task) else EditResult.from_info(outcome, self)
 
-    def _edit(
-        self,
-        images: Images,
-        prompt: str,
-        *,
-        model: str = _api.MODEL,
-        callback_url: str | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
-        **options: object,
-    ) -> EditResult | Task:
-        """Edit images: upload local inputs, create the task, wait for and return the result.
+    # Type checkers read one signature per model, generated from its document (``kie_api.model_methods``:
+    # a new document reaches users by regenerating alone, so no overload is written here); the runtime
+    # methods below take ``**options`` and check them against the same catalog (``_inputs.check_task``).
+    if TYPE_CHECKING:
+        edit: _api.EditCall[Images, ProgressCallback, EditResult, Task]
+        create_task: _api.CreateTaskCall[Images, Task]
+        generate: _api.GenerateCall[ProgressCallback, EditResult, Task]
 
-        Args:
-            images: inputs (1 to the model's maximum, 16 for every model so far): paths, bytes, binary
-                file objects, or http(s) URLs (passed through).
-            prompt: the edit instruction.
-            model: a model that takes input images (default ``gpt-image/1.5-image-to-image``; see
-                ``kie_gpt_image.MODELS``).
-            callback_url: https URL kie.ai will POST the result to.
-            wait: ``False`` returns the ``Task`` as soon as it is created.
-            timeout: wait timeout in seconds (default the poll policy's).
-            on_progress: called with the ``TaskInfo`` on every state change.
-            **options: the model's input options, exactly those its document names (the default
-                model's: ``aspect_ratio``, default ``3:2``, and ``quality``, default ``medium``;
-                gpt-image-2's: ``aspect_ratio`` and ``resolution``). Type checkers know each model's.
+    if not TYPE_CHECKING:  # the implementations (documented; their typed signatures are above)
 
-        Returns:
-            ``EditResult`` (or ``Task`` with ``wait=False``).
-
-        Raises:
-            InvalidInputError: a bad argument or option (nothing was sent).
-            TaskFailedError: the task failed. WaitTimeoutError: it did not finish in time (carries the
-            task id). SubmissionOutcomeUnknownError: createTask's outcome is unknown. APIError,
-            TransportError (``RequestTimeoutError`` past ``request_timeout``), UnexpectedResponseError,
-            ClientClosedError: see the exception tree.
-        """
-        return self._submit(
+        def edit(
+            self,
             images,
             prompt,
-            model=model,
-            options=options,
-            kind="edit",
-            callback_url=callback_url,
-            wait=wait,
-            timeout=timeout,
-            on_progress=on_progress,
-        )
+            *,
+            model=_api.MODEL,
+            callback_url=None,
+            wait=True,
+            timeout=None,
+            on_progress=None,
+            **options,
+        ):
+            """Edit images: upload local inputs, create the task, wait for and return the result.
 
-    edit: _api.EditCall[Images, ProgressCallback, EditResult, Task] = _public(_edit, "edit")
-    """Edit images with a model that takes them: ``edit(images, prompt, *, model=..., **options)``;
-    one typed signature per model (``kie_api.model_methods.EditCall``). See ``Client._edit``'s text."""
+            Args:
+                images: inputs (1 to the model's maximum, 16 for every model so far): paths, bytes, binary
+                    file objects, or http(s) URLs (passed through).
+                prompt: the edit instruction.
+                model: a model that takes input images: ``gpt-image/1.5-image-to-image`` (the default) or
+                    ``gpt-image-2-image-to-image`` (every one: ``kie_gpt_image.MODELS``).
+                callback_url: https URL kie.ai will POST the result to.
+                wait: ``False`` returns the ``Task`` as soon as it is created.
+                timeout: wait timeout in seconds (default the poll policy's).
+                on_progress: called with the ``TaskInfo`` on every state change.
+                **options: the model's input options, exactly those its document names: the default
+                    model's ``aspect_ratio`` (``1:1``, ``2:3``, ``3:2``; default ``3:2``) and ``quality``
+                    (``medium``, ``high``; default ``medium``); gpt-image-2's ``aspect_ratio`` (``auto``,
+                    ``1:1``, ``9:16``, ``16:9``, ``4:3``, ``3:4``) and ``resolution`` (``1K``, ``2K``,
+                    ``4K``). Type checkers know each model's.
 
-    def _create_task(
-        self,
-        images: Images,
-        prompt: str,
-        *,
-        model: str = _api.MODEL,
-        callback_url: str | None = None,
-        **options: object,
-    ) -> Task:
-        """Upload local inputs and create the task; return at once with its id (same arguments as
-        ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
-        task = self._submit(
-            images, prompt, model=model, options=options, kind="edit", callback_url=callback_url, wait=False
-        )
-        assert isinstance(task, Task)  # noqa: S101 - wait=False returns the Task
-        return task
+            Returns:
+                ``EditResult`` (or ``Task`` with ``wait=False``).
 
-    create_task: _api.CreateTaskCall[Images, Task] = _public(_create_task, "create_task")
-    """Upload local inputs and create the task; return at once with its id (same arguments as ``edit``)."""
+            Raises:
+                InvalidInputError: a bad argument or option (nothing was sent).
+                TaskFailedError: the task failed. WaitTimeoutError: it did not finish in time (carries the
+                task id). SubmissionOutcomeUnknownError: createTask's outcome is unknown. APIError,
+                TransportError (``RequestTimeoutError`` past ``request_timeout``), UnexpectedResponseError,
+                ClientClosedError: see the exception tree.
+            """
+            return self._submit(
+                images,
+                prompt,
+                model=model,
+                options=options,
+                kind="edit",
+                callback_url=callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_progress=on_progress,
+            )
 
-    def _generate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = _api.DEFAULT_GENERATE_MODEL,
-        callback_url: str | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
-        **options: object,
-    ) -> EditResult | Task:
-        """Generate images from a prompt alone: create the task, wait for and return the result.
+        def create_task(self, images, prompt, *, model=_api.MODEL, callback_url=None, **options):
+            """Upload local inputs and create the task; return at once with its ``Task`` (same arguments
+            as ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
+            return self._submit(
+                images,
+                prompt,
+                model=model,
+                options=options,
+                kind="edit",
+                callback_url=callback_url,
+                wait=False,
+            )
 
-        Args:
-            prompt: what to draw.
-            model: a model without input images (default ``gpt-image/1.5-text-to-image``; or
-                ``gpt-image-2-text-to-image``).
-            callback_url, wait, timeout, on_progress: as for ``edit``.
-            **options: the model's input options, exactly those its document names.
-
-        Returns:
-            ``EditResult`` (or ``Task`` with ``wait=False``).
-
-        Raises:
-            The errors of ``edit``.
-        """
-        return self._submit(
-            None,
+        def generate(
+            self,
             prompt,
-            model=model or "",
-            options=options,
-            kind="generate",
-            callback_url=callback_url,
-            wait=wait,
-            timeout=timeout,
-            on_progress=on_progress,
-        )
+            *,
+            model=_api.DEFAULT_GENERATE_MODEL,
+            callback_url=None,
+            wait=True,
+            timeout=None,
+            on_progress=None,
+            **options,
+        ):
+            """Generate images from a prompt alone: create the task, wait for and return the result.
 
-    generate: _api.GenerateCall[ProgressCallback, EditResult, Task] = _public(_generate, "generate")
-    """Generate images from a prompt: ``generate(prompt, *, model=..., **options)``; one typed signature
-    per text-to-image model (``kie_api.model_methods.GenerateCall``)."""
+            Args:
+                prompt: what to draw.
+                model: a model without input images: ``gpt-image/1.5-text-to-image`` (the default) or
+                    ``gpt-image-2-text-to-image``.
+                callback_url: https URL kie.ai will POST the result to.
+                wait: ``False`` returns the ``Task`` as soon as it is created.
+                timeout: wait timeout in seconds (default the poll policy's).
+                on_progress: called with the ``TaskInfo`` on every state change.
+                **options: the model's input options, exactly those its document names (as for ``edit``).
+
+            Returns:
+                ``EditResult`` (or ``Task`` with ``wait=False``).
+
+            Raises:
+                InvalidInputError, TaskFailedError, WaitTimeoutError, SubmissionOutcomeUnknownError, and
+                the request errors: as for ``edit``.
+            """
+            return self._submit(
+                None,
+                prompt,
+                model=model,
+                options=options,
+                kind="generate",
+                callback_url=callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_progress=on_progress,
+            )
 
     def get_task(self, task_id: str) -> TaskInfo:
         """The task's current record (recordInfo)."""
@@ -944,7 +932,7 @@ class AsyncClient(_BaseClient):
         images: object | None,
         prompt: str,
         *,
-        model: str,
+        model: object,
         options: Mapping[str, object],
         kind: _inputs.TaskKind = "any",
         callback_url: str | None = None,
@@ -959,84 +947,78 @@ class AsyncClient(_BaseClient):
         )
         return outcome if isinstance(outcome, Task) else AsyncEditResult.from_info(outcome, self)
 
-    async def _edit(
-        self,
-        images: Images,
-        prompt: str,
-        *,
-        model: str = _api.MODEL,
-        callback_url: str | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
-        **options: object,
-    ) -> AsyncEditResult | Task:
-        """Edit images (see ``Client.edit``)."""
-        return await self._submit(
+    # Typed per model as Client's are (see there); the runtime methods check against the same catalog.
+    if TYPE_CHECKING:
+        edit: _api.EditCall[
+            Images, ProgressCallback, Coroutine[Any, Any, AsyncEditResult], Coroutine[Any, Any, Task]
+        ]
+        create_task: _api.CreateTaskCall[Images, Coroutine[Any, Any, Task]]
+        generate: _api.GenerateCall[
+            ProgressCallback, Coroutine[Any, Any, AsyncEditResult], Coroutine[Any, Any, Task]
+        ]
+
+    if not TYPE_CHECKING:  # the implementations (documented; their typed signatures are above)
+
+        async def edit(
+            self,
             images,
             prompt,
-            model=model,
-            options=options,
-            kind="edit",
-            callback_url=callback_url,
-            wait=wait,
-            timeout=timeout,
-            on_progress=on_progress,
-        )
+            *,
+            model=_api.MODEL,
+            callback_url=None,
+            wait=True,
+            timeout=None,
+            on_progress=None,
+            **options,
+        ):
+            """Edit images (see ``Client.edit``)."""
+            return await self._submit(
+                images,
+                prompt,
+                model=model,
+                options=options,
+                kind="edit",
+                callback_url=callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_progress=on_progress,
+            )
 
-    edit: _api.EditCall[
-        Images, ProgressCallback, Coroutine[Any, Any, AsyncEditResult], Coroutine[Any, Any, Task]
-    ]
-    edit = _public(_edit, "edit")
-    """Edit images (see ``Client.edit``); one typed signature per model."""
+        async def create_task(self, images, prompt, *, model=_api.MODEL, callback_url=None, **options):
+            """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
+            return await self._submit(
+                images,
+                prompt,
+                model=model,
+                options=options,
+                kind="edit",
+                callback_url=callback_url,
+                wait=False,
+            )
 
-    async def _create_task(
-        self,
-        images: Images,
-        prompt: str,
-        *,
-        model: str = _api.MODEL,
-        callback_url: str | None = None,
-        **options: object,
-    ) -> Task:
-        """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
-        task = await self._submit(
-            images, prompt, model=model, options=options, kind="edit", callback_url=callback_url, wait=False
-        )
-        assert isinstance(task, Task)  # noqa: S101 - wait=False returns the Task
-        return task
-
-    create_task: _api.CreateTaskCall[Images, Coroutine[Any, Any, Task]] = _public(_create_task, "create_task")
-    """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
-
-    async def _generate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = _api.DEFAULT_GENERATE_MODEL,
-        callback_url: str | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
-        **options: object,
-    ) -> AsyncEditResult | Task:
-        """Generate images from a prompt alone (see ``Client.generate``)."""
-        return await self._submit(
-            None,
+        async def generate(
+            self,
             prompt,
-            model=model or "",
-            options=options,
-            kind="generate",
-            callback_url=callback_url,
-            wait=wait,
-            timeout=timeout,
-            on_progress=on_progress,
-        )
-
-    generate: _api.GenerateCall[
-        ProgressCallback, Coroutine[Any, Any, AsyncEditResult], Coroutine[Any, Any, Task]
-    ] = _public(_generate, "generate")
-    """Generate images from a prompt (see ``Client.generate``); one typed signature per model."""
+            *,
+            model=_api.DEFAULT_GENERATE_MODEL,
+            callback_url=None,
+            wait=True,
+            timeout=None,
+            on_progress=None,
+            **options,
+        ):
+            """Generate images from a prompt alone (see ``Client.generate``)."""
+            return await self._submit(
+                None,
+                prompt,
+                model=model,
+                options=options,
+                kind="generate",
+                callback_url=callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_progress=on_progress,
+            )
 
     async def get_task(self, task_id: str) -> TaskInfo:
         """The task's current record (recordInfo)."""
