@@ -509,6 +509,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+_A = {"integer": "an", "array": "an", "object": "an"}
+
+
 def _check_type(field: str, value: object, json_type: str | None) -> None:
     types = _TYPES.get(json_type or "")
     if types is None:
@@ -521,9 +524,6 @@ def _check_type(field: str, value: object, json_type: str | None) -> None:
         )
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidInputError(field, f"must be a finite number, not {value!r}")
-
-
-_A = {"integer": "an", "array": "an", "object": "an"}
 
 
 def check_option(spec: _api.FieldSpec, value: object) -> Any:
