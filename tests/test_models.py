@@ -237,3 +237,45 @@ def test_the_create_body_is_built_by_each_models_generated_class() -> None:
     }
     assert _api.create_body_problem({"model": "nope", "input": {}}) is not None
     assert _api.create_body_problem({"model": T2I2, "input": {"prompt": "p"}}) is None
+
+
+# ------------------------------------------------------------------ against the emulator, every model
+
+
+@pytest.mark.parametrize(
+    ("method", "model", "options", "size"),
+    [
+        ("edit", I2I2, {"aspect_ratio": "16:9", "resolution": "2K"}, 16 / 9),
+        ("generate", T2I15, {"aspect_ratio": "2:3", "quality": "high"}, 2 / 3),
+        ("generate", T2I2, {"aspect_ratio": "3:4"}, 3 / 4),
+    ],
+)
+def test_every_model_end_to_end_against_the_emulator(
+    mode: str, tmp_path: Path, method: str, model: str, options: dict[str, Any], size: float
+) -> None:
+    from PIL import Image
+
+    from kie_gpt_image.emulator import Emulator, Schedule
+
+    fast = kie.PollPolicy(early_interval=0.01, middle_interval=0.01, late_interval=0.01, timeout=10)
+    args: list[Any] = [[PNG], "make it"] if method == "edit" else ["draw it"]
+    with Emulator(schedule=Schedule.instant()) as emulator:
+        if mode == "sync":
+            with emulator.client(poll_policy=fast) as client:
+                (path,) = getattr(client, method)(*args, model=model, **options).save(tmp_path)
+        else:
+            import asyncio
+
+            async def run() -> list[Path]:
+                async with emulator.async_client(poll_policy=fast) as client:
+                    result = await getattr(client, method)(*args, model=model, **options)
+                    return await result.save(tmp_path)  # type: ignore[no-any-return]
+
+            (path,) = asyncio.run(run())
+        (created,) = [e for e in emulator.exchanges if e.request.url.path == "/api/v1/jobs/createTask"]
+        sent = json.loads(created.request.content)
+    assert sent["model"] == model
+    assert {k: sent["input"][k] for k in options} == options
+    with Image.open(path) as image:
+        width, height = image.size
+    assert abs(width / height - size) < 0.01

@@ -118,8 +118,8 @@ def test_bad_limits_are_typed_errors(field: str, value: object) -> None:
         RateLimits(**{field: value})  # type: ignore[arg-type]
 
 
-def _create_in_process(path: str, count: int, stamps: multiprocessing.Queue[float]) -> None:
-    scheduler = Scheduler(RateLimits.shared_file(path, creates_per_window=5, create_window=1.0), "key")
+def _create_in_process(limits: RateLimits, count: int, stamps: multiprocessing.Queue[float]) -> None:
+    scheduler = Scheduler(limits, "key")
     for i in range(count):
         ticket = scheduler.ticket("create", due=i)
         while (delay := scheduler.take(ticket)) > 0:
@@ -128,20 +128,25 @@ def _create_in_process(path: str, count: int, stamps: multiprocessing.Queue[floa
     scheduler.close()
 
 
-def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path) -> None:
-    db = str(tmp_path / "budget.db")
+def _three_processes_share(limits: RateLimits) -> None:
+    """Three processes create 5 tasks each under one 5-per-window budget: never 6 in a window."""
     stamps: multiprocessing.Queue[float] = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_create_in_process, args=(db, 5, stamps)) for _ in range(3)]
+    workers = [multiprocessing.Process(target=_create_in_process, args=(limits, 5, stamps)) for _ in range(3)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(30)
         assert worker.exitcode == 0
     times = sorted(stamps.get(timeout=5) for _ in range(15))
-    # 15 creates, 5 per 1.25 s window (margin included) across three processes: never 6 in a window.
     for start in times:
         assert len([t for t in times if start <= t < start + 1.0]) <= 5
     assert times[-1] - times[0] >= 2.0
+
+
+def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path) -> None:
+    _three_processes_share(
+        RateLimits.shared_file(str(tmp_path / "budget.db"), creates_per_window=5, create_window=1.0)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -176,28 +181,5 @@ def redis_url() -> Iterator[str]:
         process.wait(10)
 
 
-def _create_via_redis(url: str, count: int, stamps: multiprocessing.Queue[float]) -> None:
-    limits = RateLimits.shared_redis(url, creates_per_window=5, create_window=1.0)
-    scheduler = Scheduler(limits, "key")
-    for i in range(count):
-        ticket = scheduler.ticket("create", due=i)
-        while (delay := scheduler.take(ticket)) > 0:
-            time.sleep(delay)
-        stamps.put(time.time())
-    scheduler.close()
-
-
 def test_redis_shares_the_create_window_between_processes(redis_url: str) -> None:
-    stamps: multiprocessing.Queue[float] = multiprocessing.Queue()
-    workers = [
-        multiprocessing.Process(target=_create_via_redis, args=(redis_url, 5, stamps)) for _ in range(3)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-        assert worker.exitcode == 0
-    times = sorted(stamps.get(timeout=5) for _ in range(15))
-    for start in times:
-        assert len([t for t in times if start <= t < start + 1.0]) <= 5
-    assert times[-1] - times[0] >= 2.0
+    _three_processes_share(RateLimits.shared_redis(redis_url, creates_per_window=5, create_window=1.0))

@@ -66,6 +66,7 @@ __all__ = [
     "get_task_request",
     "image_limits",
     "model_spec",
+    "model_specs",
     "parse_created_task",
     "parse_credits",
     "parse_download_url",
@@ -205,12 +206,6 @@ def _spec(operation: str, host: Host, kwargs: dict[str, Any], **extra: Any) -> R
     return RequestSpec(operation, host, kwargs, **extra)
 
 
-def _load(path: str) -> Any:
-    """The generated class a catalog entry names as ``module:Class``."""
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def create_task_request(model: str, input: Mapping[str, Any], callback_url: str | None) -> RequestSpec:
     """createTask for ``model`` with its validated ``input`` (``_inputs.check_task``), built with the
     model's generated body class and endpoint module, as ``MODELS[model]`` names them."""
@@ -219,20 +214,25 @@ def create_task_request(model: str, input: Mapping[str, Any], callback_url: str 
     if callback_url and spec.callback_field:
         body[spec.callback_field] = callback_url
     endpoint = importlib.import_module(spec.endpoint_module)
-    kwargs = endpoint.request_kwargs(body=_load(spec.body_class).from_dict(body))
+    kwargs = endpoint.request_kwargs(body=_generated_class(spec.body_class).from_dict(body))
     return _spec(spec.operation_id, "api", kwargs, paid=True)
 
 
 def create_body_problem(body: Mapping[str, Any]) -> str | None:
     """Why a createTask body does not parse with its model's generated body class (required fields,
-    enum values), or ``None``; the emulator validates requests with it."""
+    enum values), or ``None``; the emulator validates requests of every model with it.
+
+    The model is the body's ``model``; one missing from the catalog (``model_specs``) is a problem too.
+    """
     model = body.get("model")
-    spec = MODELS.get(model) if isinstance(model, str) else None
+    spec = model_specs().get(model) if isinstance(model, str) else None
     if spec is None:
-        return f"invalid request: model must be one of {', '.join(MODELS)}"
+        return f"model {model!r} is not one of: {', '.join(model_specs())}"
     try:
-        _load(spec.body_class).from_dict(body)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        _generated_class(spec.body_class).from_dict(body)
+    except KeyError as exc:
+        return f"invalid request: missing required field {exc.args[0]!r}"
+    except (ValueError, TypeError, AttributeError) as exc:
         return f"invalid request: {exc}"
     return None
 
@@ -379,10 +379,23 @@ def parse_task_info(response: httpx.Response, task_id: str) -> TaskInfo:
 
 
 def task_info_from_record(record: Mapping[str, Any], task_id: str | None = None) -> TaskInfo:
-    """Parse a task record (the ``data`` of recordInfo or of a callback) as ``TaskInfo``."""
+    """Parse a task record (the ``data`` of recordInfo or of a callback) as ``TaskInfo``.
+
+    Raises:
+        UnexpectedResponseError: the record does not parse (generated-code errors never leave here).
+    """
     from kie_api.models.task_record import TaskRecord
 
-    return _task_info(TaskRecord.from_dict(record), task_id, record)
+    try:
+        return _task_info(TaskRecord.from_dict(record), task_id, record)
+    except _DECODE_ERRORS as exc:
+        raise UnexpectedResponseError(
+            f"task record cannot be read ({type(exc).__name__})",
+            operation="task-record",
+            status_code=None,
+            body=None,
+            task_id=task_id,
+        ) from exc
 
 
 def _str(value: object) -> str | None:
@@ -512,3 +525,28 @@ def parse_download_url(response: httpx.Response) -> str:
     if not isinstance(data, str) or not data:
         raise _unexpected("download-url reply has no URL in data", operation, response)
     return data
+
+
+# ------------------------------------------------------------------------------ every market model
+# The models of the generated catalog, for code that serves or checks any of them (the emulator): what
+# each one's ``input`` accepts comes from ``kie_api.models_catalog``, written by scripts/regenerate.
+
+
+def model_specs() -> Mapping[str, ModelSpec]:
+    """Every market model of the generated catalog, by its ``model`` id (the seed's model first).
+
+    Returns:
+        ``kie_api.models_catalog.MODELS``: per model, each ``input`` field's type, enum, default,
+        required flag and limits, and its image field.
+    """
+    from kie_api.models_catalog import MODELS
+
+    return MODELS
+
+
+def _generated_class(path: str) -> Any:
+    """The generated class at ``path`` (``module:Class``, as the catalog names it)."""
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)

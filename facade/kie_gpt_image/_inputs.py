@@ -55,6 +55,7 @@ __all__ = [
     "check_task",
     "check_text",
     "check_url",
+    "is_url_like",
     "safe_file_name",
     "sniff_image_type",
 ]
@@ -191,7 +192,8 @@ def check_url(field: str, value: str) -> str:
     return value
 
 
-def _is_url_like(value: str) -> bool:
+def is_url_like(value: str) -> bool:
+    """Whether ``value`` names a URL (a scheme before ``://``) rather than a local path."""
     return "://" in value[:16]
 
 
@@ -216,7 +218,7 @@ def check_image(field: str, value: object, limits: ImageLimits | None = None) ->
             within kie.ai's size limit (``limits``: a model's, default the seed's).
     """
     limits = limits or DEFAULT_IMAGE_LIMITS
-    if isinstance(value, str) and _is_url_like(value):
+    if isinstance(value, str) and is_url_like(value):
         return check_url(field, value)
     if isinstance(value, (str, os.PathLike)):
         return _check_path(field, value, limits)
@@ -278,7 +280,7 @@ def _is_named_pair(value: object) -> bool:
     if not (isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str)):
         return False
     name, content = value[0], value[1]
-    if not _is_binary_content(content) or _is_url_like(name):
+    if not _is_binary_content(content) or is_url_like(name):
         return False
     try:
         return "\0" in name or not Path(name).expanduser().exists()

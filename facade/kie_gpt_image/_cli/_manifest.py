@@ -110,7 +110,7 @@ def _item(number: int, raw: object, base: Path) -> ManifestItem:
         raise InvalidInputError("prompt", "missing")
     # Local entries are resolved against the manifest's folder, then the library checks them all
     # (count, readability, type by content, size, the prompt, every option), exactly as Client.edit would.
-    resolved = [entry if _inputs._is_url_like(entry) else str((base / entry).resolve()) for entry in images]
+    resolved = [entry if _inputs.is_url_like(entry) else str((base / entry).resolve()) for entry in images]
     task = _inputs.check_task(spec.model, resolved, data["prompt"], options, "any")
     out = data.get("out")
     if out is not None and (not isinstance(out, str) or not out.strip()):
