@@ -132,3 +132,34 @@ def test_the_type_checker_learns_them_too(regenerated: Path, tmp_path: Path) -> 
     )
     assert set(mypy_errors(code, tmp_path, regenerated)) == {4}
     assert set(mypy_errors(code, tmp_path)) == {3, 4}
+
+
+def test_an_option_named_like_a_method_parameter_still_type_checks(tmp_path: Path) -> None:
+    # "timeout" is edit()'s own parameter: the typed signature unpacks the other options only, and the
+    # generated package stays valid for mypy --strict (a new document must never break the build).
+    specs = tmp_path / "openapi"
+    shutil.copytree(ROOT / "openapi", specs)
+    t2i = specs / "gpt--gpt-image-2-text-to-image.json"
+    doc = json.loads(t2i.read_text(encoding="utf-8"))
+    body = doc["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]["content"]["application/json"]
+    props = body["schema"]["properties"]["input"]["properties"]
+    props["timeout"] = {"type": "integer"}
+    props["seed"] = {"type": "integer"}
+    t2i.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "generated"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, str(SCRIPT), "--spec-dir", str(specs), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    code = (
+        "import kie_gpt_image as kie\n"
+        "def f(client: kie.Client) -> None:\n"
+        '    client.generate("p", model="gpt-image-2-text-to-image", seed=3, timeout=5.0)\n'
+        '    client.generate("p", model="gpt-image-2-text-to-image", seed="3")\n'
+        "import kie_api.model_methods\n"
+    )
+    assert set(mypy_errors(code, tmp_path, out)) == {4}
