@@ -74,7 +74,8 @@ def test_retries_run_out_with_the_last_error() -> None:
 
 
 def _create(flows: Flows) -> Flow[kie.Task]:
-    return flows.create_task(list(CREATE), "a prompt", "1:1", "medium", None)
+    input_ = {"input_urls": list(CREATE), "prompt": "a prompt", "aspect_ratio": "1:1", "quality": "medium"}
+    return flows.create_task(kie.MODEL, input_, None)
 
 
 def test_the_paid_request_is_never_resent_once_it_may_have_been_processed() -> None:

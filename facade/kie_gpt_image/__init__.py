@@ -1,16 +1,26 @@
-"""kie-gpt-image: a Python client for kie.ai's GPT Image 1.5 image-to-image model.
+"""kie-gpt-image: a Python client for kie.ai's GPT Image models (1.5 and 2, image-to-image and
+text-to-image).
 
     import kie_gpt_image as kie
 
     with kie.Client() as client:                      # key from KIE_API_KEY, or api_key=...
         result = client.edit(images=["person.jpg", "dress.png"], prompt="Dress the woman in ...")
         result.save("out/edited.png")                 # or "out/" for a folder; result.images[0].read()
+        client.generate("a red fox", model="gpt-image-2-text-to-image", resolution="2K").save("out/")
 
 Everything public is re-exported here; the exception tree is drawn in ``kie_gpt_image._errors``.
 ``kie_gpt_image.emulator`` (an offline kie.ai) and ``kie_gpt_image.webhooks`` are imported on demand.
 """
 
-from ._api import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, MODEL, QUALITIES
+from ._api import (
+    ASPECT_RATIOS,
+    DEFAULT_ASPECT_RATIO,
+    DEFAULT_GENERATE_MODEL,
+    DEFAULT_QUALITY,
+    MODEL,
+    MODELS,
+    QUALITIES,
+)
 from ._client import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -72,12 +82,14 @@ __all__ = [
     "ASPECT_RATIOS",
     "DEFAULT_ASPECT_RATIO",
     "DEFAULT_BASE_URL",
+    "DEFAULT_GENERATE_MODEL",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
     "DEFAULT_MAX_REPLY_BYTES",
     "DEFAULT_QUALITY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_UPLOAD_BASE_URL",
     "MODEL",
+    "MODELS",
     "QUALITIES",
     "APIError",
     "AsyncClient",

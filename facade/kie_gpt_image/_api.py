@@ -15,6 +15,7 @@ flow serve both the sync and the async client.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -24,14 +25,10 @@ from typing import IO, TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Type
 
 import httpx
 
-from kie_api import spec_constants
-from kie_api.models.gpt_image_15_image_to_image_body_input_aspect_ratio import (
-    GptImage15ImageToImageBodyInputAspectRatio,
-)
-from kie_api.models.gpt_image_15_image_to_image_body_input_quality import (
-    GptImage15ImageToImageBodyInputQuality,
-)
-from kie_api.models.gpt_image_15_image_to_image_body_model import GptImage15ImageToImageBodyModel
+from kie_api import model_methods as _methods
+from kie_api import models_catalog as _catalog
+from kie_api.model_methods import DEFAULT_EDIT_MODEL, CreateTaskCall, EditCall, GenerateCall
+from kie_api.models_catalog import OPTIONS, FieldSpec, ModelSpec
 
 if TYPE_CHECKING:
     from kie_api.models.task_record import TaskRecord
@@ -43,13 +40,20 @@ from ._replies import read_envelope
 __all__ = [
     "ASPECT_RATIOS",
     "DEFAULT_ASPECT_RATIO",
+    "DEFAULT_EDIT_MODEL",
+    "DEFAULT_GENERATE_MODEL",
     "DEFAULT_QUALITY",
     "INPUT_IMAGE_MIME_TYPES",
     "MAX_INPUT_IMAGES",
     "MAX_INPUT_IMAGE_BYTES",
     "MODEL",
+    "MODELS",
+    "OPTIONS",
     "QUALITIES",
+    "CreateTaskCall",
+    "EditCall",
     "FieldSpec",
+    "GenerateCall",
     "ModelSpec",
     "Operation",
     "RequestSpec",
@@ -60,6 +64,8 @@ __all__ = [
     "describe",
     "download_url_request",
     "get_task_request",
+    "image_limits",
+    "model_spec",
     "model_specs",
     "parse_created_task",
     "parse_credits",
@@ -116,19 +122,58 @@ def safe_text(text: str) -> str:
     return text
 
 
-# Allowed values, defaults and limits, all from the generated code (never retyped here).
-ASPECT_RATIOS: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBodyInputAspectRatio)
-QUALITIES: tuple[str, ...] = tuple(m.value for m in GptImage15ImageToImageBodyInputQuality)
+# Allowed values, defaults and limits, all from the generated catalog (never retyped here). The names
+# below are the default model's, kept for the code and the users that read them before there were
+# several models; every model's own table is ``MODELS[model_id]``.
+if DEFAULT_EDIT_MODEL is None:  # pragma: no cover - scripts/regenerate names the seed's model
+    raise ImportError("kie_api.model_methods names no default edit model: run scripts/regenerate")
+MODEL: str = DEFAULT_EDIT_MODEL
+"""The model ``edit`` and ``create_task`` use when none is named (gpt-image/1.5-image-to-image)."""
+MODELS: dict[str, ModelSpec] = _catalog.MODELS
+"""Every market model in ``openapi/`` by its model id: its ``ModelSpec`` (each option's type, enum,
+default, limits; whether it takes input images). ``edit`` takes those with an ``image_field``,
+``generate`` the others."""
+DEFAULT_GENERATE_MODEL: str | None = _methods.DEFAULT_GENERATE_MODEL
+"""The model ``generate`` uses when none is named (gpt-image/1.5-text-to-image)."""
 
 
-# The endpoint modules and models (attrs, the generated client) are imported inside the functions
-# below, on first use, so that `import kie_gpt_image` stays cheap.
-DEFAULT_ASPECT_RATIO: str = spec_constants.DEFAULT_ASPECT_RATIO
-DEFAULT_QUALITY: str = spec_constants.DEFAULT_QUALITY
-MODEL: str = next(iter(GptImage15ImageToImageBodyModel)).value
-MAX_INPUT_IMAGES: int = spec_constants.MAX_INPUT_IMAGES
-MAX_INPUT_IMAGE_BYTES: int = spec_constants.MAX_INPUT_IMAGE_BYTES
-INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = spec_constants.INPUT_IMAGE_MIME_TYPES
+def _seed_field(name: str) -> FieldSpec:
+    found = MODELS[MODEL].field(name)
+    if found is None:  # pragma: no cover - scripts/regenerate fails first (spec_constants_module)
+        raise ImportError(f"{MODEL} has no input field {name!r}: run scripts/regenerate")
+    return found
+
+
+_SEED_IMAGES = _seed_field(MODELS[MODEL].image_field or "input_urls")
+ASPECT_RATIOS: tuple[str, ...] = tuple(_seed_field("aspect_ratio").enum or ())
+QUALITIES: tuple[str, ...] = tuple(_seed_field("quality").enum or ())
+DEFAULT_ASPECT_RATIO: str = _seed_field("aspect_ratio").default
+DEFAULT_QUALITY: str = _seed_field("quality").default
+MAX_INPUT_IMAGES: int = _SEED_IMAGES.max_items or 16
+# Only the seed's document states a file size and MIME types for its images (in the prose of
+# input_urls); gpt-image-2's documents state none. These are the image policy for a model whose image
+# field states no limits of its own (``image_limits``): the same uploads, the same kie.ai file host.
+MAX_INPUT_IMAGE_BYTES: int = _SEED_IMAGES.max_file_bytes or 10_000_000
+INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = _SEED_IMAGES.mime_types or ("image/jpeg", "image/png", "image/webp")
+
+
+def model_spec(model: str) -> ModelSpec | None:
+    """The catalog entry of ``model``, or None when no document in ``openapi/`` describes it."""
+    return MODELS.get(model)
+
+
+def image_limits(spec: ModelSpec) -> tuple[int, int, tuple[str, ...]]:
+    """(max images, max bytes per image, MIME types) for ``spec``'s image field: what its document
+    states, else the seed's statement (see ``MAX_INPUT_IMAGE_BYTES``)."""
+    image = spec.field(spec.image_field) if spec.image_field else None
+    if image is None:
+        return 0, MAX_INPUT_IMAGE_BYTES, INPUT_IMAGE_MIME_TYPES
+    return (
+        image.max_items if image.max_items is not None else MAX_INPUT_IMAGES,
+        image.max_file_bytes or MAX_INPUT_IMAGE_BYTES,
+        image.mime_types or INPUT_IMAGE_MIME_TYPES,
+    )
+
 
 Host = Literal["api", "upload"]
 Operation = Literal[
@@ -146,7 +191,8 @@ Operation = Literal[
 class RequestSpec:
     """One request to kie.ai, as data: the drivers turn it into an ``httpx.Request`` and send it."""
 
-    operation: Operation
+    operation: str
+    """An ``Operation``, or for createTask the model's operationId (``MODELS[model].operation_id``)."""
     host: Host
     kwargs: dict[str, Any]
     """``method``, ``url`` (a path), and ``params``/``json``/``files``/``headers`` for httpx."""
@@ -156,34 +202,20 @@ class RequestSpec:
     """Releases what the request holds open (an input file), after the attempt."""
 
 
-def _spec(operation: Operation, host: Host, kwargs: dict[str, Any], **extra: Any) -> RequestSpec:
+def _spec(operation: str, host: Host, kwargs: dict[str, Any], **extra: Any) -> RequestSpec:
     return RequestSpec(operation, host, kwargs, **extra)
 
 
-def create_task_request(
-    *, input_urls: list[str], prompt: str, aspect_ratio: str, quality: str, callback_url: str | None
-) -> RequestSpec:
-    """createTask for the gpt-image/1.5-image-to-image model."""
-    from kie_api.api.default import gpt_image_1_5_image_to_image
-    from kie_api.models.gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
-    from kie_api.models.gpt_image_15_image_to_image_body_input import GptImage15ImageToImageBodyInput
-
-    body = GptImage15ImageToImageBody(
-        model=GptImage15ImageToImageBodyModel(MODEL),
-        input_=GptImage15ImageToImageBodyInput(
-            input_urls=input_urls,
-            prompt=prompt,
-            aspect_ratio=GptImage15ImageToImageBodyInputAspectRatio(aspect_ratio),
-            quality=GptImage15ImageToImageBodyInputQuality(quality),
-        ),
-        **({"call_back_url": callback_url} if callback_url else {}),
-    )
-    return _spec(
-        "gpt-image-1-5-image-to-image",
-        "api",
-        gpt_image_1_5_image_to_image.request_kwargs(body=body),
-        paid=True,
-    )
+def create_task_request(model: str, input: Mapping[str, Any], callback_url: str | None) -> RequestSpec:
+    """createTask for ``model`` with its validated ``input`` (``_inputs.check_task``), built with the
+    model's generated body class and endpoint module, as ``MODELS[model]`` names them."""
+    spec = MODELS[model]
+    body: dict[str, Any] = {"model": model, "input": dict(input)}
+    if callback_url and spec.callback_field:
+        body[spec.callback_field] = callback_url
+    endpoint = importlib.import_module(spec.endpoint_module)
+    kwargs = endpoint.request_kwargs(body=_generated_class(spec.body_class).from_dict(body))
+    return _spec(spec.operation_id, "api", kwargs, paid=True)
 
 
 def create_body_problem(body: Mapping[str, Any]) -> str | None:
@@ -282,20 +314,24 @@ def describe(request: RequestSpec) -> str:
     """What a createTask request submitted (model, prompt excerpt, inputs), to find its task again."""
     body = request.kwargs.get("json") or {}
     data = body.get("input", {}) if isinstance(body, dict) else {}
+    data = data if isinstance(data, dict) else {}
     prompt = str(data.get("prompt", ""))
-    return (
-        f"model={body.get('model')!r} prompt={prompt[:80]!r}{'...' if len(prompt) > 80 else ''} "
-        f"input_urls={data.get('input_urls')!r} aspect_ratio={data.get('aspect_ratio')!r} "
-        f"quality={data.get('quality')!r}"
+    rest = " ".join(f"{name}={value!r}" for name, value in data.items() if name != "prompt")
+    return f"model={body.get('model')!r} prompt={prompt[:80]!r}{'...' if len(prompt) > 80 else ''}" + (
+        f" {rest}" if rest else ""
     )
 
 
-@_boundary("gpt-image-1-5-image-to-image")
-def parse_created_task(response: httpx.Response) -> Task:
-    """The task id from a createTask reply."""
+def parse_created_task(response: httpx.Response, operation: str = "gpt-image-1-5-image-to-image") -> Task:
+    """The task id from a createTask reply (``operation``: the model's operationId, for errors)."""
+    return _boundary(operation)(_parse_created_task)(response, operation)
+
+
+def _parse_created_task(response: httpx.Response, operation: str) -> Task:
+    # Every market model's createTask answers the same envelope ({code, msg, data: {taskId}}, the
+    # documents in openapi/): the seed's generated reply model reads them all.
     from kie_api.models.gpt_image_15_image_to_image_response_200 import GptImage15ImageToImageResponse200
 
-    operation = "gpt-image-1-5-image-to-image"
     reply = GptImage15ImageToImageResponse200.from_dict(read_envelope(response, operation))
     task_id = getattr(reply.data, "task_id", None)  # data may be None or UNSET
     if not isinstance(task_id, str) or not task_id:
@@ -494,11 +530,6 @@ def parse_download_url(response: httpx.Response) -> str:
 # ------------------------------------------------------------------------------ every market model
 # The models of the generated catalog, for code that serves or checks any of them (the emulator): what
 # each one's ``input`` accepts comes from ``kie_api.models_catalog``, written by scripts/regenerate.
-
-# Types only (re-exported for the emulator's annotations): the catalog itself is imported on first use.
-if TYPE_CHECKING:
-    from kie_api.models_catalog import FieldSpec as FieldSpec
-    from kie_api.models_catalog import ModelSpec as ModelSpec
 
 
 def model_specs() -> Mapping[str, ModelSpec]:

@@ -9,10 +9,10 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, assert_never, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, assert_never
 from urllib.parse import urlsplit
 
 import httpx
@@ -317,33 +317,35 @@ class _BaseClient:
 
     # ------------------------------------------------------------------ flows with checked inputs
 
-    def _edit_flow(
+    def _task_flow(
         self,
-        images: object,
+        kind: _inputs.TaskKind,
+        model: object,
+        images: object | None,
         prompt: object,
-        aspect_ratio: object,
-        quality: object,
         callback_url: object,
+        options: Mapping[str, object],
         *,
         wait: bool,
         timeout: float | None,
         on_upload_progress: UploadProgressCallback | None = None,
     ) -> Flow[Task | TaskInfo]:
-        # Every check runs here, before the flow yields its first request.
+        # Every check runs here, before the flow yields its first request: the model, its images, the
+        # prompt and every option against the model's catalog entry (``_inputs.check_task``).
         progress = _check_upload_progress(on_upload_progress)
-        sources = [watch(source, progress) for source in _inputs.check_images(images)]
-        text = _inputs.check_prompt(prompt)
-        ratio = _inputs.check_aspect_ratio(aspect_ratio)
-        level = _inputs.check_quality(quality)
+        task = _inputs.check_task(model, images, prompt, options, kind)
+        sources = [watch(source, progress) for source in task.images]
         callback = (
             None
             if callback_url is None
             else _inputs.check_callback_url(callback_url, allow_http=self.allow_http_callback)
         )
+        if callback is not None and _api.MODELS[task.model].callback_field is None:
+            raise InvalidInputError("callback_url", f"{task.model} takes no callback URL")
         _check_timeout(timeout)
         if callback is not None:
             self._warn_unreachable_callback(callback)
-        return self._flows.edit(sources, text, ratio, level, callback, wait=wait, timeout=timeout)
+        return self._flows.edit(task.model, sources, task.input, callback, wait=wait, timeout=timeout)
 
     def _warn_unreachable_callback(self, callback_url: str) -> None:
         # kie.ai posts the callback from its own servers: a loopback URL there points at kie.ai itself.
@@ -464,6 +466,10 @@ def _check_upload_progress(callback: object) -> UploadProgressCallback | None:
     if callback is not None and not callable(callback):
         raise InvalidInputError("on_upload_progress", f"must be callable, not {type(callback).__name__}")
     return callback
+
+
+Images = Iterable[_inputs.ImageInput] | _inputs.ImageInput
+"""What ``images=`` accepts: one image or several (see ``_inputs.ImageInput``)."""
 
 
 def _check_one_of(http_client: object, transport: object) -> None:
@@ -667,87 +673,30 @@ class Client(_BaseClient):
 
     # --------------------------------------------------------------------------- public methods
 
-    @overload
-    def edit(
+    def _submit(
         self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
+        images: object | None,
         prompt: str,
         *,
-        aspect_ratio: str | None = ...,
-        quality: str | None = ...,
-        callback_url: str | None = ...,
-        wait: Literal[True] = ...,
-        timeout: float | None = ...,
-        on_progress: ProgressCallback | None = ...,
-        on_upload_progress: UploadProgressCallback | None = ...,
-    ) -> EditResult: ...
-
-    @overload
-    def edit(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = ...,
-        quality: str | None = ...,
-        callback_url: str | None = ...,
-        wait: Literal[False],
-        timeout: float | None = ...,
-        on_progress: ProgressCallback | None = ...,
-        on_upload_progress: UploadProgressCallback | None = ...,
-    ) -> Task: ...
-
-    def edit(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = None,
-        quality: str | None = None,
+        model: object,
+        options: Mapping[str, object],
+        kind: _inputs.TaskKind = "any",
         callback_url: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
         on_upload_progress: UploadProgressCallback | None = None,
     ) -> EditResult | Task:
-        """Edit images: upload local inputs, create the task, wait for and return the result.
-
-        Overloads (what a type checker sees; the return type follows ``wait``)::
-
-            edit(images, prompt, *, ..., wait: Literal[True] = True, ...) -> EditResult
-            edit(images, prompt, *, ..., wait: Literal[False], ...) -> Task
-
-        Args:
-            images: 1-16 inputs: paths, bytes, binary file objects, or http(s) URLs (passed through).
-            prompt: the edit instruction.
-            aspect_ratio: one of the spec's ratios (default the spec's default, ``3:2``).
-            quality: one of the spec's qualities (default ``medium``).
-            callback_url: https URL kie.ai will POST the result to.
-            wait: ``False`` returns the ``Task`` as soon as it is created.
-            timeout: wait timeout in seconds (default the poll policy's).
-            on_progress: called with the ``TaskInfo`` on every state change.
-            on_upload_progress: called with an ``UploadProgress`` (file name, bytes sent, total) as each
-                local input is uploaded.
-
-        Returns:
-            With ``wait=True`` (the default): an ``EditResult`` once the task succeeded, its images in
-            ``result.images`` (``read()``, ``save(path)``, ``to_pil()``). With ``wait=False``: the ``Task``
-            as soon as it is created (follow up with ``wait(task.task_id)`` or a callback).
-
-        Raises:
-            InvalidInputError: a bad argument (nothing was sent).
-            TaskFailedError: the task failed. WaitTimeoutError: it did not finish in time (carries the
-            task id). SubmissionOutcomeUnknownError: createTask's outcome is unknown. APIError,
-            TransportError (``RequestTimeoutError`` past ``request_timeout``), UnexpectedResponseError,
-            ClientClosedError: see the exception tree.
-        """
+        """``edit``/``generate`` for a model and options known only at run time (the CLI, the batch):
+        checked the same way, at run time only."""
         outcome = self._run(
-            self._edit_flow(
+            self._task_flow(
+                kind,
+                model,
                 images,
                 prompt,
-                aspect_ratio,
-                quality,
                 callback_url,
+                options,
                 wait=wait,
                 timeout=timeout,
                 on_upload_progress=on_upload_progress,
@@ -756,27 +705,129 @@ class Client(_BaseClient):
         )
         return outcome if isinstance(outcome, Task) else EditResult.from_info(outcome, self)
 
-    def create_task(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = None,
-        quality: str | None = None,
-        callback_url: str | None = None,
-        on_upload_progress: UploadProgressCallback | None = None,
-    ) -> Task:
-        """Upload local inputs and create the task; return at once with its id (same arguments as
-        ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
-        return self.edit(
+    # Type checkers read one signature per model, generated from its document (``kie_api.model_methods``:
+    # a new document reaches users by regenerating alone, so no overload is written here); the runtime
+    # methods below take ``**options`` and check them against the same catalog (``_inputs.check_task``).
+    if TYPE_CHECKING:
+        edit: _api.EditCall[Images, ProgressCallback, UploadProgressCallback, EditResult, Task]
+        create_task: _api.CreateTaskCall[Images, UploadProgressCallback, Task]
+        generate: _api.GenerateCall[ProgressCallback, EditResult, Task]
+
+    if not TYPE_CHECKING:  # the implementations (documented; their typed signatures are above)
+
+        def edit(
+            self,
             images,
             prompt,
-            aspect_ratio=aspect_ratio,
-            quality=quality,
-            callback_url=callback_url,
-            wait=False,
-            on_upload_progress=on_upload_progress,
-        )
+            *,
+            model=_api.MODEL,
+            callback_url=None,
+            wait=True,
+            timeout=None,
+            on_progress=None,
+            on_upload_progress=None,
+            **options,
+        ):
+            """Edit images: upload local inputs, create the task, wait for and return the result.
+
+            Args:
+                images: inputs (1 to the model's maximum, 16 for every model so far): paths, bytes, binary
+                    file objects, or http(s) URLs (passed through).
+                prompt: the edit instruction.
+                model: a model that takes input images: ``gpt-image/1.5-image-to-image`` (the default) or
+                    ``gpt-image-2-image-to-image`` (every one: ``kie_gpt_image.MODELS``).
+                callback_url: https URL kie.ai will POST the result to.
+                wait: ``False`` returns the ``Task`` as soon as it is created.
+                timeout: wait timeout in seconds (default the poll policy's).
+                on_progress: called with the ``TaskInfo`` on every state change.
+                on_upload_progress: called with an ``UploadProgress`` (file name, bytes sent, total) as
+                    each local input is uploaded.
+                **options: the model's input options, exactly those its document names: the default
+                    model's ``aspect_ratio`` (``1:1``, ``2:3``, ``3:2``; default ``3:2``) and ``quality``
+                    (``medium``, ``high``; default ``medium``); gpt-image-2's ``aspect_ratio`` (``auto``,
+                    ``1:1``, ``9:16``, ``16:9``, ``4:3``, ``3:4``) and ``resolution`` (``1K``, ``2K``,
+                    ``4K``). Type checkers know each model's.
+
+            Returns:
+                ``EditResult`` (or ``Task`` with ``wait=False``).
+
+            Raises:
+                InvalidInputError: a bad argument or option (nothing was sent).
+                TaskFailedError: the task failed. WaitTimeoutError: it did not finish in time (carries the
+                task id). SubmissionOutcomeUnknownError: createTask's outcome is unknown. APIError,
+                TransportError (``RequestTimeoutError`` past ``request_timeout``), UnexpectedResponseError,
+                ClientClosedError: see the exception tree.
+            """
+            return self._submit(
+                images,
+                prompt,
+                model=model,
+                options=options,
+                kind="edit",
+                callback_url=callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_progress=on_progress,
+                on_upload_progress=on_upload_progress,
+            )
+
+        def create_task(
+            self, images, prompt, *, model=_api.MODEL, callback_url=None, on_upload_progress=None, **options
+        ):
+            """Upload local inputs and create the task; return at once with its ``Task`` (same arguments
+            as ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
+            return self._submit(
+                images,
+                prompt,
+                model=model,
+                options=options,
+                kind="edit",
+                callback_url=callback_url,
+                wait=False,
+                on_upload_progress=on_upload_progress,
+            )
+
+        def generate(
+            self,
+            prompt,
+            *,
+            model=_api.DEFAULT_GENERATE_MODEL,
+            callback_url=None,
+            wait=True,
+            timeout=None,
+            on_progress=None,
+            **options,
+        ):
+            """Generate images from a prompt alone: create the task, wait for and return the result.
+
+            Args:
+                prompt: what to draw.
+                model: a model without input images: ``gpt-image/1.5-text-to-image`` (the default) or
+                    ``gpt-image-2-text-to-image``.
+                callback_url: https URL kie.ai will POST the result to.
+                wait: ``False`` returns the ``Task`` as soon as it is created.
+                timeout: wait timeout in seconds (default the poll policy's).
+                on_progress: called with the ``TaskInfo`` on every state change.
+                **options: the model's input options, exactly those its document names (as for ``edit``).
+
+            Returns:
+                ``EditResult`` (or ``Task`` with ``wait=False``).
+
+            Raises:
+                InvalidInputError, TaskFailedError, WaitTimeoutError, SubmissionOutcomeUnknownError, and
+                the request errors: as for ``edit``.
+            """
+            return self._submit(
+                None,
+                prompt,
+                model=model,
+                options=options,
+                kind="generate",
+                callback_url=callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_progress=on_progress,
+            )
 
     def get_task(self, task_id: str) -> TaskInfo:
         """The task's current record (recordInfo)."""
@@ -1077,67 +1128,29 @@ class AsyncClient(_BaseClient):
 
     # --------------------------------------------------------------------------- public methods
 
-    @overload
-    async def edit(
+    async def _submit(
         self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
+        images: object | None,
         prompt: str,
         *,
-        aspect_ratio: str | None = ...,
-        quality: str | None = ...,
-        callback_url: str | None = ...,
-        wait: Literal[True] = ...,
-        timeout: float | None = ...,
-        on_progress: ProgressCallback | None = ...,
-        on_upload_progress: UploadProgressCallback | None = ...,
-    ) -> AsyncEditResult: ...
-
-    @overload
-    async def edit(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = ...,
-        quality: str | None = ...,
-        callback_url: str | None = ...,
-        wait: Literal[False],
-        timeout: float | None = ...,
-        on_progress: ProgressCallback | None = ...,
-        on_upload_progress: UploadProgressCallback | None = ...,
-    ) -> Task: ...
-
-    async def edit(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = None,
-        quality: str | None = None,
+        model: object,
+        options: Mapping[str, object],
+        kind: _inputs.TaskKind = "any",
         callback_url: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
         on_upload_progress: UploadProgressCallback | None = None,
     ) -> AsyncEditResult | Task:
-        """Edit images (see ``Client.edit``).
-
-        Overloads (what a type checker sees; the return type follows ``wait``)::
-
-            edit(images, prompt, *, ..., wait: Literal[True] = True, ...) -> AsyncEditResult
-            edit(images, prompt, *, ..., wait: Literal[False], ...) -> Task
-
-        Returns:
-            With ``wait=True`` (the default): an ``AsyncEditResult`` once the task succeeded. With
-            ``wait=False``: the ``Task`` as soon as it is created.
-        """
+        """``edit``/``generate`` for a model and options known only at run time (the batch)."""
         outcome = await self._run(
-            self._edit_flow(
+            self._task_flow(
+                kind,
+                model,
                 images,
                 prompt,
-                aspect_ratio,
-                quality,
                 callback_url,
+                options,
                 wait=wait,
                 timeout=timeout,
                 on_upload_progress=on_upload_progress,
@@ -1146,26 +1159,87 @@ class AsyncClient(_BaseClient):
         )
         return outcome if isinstance(outcome, Task) else AsyncEditResult.from_info(outcome, self)
 
-    async def create_task(
-        self,
-        images: Iterable[_inputs.ImageInput] | _inputs.ImageInput,
-        prompt: str,
-        *,
-        aspect_ratio: str | None = None,
-        quality: str | None = None,
-        callback_url: str | None = None,
-        on_upload_progress: UploadProgressCallback | None = None,
-    ) -> Task:
-        """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
-        return await self.edit(
+    # Typed per model as Client's are (see there); the runtime methods check against the same catalog.
+    if TYPE_CHECKING:
+        edit: _api.EditCall[
+            Images,
+            ProgressCallback,
+            UploadProgressCallback,
+            Coroutine[Any, Any, AsyncEditResult],
+            Coroutine[Any, Any, Task],
+        ]
+        create_task: _api.CreateTaskCall[Images, UploadProgressCallback, Coroutine[Any, Any, Task]]
+        generate: _api.GenerateCall[
+            ProgressCallback, Coroutine[Any, Any, AsyncEditResult], Coroutine[Any, Any, Task]
+        ]
+
+    if not TYPE_CHECKING:  # the implementations (documented; their typed signatures are above)
+
+        async def edit(
+            self,
             images,
             prompt,
-            aspect_ratio=aspect_ratio,
-            quality=quality,
-            callback_url=callback_url,
-            wait=False,
-            on_upload_progress=on_upload_progress,
-        )
+            *,
+            model=_api.MODEL,
+            callback_url=None,
+            wait=True,
+            timeout=None,
+            on_progress=None,
+            on_upload_progress=None,
+            **options,
+        ):
+            """Edit images (see ``Client.edit``)."""
+            return await self._submit(
+                images,
+                prompt,
+                model=model,
+                options=options,
+                kind="edit",
+                callback_url=callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_progress=on_progress,
+                on_upload_progress=on_upload_progress,
+            )
+
+        async def create_task(
+            self, images, prompt, *, model=_api.MODEL, callback_url=None, on_upload_progress=None, **options
+        ):
+            """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
+            return await self._submit(
+                images,
+                prompt,
+                model=model,
+                options=options,
+                kind="edit",
+                callback_url=callback_url,
+                wait=False,
+                on_upload_progress=on_upload_progress,
+            )
+
+        async def generate(
+            self,
+            prompt,
+            *,
+            model=_api.DEFAULT_GENERATE_MODEL,
+            callback_url=None,
+            wait=True,
+            timeout=None,
+            on_progress=None,
+            **options,
+        ):
+            """Generate images from a prompt alone (see ``Client.generate``)."""
+            return await self._submit(
+                None,
+                prompt,
+                model=model,
+                options=options,
+                kind="generate",
+                callback_url=callback_url,
+                wait=wait,
+                timeout=timeout,
+                on_progress=on_progress,
+            )
 
     async def get_task(self, task_id: str) -> TaskInfo:
         """The task's current record (recordInfo)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -198,19 +198,12 @@ class Flows:
             exc.task_id = exc.task_id or task_id
             raise
 
-    def create_task(
-        self, input_urls: list[str], prompt: str, aspect_ratio: str, quality: str, callback_url: str | None
-    ) -> Flow[Task]:
-        """createTask: paid, so never resent once it may have been processed (``_attempt``)."""
+    def create_task(self, model: str, input: Mapping[str, Any], callback_url: str | None) -> Flow[Task]:
+        """createTask of ``model`` with its whole ``input``: paid, so never resent once it may have been
+        processed (``_attempt``)."""
         task = yield from self.call(
-            lambda: _api.create_task_request(
-                input_urls=input_urls,
-                prompt=prompt,
-                aspect_ratio=aspect_ratio,
-                quality=quality,
-                callback_url=callback_url,
-            ),
-            _api.parse_created_task,
+            lambda: _api.create_task_request(model, input, callback_url),
+            lambda response: _api.parse_created_task(response, _api.MODELS[model].operation_id),
         )
         logger.info("created task %s", task.task_id)
         return task
@@ -321,16 +314,16 @@ class Flows:
 
     def edit(
         self,
+        model: str,
         images: list[ImageSource],
-        prompt: str,
-        aspect_ratio: str,
-        quality: str,
+        input: Mapping[str, Any],
         callback_url: str | None,
         *,
         wait: bool,
         timeout: float | None,
     ) -> Flow[Task | TaskInfo]:
-        """Upload local inputs, create the task, and (if ``wait``) wait for its result."""
+        """Upload local ``images`` (into ``model``'s image field; none for a text-to-image model), create
+        the task with the rest of its ``input``, and (if ``wait``) wait for its result."""
         input_urls: list[str] = []
         for source in images:
             if isinstance(source, str):
@@ -338,7 +331,10 @@ class Flows:
             else:
                 uploaded = yield from self.upload_local(source, method="stream", file_name=None)
                 input_urls.append(uploaded.url)
-        task = yield from self.create_task(input_urls, prompt, aspect_ratio, quality, callback_url)
+        image_field = _api.MODELS[model].image_field
+        if image_field is not None:
+            input = {image_field: input_urls, **input}
+        task = yield from self.create_task(model, input, callback_url)
         if not wait:
             return task
         try:

@@ -1,7 +1,8 @@
 """Input validation: every bad argument becomes an ``InvalidInputError`` before anything is sent.
 
-Allowed values and limits come from the generated code (``kie_api`` enums, attrs defaults and
-``kie_api.spec_constants``) through ``_api``, so a regenerated spec flows through with no edit here.
+Allowed values and limits come from the generated catalog (``kie_api.models_catalog``, through ``_api``):
+a model's options are checked generically from what its document states (type, enum, lengths, bounds,
+item counts, required fields and defaults), so a regenerated spec flows through with no edit here.
 
 An image may be given as a path (``~`` is expanded), raw bytes, a binary file object, a
 ``(file_name, bytes | binary file)`` tuple (as httpx's and openai-python's ``files=`` take), a PIL image,
@@ -12,16 +13,19 @@ truncated or mistyped file is refused before any upload or paid createTask.
 
 from __future__ import annotations
 
+import difflib
+import enum
 import inspect
 import io
 import ipaddress
+import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol, Union
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, Union
 from urllib.parse import urlsplit
 
 from . import _api
@@ -32,16 +36,23 @@ if TYPE_CHECKING:  # Pillow is optional: named for type checkers only, never imp
     import PIL.Image
 
 __all__ = [
+    "DEFAULT_IMAGE_LIMITS",
     "AsyncUpload",
     "ImageInput",
+    "ImageLimits",
     "ImageSource",
     "LocalImage",
-    "check_aspect_ratio",
+    "TaskInput",
+    "TaskKind",
     "check_callback_url",
+    "check_choice",
     "check_image",
     "check_images",
+    "check_model",
+    "check_option",
+    "check_options",
     "check_prompt",
-    "check_quality",
+    "check_task",
     "check_text",
     "check_url",
     "is_url_like",
@@ -134,6 +145,27 @@ ImageSource = str | LocalImage
 """One validated entry of ``images``: a URL passed through, or a local image to upload."""
 
 
+@dataclass(frozen=True, slots=True)
+class ImageLimits:
+    """What a model's image field accepts: how many images, and of which size and types."""
+
+    max_items: int
+    max_bytes: int
+    mime_types: tuple[str, ...]
+
+    @classmethod
+    def of(cls, spec: _api.ModelSpec) -> ImageLimits:
+        """The limits ``spec``'s document states; the seed's file size and types where it states none
+        (gpt-image-2's documents state neither: ``_api.image_limits``)."""
+        return cls(*_api.image_limits(spec))
+
+
+DEFAULT_IMAGE_LIMITS = ImageLimits(
+    _api.MAX_INPUT_IMAGES, _api.MAX_INPUT_IMAGE_BYTES, _api.INPUT_IMAGE_MIME_TYPES
+)
+"""The default model's limits (gpt-image/1.5-image-to-image), also used by ``upload``."""
+
+
 def check_text(field: str, value: str) -> str:
     """``value`` if it can be sent as UTF-8 (no lone surrogate, e.g. from a badly decoded file or a
     command-line argument that was not UTF-8), else raise ``InvalidInputError`` naming ``field``."""
@@ -178,28 +210,29 @@ def safe_file_name(name: str, fallback: str = "image") -> str:
     return cleaned.strip() or fallback
 
 
-def check_image(field: str, value: object) -> ImageSource:
+def check_image(field: str, value: object, limits: ImageLimits | None = None) -> ImageSource:
     """Validate one ``images`` entry (see the module docstring for what it may be).
 
     Raises:
         InvalidInputError: naming ``field``, for anything that cannot be sent as a JPEG/PNG/WebP image
-            within kie.ai's size limit.
+            within kie.ai's size limit (``limits``: a model's, default the seed's).
     """
+    limits = limits or DEFAULT_IMAGE_LIMITS
     if isinstance(value, str) and is_url_like(value):
         return check_url(field, value)
     if isinstance(value, (str, os.PathLike)):
-        return _check_path(field, value)
+        return _check_path(field, value, limits)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return _check_data(field, bytes(value), None)
+        return _check_data(field, bytes(value), None, limits)
     if isinstance(value, tuple):
-        return _check_named(field, value)
+        return _check_named(field, value, limits)
     if _is_pil_image(value):
-        return _check_pil(field, value)
+        return _check_pil(field, value, limits)
     read = getattr(value, "read", None)
     if callable(read):
         if inspect.iscoroutinefunction(read):
-            return _check_async_upload(field, value)
-        return _check_stream(field, value, None)  # type: ignore[arg-type]
+            return _check_async_upload(field, value, limits)
+        return _check_stream(field, value, None, limits)  # type: ignore[arg-type]
     raise InvalidInputError(
         field,
         f"unsupported type {type(value).__name__}: give a path, bytes, a binary file, a (file_name, bytes) "
@@ -207,7 +240,7 @@ def check_image(field: str, value: object) -> ImageSource:
     )
 
 
-def _check_path(field: str, value: str | os.PathLike[str]) -> LocalImage:
+def _check_path(field: str, value: str | os.PathLike[str], limits: ImageLimits) -> LocalImage:
     raw = os.fspath(value)
     text = os.fsdecode(raw)
     if "\0" in text:
@@ -223,7 +256,7 @@ def _check_path(field: str, value: str | os.PathLike[str]) -> LocalImage:
         if not path.is_file():
             raise InvalidInputError(field, f"not a regular file: {str(path)!r}")
         with path.open("rb") as handle:
-            mime = _inspect(field, handle, 0, size)
+            mime = _inspect(field, handle, 0, size, limits)
     except OSError as exc:
         hint = ""
         if isinstance(exc, FileNotFoundError) and _HOST_LIKE.match(text):
@@ -232,8 +265,8 @@ def _check_path(field: str, value: str | os.PathLike[str]) -> LocalImage:
     return LocalImage(field, safe_file_name(path.name), mime, size, path=path)
 
 
-def _check_data(field: str, data: bytes, name: str | None) -> LocalImage:
-    mime = _inspect(field, io.BytesIO(data), 0, len(data))
+def _check_data(field: str, data: bytes, name: str | None, limits: ImageLimits) -> LocalImage:
+    mime = _inspect(field, io.BytesIO(data), 0, len(data), limits)
     return LocalImage(field, name or f"image{_ext(mime)}", mime, len(data), data=data)
 
 
@@ -255,7 +288,7 @@ def _is_named_pair(value: object) -> bool:
         return True
 
 
-def _check_named(field: str, value: tuple[object, ...]) -> LocalImage:
+def _check_named(field: str, value: tuple[object, ...], limits: ImageLimits) -> LocalImage:
     if not (len(value) in (2, 3) and isinstance(value[0], str) and _is_binary_content(value[1])):
         raise InvalidInputError(
             field, "a tuple must be (file_name, bytes or binary file), optionally with a content type"
@@ -266,9 +299,9 @@ def _check_named(field: str, value: tuple[object, ...]) -> LocalImage:
         raise InvalidInputError(field, "the file name in the (file_name, content) tuple is empty")
     try:
         if isinstance(content, (bytes, bytearray, memoryview)):
-            image = _check_data(field, bytes(content), name)
+            image = _check_data(field, bytes(content), name, limits)
         else:
-            image = _check_stream(field, content, name)  # type: ignore[arg-type]
+            image = _check_stream(field, content, name, limits)  # type: ignore[arg-type]
     except InvalidInputError as exc:
         raise InvalidInputError(field, f"{name!r}: {exc.problem}") from None
     if len(value) == 3 and value[2] is not None and value[2] != image.mime_type:
@@ -278,14 +311,14 @@ def _check_named(field: str, value: tuple[object, ...]) -> LocalImage:
     return image
 
 
-def _check_stream(field: str, stream: IO[bytes], name: str | None) -> LocalImage:
+def _check_stream(field: str, stream: IO[bytes], name: str | None, limits: ImageLimits) -> LocalImage:
     if name is None:
         name = safe_file_name(Path(os.fsdecode(getattr(stream, "name", "") or "image")).name)
     if getattr(stream, "closed", False) is True:
         raise InvalidInputError(field, "the file object is closed; give it while it is open")
     if isinstance(stream, io.TextIOBase):  # type: ignore[unreachable]  # IO[bytes] is what it should be
         raise InvalidInputError(field, "file object must be opened in binary mode ('rb'), not text mode")
-    limit = _api.MAX_INPUT_IMAGE_BYTES
+    limit = limits.max_bytes
     try:
         try:
             seekable = bool(stream.seekable())
@@ -301,7 +334,7 @@ def _check_stream(field: str, stream: IO[bytes], name: str | None) -> LocalImage
                     f"the file object is at its end (position {start} of {end}): it was probably read "
                     "already; call seek(0) on it first",
                 )
-            mime = _inspect(field, stream, start, end - start)
+            mime = _inspect(field, stream, start, end - start, limits)
             stream.seek(start)
             return LocalImage(field, name, mime, end - start, stream=stream, stream_start=start)
         # Not seekable: read it (up to one byte past the limit) so retries can resend it.
@@ -318,10 +351,10 @@ def _check_stream(field: str, stream: IO[bytes], name: str | None) -> LocalImage
         raise InvalidInputError(
             field, "empty file object: nothing left to read (if it was read already, call seek(0) first)"
         )
-    return _check_data(field, data, name)
+    return _check_data(field, data, name, limits)
 
 
-def _check_async_upload(field: str, value: object) -> LocalImage:
+def _check_async_upload(field: str, value: object, limits: ImageLimits) -> LocalImage:
     # Starlette/FastAPI UploadFile: its async read() wraps a sync SpooledTemporaryFile in ``.file``,
     # which both clients can read without awaiting anything (starlette/datastructures.py).
     inner = getattr(value, "file", None)
@@ -333,7 +366,7 @@ def _check_async_upload(field: str, value: object) -> LocalImage:
         )
     filename = getattr(value, "filename", None)
     name = safe_file_name(Path(filename).name) if isinstance(filename, str) and filename else None
-    return _check_stream(field, inner, name)
+    return _check_stream(field, inner, name, limits)
 
 
 def _is_pil_image(value: object) -> bool:
@@ -346,7 +379,7 @@ def _is_pil_image(value: object) -> bool:
 _PIL_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 
 
-def _check_pil(field: str, image: Any) -> LocalImage:
+def _check_pil(field: str, image: Any, limits: ImageLimits) -> LocalImage:
     # Keep the image's format when kie.ai takes it, without adding loss: WebP is written lossless and
     # JPEG with its own quantization tables and subsampling (Pillow's quality="keep", the closest a
     # re-encode of decoded JPEG pixels gets); anything else becomes PNG, which is lossless.
@@ -369,16 +402,16 @@ def _check_pil(field: str, image: Any) -> LocalImage:
         raise InvalidInputError(field, f"cannot encode the PIL image: {exc}") from None
     filename = getattr(image, "filename", "")
     stem = Path(filename).stem if isinstance(filename, str) and filename else "image"
-    return _check_data(field, buffer.getvalue(), safe_file_name(stem) + _PIL_FORMATS[fmt])
+    return _check_data(field, buffer.getvalue(), safe_file_name(stem) + _PIL_FORMATS[fmt], limits)
 
 
 def _ext(mime: str) -> str:
     return next(ext for _, _, m, ext in SIGNATURES if m == mime)
 
 
-def _inspect(field: str, stream: IO[bytes], start: int, size: int) -> str:
+def _inspect(field: str, stream: IO[bytes], start: int, size: int, limits: ImageLimits) -> str:
     """The image's type, after checking its size, type and completeness (reading from ``start``)."""
-    limit = _api.MAX_INPUT_IMAGE_BYTES
+    limit = limits.max_bytes
     if size == 0:
         raise InvalidInputError(field, "empty file")
     if size > limit:
@@ -393,7 +426,7 @@ def _inspect(field: str, stream: IO[bytes], start: int, size: int) -> str:
 
     try:
         sniffed = sniff_image_type(read_at(0, 16))
-        allowed = _api.INPUT_IMAGE_MIME_TYPES
+        allowed = limits.mime_types
         if sniffed is None or sniffed[0] not in allowed:
             raise InvalidInputError(
                 field, f"not a supported image (accepted: {', '.join(allowed)}), by its content"
@@ -408,8 +441,9 @@ def _inspect(field: str, stream: IO[bytes], start: int, size: int) -> str:
     return sniffed[0]
 
 
-def check_images(images: object) -> list[ImageSource]:
-    """Validate ``images``: one entry or a sequence of 1 to the spec's maximum entries.
+def check_images(images: object, limits: ImageLimits | None = None) -> list[ImageSource]:
+    """Validate ``images``: one entry or a sequence of 1 to the model's maximum entries (``limits``:
+    the model's, default the default model's).
 
     A tuple ``(file_name, bytes | binary file)`` alone is one named image (as in httpx's ``files=``),
     unless its first element is a URL or an existing path: then it is a tuple of two images.
@@ -417,6 +451,7 @@ def check_images(images: object) -> list[ImageSource]:
     Raises:
         InvalidInputError: naming ``images`` or the entry at fault (``images[2]``).
     """
+    limits = limits or DEFAULT_IMAGE_LIMITS
     single = (
         isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike))
         or hasattr(images, "read")
@@ -432,39 +467,174 @@ def check_images(images: object) -> list[ImageSource]:
             entries = list(images)  # type: ignore[call-overload]
         except TypeError:
             raise InvalidInputError("images", "give a list of paths, bytes, binary files or URLs") from None
-    maximum = _api.MAX_INPUT_IMAGES
+    maximum = limits.max_items
     if not 1 <= len(entries) <= maximum:
         raise InvalidInputError("images", f"{len(entries)} given; kie.ai accepts 1 to {maximum} images")
-    return [check_image(f"images[{i}]", entry) for i, entry in enumerate(entries)]
+    return [check_image(f"images[{i}]", entry, limits) for i, entry in enumerate(entries)]
 
 
-def check_prompt(prompt: object) -> str:
-    """A non-empty string that can be sent as UTF-8 (kie.ai states no length limit)."""
+def check_prompt(prompt: object, spec: _api.FieldSpec | None = None) -> str:
+    """A non-empty string that can be sent as UTF-8, within the lengths ``spec`` (the model's prompt
+    field) states: gpt-image-2 takes at most 20,000 characters; the 1.5 documents state no limit."""
     if not isinstance(prompt, str):
         raise InvalidInputError("prompt", f"must be a string, not {type(prompt).__name__}")
     if not prompt.strip():
         raise InvalidInputError("prompt", "must not be empty")
-    return check_text("prompt", prompt)
+    check_text("prompt", prompt)
+    if spec is not None and spec.max_length is not None and len(prompt) > spec.max_length:
+        raise InvalidInputError(
+            "prompt", f"is {len(prompt)} characters long; kie.ai accepts at most {spec.max_length}"
+        )
+    return prompt
 
 
-def check_choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
-    """``value`` (a string or str enum) if it is one of ``allowed``."""
-    text = str(value.value) if hasattr(value, "value") else value
-    if not isinstance(text, str) or text not in allowed:
-        raise InvalidInputError(field, f"{value!r} is not one of {', '.join(allowed)}")
-    return text
+def _same_kind(a: object, b: object) -> bool:
+    return isinstance(a, bool) == isinstance(b, bool) and isinstance(a, str) == isinstance(b, str)
 
 
-def check_aspect_ratio(value: object) -> str:
-    """The spec's default when ``None``, else one of the spec's aspect ratios."""
-    return check_choice(
-        "aspect_ratio", _api.DEFAULT_ASPECT_RATIO if value is None else value, _api.ASPECT_RATIOS
-    )
+def check_choice(field: str, value: object, allowed: tuple[Any, ...]) -> Any:
+    """``value`` (or a str enum's value) if it is one of ``allowed``."""
+    given = value.value if isinstance(value, enum.Enum) else value
+    # 1 == True in Python and "1" is no 1: a JSON enum tells them apart.
+    if not any(_same_kind(given, option) and given == option for option in allowed):
+        raise InvalidInputError(field, f"{value!r} is not one of {', '.join(str(a) for a in allowed)}")
+    return given
 
 
-def check_quality(value: object) -> str:
-    """The spec's default when ``None``, else one of the spec's qualities."""
-    return check_choice("quality", _api.DEFAULT_QUALITY if value is None else value, _api.QUALITIES)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+}
+
+
+_A = {"integer": "an", "array": "an", "object": "an"}
+
+
+def _check_type(field: str, value: object, json_type: str | None) -> None:
+    types = _TYPES.get(json_type or "")
+    if types is None:
+        return
+    if isinstance(value, bool) and json_type in ("integer", "number"):
+        types = ()
+    if not isinstance(value, types):
+        raise InvalidInputError(
+            field, f"must be {_A.get(json_type or '', 'a')} {json_type}, not {type(value).__name__}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(field, f"must be a finite number, not {value!r}")
+
+
+def check_option(spec: _api.FieldSpec, value: object) -> Any:
+    """``value`` checked against everything the document states of the field: its type, enum, lengths,
+    bounds and item counts (and each item's type); returned as it will be sent."""
+    field = spec.name
+    if spec.enum is not None:
+        return check_choice(field, value, spec.enum)
+    _check_type(field, value, spec.type)
+    if isinstance(value, str):
+        check_text(field, value)
+        if spec.min_length is not None and len(value) < spec.min_length:
+            raise InvalidInputError(field, f"must be at least {spec.min_length} characters long")
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise InvalidInputError(field, f"must be at most {spec.max_length} characters long")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if spec.minimum is not None and value < spec.minimum:
+            raise InvalidInputError(field, f"{value!r} is below the minimum of {spec.minimum:g}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise InvalidInputError(field, f"{value!r} is above the maximum of {spec.maximum:g}")
+    if isinstance(value, (list, tuple)):
+        if spec.min_items is not None and len(value) < spec.min_items:
+            raise InvalidInputError(field, f"{len(value)} given; at least {spec.min_items} needed")
+        if spec.max_items is not None and len(value) > spec.max_items:
+            raise InvalidInputError(field, f"{len(value)} given; kie.ai accepts at most {spec.max_items}")
+        for index, item in enumerate(value):
+            _check_type(f"{field}[{index}]", item, spec.items_type)
+            if isinstance(item, str):
+                check_text(f"{field}[{index}]", item)
+        return list(value)
+    return value
+
+
+def check_options(spec: _api.ModelSpec, options: Mapping[str, object]) -> dict[str, Any]:
+    """The ``input`` fields of ``spec``'s model but the prompt and images, from ``options``: each given
+    one checked (``check_option``; ``None`` counts as not given), each required one that is not given
+    filled with its document's default, or refused when it has none.
+
+    Raises:
+        InvalidInputError: naming the option: unknown to the model, or a value the document refuses.
+    """
+    known = {f.name: f for f in spec.fields if f.name not in ("prompt", spec.image_field)}
+    checked: dict[str, Any] = {}
+    for name, value in options.items():
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            names = ", ".join(known) or "none"
+            raise InvalidInputError(name, f"is not an option of {spec.model} (its options: {names}){hint}")
+        if value is not None:
+            checked[name] = check_option(known[name], value)
+    for name, field in known.items():
+        if name in checked or not field.required:
+            continue
+        if not field.has_default:
+            raise InvalidInputError(name, f"is required by {spec.model}")
+        checked[name] = field.default
+    # In the document's order, as the body is described.
+    return {name: checked[name] for name in known if name in checked}
+
+
+TaskKind = Literal["edit", "generate", "any"]
+
+
+def check_model(model: object, kind: TaskKind) -> _api.ModelSpec:
+    """The catalog entry of ``model``, a model that ``kind`` of call can use: ``edit`` needs one that
+    takes input images, ``generate`` one that does not.
+
+    Raises:
+        InvalidInputError: naming ``model``.
+    """
+    spec = _api.model_spec(model) if isinstance(model, str) else None
+    if spec is None:
+        raise InvalidInputError("model", f"{model!r} is not one of {', '.join(_api.MODELS)}")
+    if kind == "edit" and not spec.takes_images:
+        raise InvalidInputError("model", f"{spec.model} takes no input images: call generate() instead")
+    if kind == "generate" and spec.takes_images:
+        raise InvalidInputError("model", f"{spec.model} needs input images: call edit() instead")
+    return spec
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInput:
+    """A validated createTask: the model, its images to send, and the rest of its ``input``."""
+
+    model: str
+    images: list[ImageSource]
+    """Local images to upload and URLs to pass through, for the model's image field (or empty)."""
+    input: dict[str, Any]
+    """The ``input`` object but the image field: the prompt and the options."""
+
+
+def check_task(
+    model: object, images: object | None, prompt: object, options: Mapping[str, object], kind: TaskKind
+) -> TaskInput:
+    """Check a whole createTask against ``model``'s catalog entry, before anything is sent.
+
+    ``images`` is None for ``generate``; with ``kind="any"`` (the CLI, the batch) an empty list is what a
+    model without images takes.
+    """
+    spec = check_model(model, kind)
+    if spec.takes_images:
+        sources = check_images(images, ImageLimits.of(spec))
+    elif images is None or (isinstance(images, (list, tuple)) and not images):
+        sources = []
+    else:
+        raise InvalidInputError("images", f"{spec.model} takes no input images")
+    text = check_prompt(prompt, spec.field("prompt"))
+    return TaskInput(spec.model, sources, {"prompt": text, **check_options(spec, options)})
 
 
 def is_loopback_host(host: str | None) -> bool:

@@ -60,12 +60,13 @@ ERRORS: list[tuple[Callable[[], KieError], ExitCode]] = [
 
 # command → (class and method to make raise, extra arguments)
 COMMANDS: dict[str, tuple[type[Any], str, tuple[str, ...]]] = {
-    "edit": (Client, "create_task", ("-p", "x")),
+    # edit and batch submit through _submit: the model and its options are known only at run time.
+    "edit": (Client, "_submit", ("-p", "x")),
     "wait": (Client, "wait", ("task_x",)),
     "status": (Client, "get_task", ("task_x",)),
     "upload": (Client, "upload", ()),
     "credits": (Client, "credits", ()),
-    "batch (createTask)": (AsyncClient, "create_task", ()),
+    "batch (createTask)": (AsyncClient, "_submit", ()),
     "batch (wait)": (AsyncClient, "wait", ()),
 }
 

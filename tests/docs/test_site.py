@@ -167,7 +167,9 @@ def test_browser_renders_pages_searches_and_shows_client_edit(browser: Any, site
     signature = edit.find_element(By.XPATH, "following::div[contains(@class, 'doc-signature')][1]").text
     seen["Client.edit signature"] = " ".join(signature.split())
     assert "prompt" in signature
-    assert "aspect_ratio" in signature
+    # The options are each model's (issue 12): the docs show **options, and name them in the text.
+    assert "**options" in signature
+    assert "aspect_ratio" in browser.find_element(By.XPATH, "//*[@id='kie_gpt_image.Client.edit']/..").text
 
     browser.get(site_url)
     query = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")

@@ -7,21 +7,21 @@ never imports this package (only the console script does).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .. import __version__
-from .._api import ASPECT_RATIOS, QUALITIES
-from ._commands import COMMANDS, Context, read_key
+from .. import __version__, _api
+from ._commands import COMMANDS, OPTION_DEST, Context, read_key
 from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
 from ._output import PROG, Output
 
 __all__ = ["Context", "ExitCode", "build_parser", "main"]
 
-_DESCRIPTION = "Edit images with kie.ai's GPT Image 1.5 image-to-image model."
+_DESCRIPTION = "Edit and generate images with kie.ai's GPT Image models (1.5 and 2)."
 _KEY_HELP = (
     "The API key is read from the KIE_API_KEY environment variable, or from the file given with "
     "--api-key-file (there is no --api-key option: keys on command lines end up in shell history)."
@@ -132,8 +132,94 @@ def _wait_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also renders ``--help``)."""
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not JSON: {text!r}") from None
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "yes", "1", "on"):
+        return True
+    if text.lower() in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean (true/false): {text!r}")
+
+
+# The command-line type of each JSON type; arrays and objects are given as JSON.
+_CONVERT: dict[str, Callable[[str], Any]] = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": _boolean,
+    "array": _json_value,
+    "object": _json_value,
+}
+
+
+def _add_model_options(parser: argparse.ArgumentParser, spec: _api.ModelSpec) -> None:
+    """One flag per option of ``spec``'s model, from its catalog entry: ``aspect_ratio`` becomes
+    ``--aspect-ratio`` with the enum as its choices (``--input-NAME`` if the name is already a flag)."""
+    group = parser.add_argument_group(
+        f"options of {spec.model}", "choose another model with --model; its options are listed then"
+    )
+    for field in spec.fields:
+        if field.name in ("prompt", spec.image_field):
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if flag in parser._option_string_actions:
+            flag = "--input-" + field.name.replace("_", "-")
+        convert = _CONVERT.get(field.type, str)
+        choices = list(field.enum) if field.enum is not None else None
+        help_text = field.description.replace("%", "%%") or field.name
+        if field.has_default:
+            help_text += f" (default {field.default})"
+        elif not field.required:
+            help_text += " (optional)"
+        group.add_argument(
+            flag,
+            dest=OPTION_DEST + field.name,
+            type=type(choices[0]) if choices and not isinstance(choices[0], bool) else convert,
+            choices=choices,
+            metavar="{" + ",".join(map(str, choices)) + "}" if choices else field.type.upper(),
+            required=field.required and not field.has_default,
+            default=argparse.SUPPRESS,
+            help=help_text,
+        )
+
+
+def chosen_models(argv: Sequence[str]) -> tuple[str, str | None]:
+    """The models of ``edit`` and ``generate`` that ``argv`` names with ``--model`` (else the defaults):
+    the parser lists, and accepts, that model's options."""
+    scan = argparse.ArgumentParser(add_help=False)
+    scan.add_argument("--model")
+    given = scan.parse_known_args(list(argv))[0].model
+    spec = _api.model_spec(given) if isinstance(given, str) else None
+    edit = spec.model if spec is not None and spec.takes_images else _api.MODEL
+    generate = spec.model if spec is not None and not spec.takes_images else _api.DEFAULT_GENERATE_MODEL
+    return edit, generate
+
+
+def _add_model(parser: argparse.ArgumentParser, chosen: str | None, images: bool) -> None:
+    names = [m for m, spec in _api.MODELS.items() if spec.takes_images == images]
+    default = _api.MODEL if images else _api.DEFAULT_GENERATE_MODEL
+    parser.add_argument(
+        "--model",
+        choices=names,
+        default=default,
+        required=default is None,
+        help=f"the model ({', '.join(names)}; default {default})",
+    )
+    spec = _api.model_spec(chosen) if chosen else None
+    if spec is not None:
+        _add_model_options(parser, spec)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The full argument parser (also renders ``--help``), with the option flags of the models that
+    ``argv`` chooses (``chosen_models``)."""
+    edit_model, generate_model = chosen_models(argv)
     common = _common()
     epilog = f"{_KEY_HELP}\n\n{exit_codes_epilog()}"
     parser = argparse.ArgumentParser(
@@ -161,13 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
     edit = add("edit", "upload images, create an edit task, wait for it and save the results")
     edit.add_argument("images", nargs="+", metavar="IMAGE", help="input image: a path or an http(s) URL")
     edit.add_argument("-p", "--prompt", required=True, help="the edit instruction")
-    edit.add_argument("--aspect-ratio", choices=ASPECT_RATIOS, help="result aspect ratio")
-    edit.add_argument("--quality", choices=QUALITIES, help="result quality")
-    edit.add_argument("-o", "--output", metavar="DEST", help=_OUTPUT_HELP)
-    edit.add_argument("--no-wait", action="store_true", help="print the task id and exit without waiting")
-    edit.add_argument("--callback-url", metavar="URL", help="https URL kie.ai posts the result to")
-    edit.add_argument("--allow-http-callback", action="store_true", help=argparse.SUPPRESS)
-    _wait_options(edit)
+    generate = add("generate", "create a text-to-image task, wait for it and save the results")
+    generate.add_argument("-p", "--prompt", required=True, help="what to draw")
+    for command, chosen, images in ((edit, edit_model, True), (generate, generate_model, False)):
+        command.add_argument("-o", "--output", metavar="DEST", help=_OUTPUT_HELP)
+        command.add_argument(
+            "--no-wait", action="store_true", help="print the task id and exit without waiting"
+        )
+        command.add_argument("--callback-url", metavar="URL", help="https URL kie.ai posts the result to")
+        command.add_argument("--allow-http-callback", action="store_true", help=argparse.SUPPRESS)
+        _wait_options(command)
+        _add_model(command, chosen, images)
 
     status = add("status", "show a task's current state")
     status.add_argument("task_id", metavar="TASK_ID")
@@ -184,10 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     batch = add("batch", "run a JSONL manifest of edits, resumably")
     batch.description = (
-        'Run a JSONL manifest, one edit per line: {"images": [...], "prompt": "...", "aspect_ratio": '
-        '..., "quality": ..., "out": "folder", "id": "..."}. Image paths and out are relative to the '
-        "manifest's folder. Progress is journaled: re-running the same command resumes without "
-        "creating any task twice."
+        'Run a JSONL manifest, one task per line: {"images": [...], "prompt": "...", "aspect_ratio": '
+        '..., "quality": ..., "out": "folder", "id": "..."}; "model" chooses another model (default '
+        f"{_api.MODEL}), and every other key is an option of the line's model. Image paths and out are "
+        "relative to the manifest's folder. Progress is journaled: re-running the same command resumes "
+        "without creating any task twice."
     )
     batch.add_argument("manifest", metavar="MANIFEST")
     batch.add_argument("--journal", metavar="PATH", help="journal file (default: MANIFEST.journal.sqlite)")
@@ -238,9 +329,10 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
         context: environment, streams, transports and clocks (tests); the real ones by default.
     """
     ctx = context or Context()
-    parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # --help, --version, or a usage error (argparse printed it)
         return int(exc.code or 0) if isinstance(exc.code, int) else ExitCode.USAGE
     for name, value in _COMMON_DEFAULTS.items():

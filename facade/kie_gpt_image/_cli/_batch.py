@@ -266,8 +266,10 @@ class BatchRunner:
         self._emit(item, ItemState.SUBMITTING)
         try:
             try:
-                task = await self.client.create_task(
-                    urls, item.prompt, aspect_ratio=item.aspect_ratio, quality=item.quality
+                # The item's model and options are known only at run time: the untyped entry point,
+                # checked against the catalog exactly as create_task is.
+                task = await self.client._submit(
+                    urls, item.prompt, model=item.model, options=item.options, wait=False
                 )
             finally:
                 # Stamp the slot with the reply time (the bound the limiter needs), not after the

@@ -30,7 +30,15 @@ from .._results import EditResult
 from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of
 from ._output import PROG, Output, describe
 
-__all__ = ["COMMANDS", "Context", "Destination", "check_destination", "read_key"]
+__all__ = [
+    "COMMANDS",
+    "OPTION_DEST",
+    "Context",
+    "Destination",
+    "check_destination",
+    "model_options",
+    "read_key",
+]
 
 
 @dataclass
@@ -282,8 +290,26 @@ def _save_failed(out: Output, result: EditResult, error: ResultsNotSavedError) -
     return code
 
 
+OPTION_DEST = "option."
+"""Prefix of the parsed arguments that hold a model option (``build_parser`` adds one flag per option)."""
+
+
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The model options given on the command line, by their ``input`` field name."""
+    return {k[len(OPTION_DEST) :]: v for k, v in vars(args).items() if k.startswith(OPTION_DEST)}
+
+
 def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     """``edit IMAGE... -p PROMPT``: upload, create the task, wait, save."""
+    return _submit(args, ctx, out, args.images)
+
+
+def cmd_generate(args: argparse.Namespace, ctx: Context, out: Output) -> int:
+    """``generate -p PROMPT``: create a text-to-image task, wait, save."""
+    return _submit(args, ctx, out, None)
+
+
+def _submit(args: argparse.Namespace, ctx: Context, out: Output, images: list[str] | None) -> int:
     # Checked before a client exists: a prompt that is not UTF-8 (the shell passed other bytes) or an
     # unusable -o must stop here, not after the upload or the paid createTask (issue 11).
     check_text("--prompt", args.prompt)
@@ -294,14 +320,17 @@ def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     progress = _TaskProgress(out, ctx)
     with _client(args, ctx, out, progress.sleep) as client:
         if out.tty:
-            out.status("uploading and submitting ...")
+            out.status("uploading and submitting ..." if images else "submitting ...")
         try:
-            task = client.create_task(
-                args.images,
+            # The model and its options come from the command line: the run-time-checked entry point.
+            task = client._submit(
+                images,
                 args.prompt,
-                aspect_ratio=args.aspect_ratio,
-                quality=args.quality,
+                model=args.model,
+                options=model_options(args),
+                kind="edit" if images is not None else "generate",
                 callback_url=args.callback_url,
+                wait=False,
                 on_upload_progress=_upload_meter(out),
             )
         except KeyboardInterrupt:
@@ -703,6 +732,7 @@ class _BatchDisplay:
 
 COMMANDS: Mapping[str, Callable[[argparse.Namespace, Context, Output], int]] = {
     "edit": cmd_edit,
+    "generate": cmd_generate,
     "status": cmd_status,
     "wait": cmd_wait,
     "upload": cmd_upload,

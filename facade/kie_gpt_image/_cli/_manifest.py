@@ -1,4 +1,4 @@
-"""Batch manifests: JSONL, one edit per line, every line validated before anything is spent.
+"""Batch manifests: JSONL, one task per line, every line validated before anything is spent.
 
 A line looks like::
 
@@ -6,9 +6,11 @@ A line looks like::
      "aspect_ratio": "2:3", "quality": "high", "out": "results/"}
 
 ``images`` are paths relative to the manifest's folder, or http(s) URLs; ``id`` defaults to the line
-number; ``out`` (relative to the manifest's folder) defaults to the manifest's folder. The rules for
-images, prompt, aspect ratio and quality are the library's own checks (``_inputs``), so the manifest
-accepts exactly what ``Client.edit`` accepts.
+number; ``out`` (relative to the manifest's folder) defaults to the manifest's folder; ``model`` defaults
+to ``gpt-image/1.5-image-to-image`` (a text-to-image model takes no ``images``). Every other key is an
+option of the line's model, exactly those its document names (``kie_api.models_catalog``). The rules
+are the library's own checks (``_inputs.check_task``), so a line accepts exactly what ``Client.edit`` /
+``Client.generate`` accept.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import _inputs
+from .. import _api, _inputs
 from .._errors import InvalidInputError
 
 __all__ = ["FIELDS", "ManifestError", "ManifestItem", "load_manifest"]
 
-FIELDS = ("id", "images", "prompt", "aspect_ratio", "quality", "out")
-"""The keys a manifest line may have; anything else is reported (it is usually a typo)."""
+FIELDS = ("id", "model", "images", "prompt", "out")
+"""The keys every manifest line may have; besides them, the options of the line's model (anything else
+is reported: it is usually a typo)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +42,23 @@ class ManifestItem:
     images: tuple[str, ...]
     """Absolute local paths or http(s) URLs."""
     prompt: str
-    aspect_ratio: str
-    quality: str
+    model: str
+    """The line's model (``model``, default ``gpt-image/1.5-image-to-image``)."""
+    options: dict[str, Any]
+    """The model's options, checked, with the defaults its document requires filled in."""
     out: Path
     """Folder the results are saved to."""
 
     @property
     def fingerprint(self) -> str:
         """A digest of what would be submitted: a journal entry for a changed line is not reused."""
-        blob = json.dumps([self.images, self.prompt, self.aspect_ratio, self.quality], ensure_ascii=False)
+        parts: list[Any] = [self.images, self.prompt]
+        if self.model == _api.MODEL and set(self.options) == {"aspect_ratio", "quality"}:
+            # The digest journals written before there were several models hold: they stay valid.
+            parts += [self.options["aspect_ratio"], self.options["quality"]]
+        else:
+            parts += [self.model, sorted(self.options.items())]
+        blob = json.dumps(parts, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -80,33 +91,36 @@ def _item(number: int, raw: object, base: Path) -> ManifestItem:
         raise InvalidInputError("line", "must be a JSON object")
     _check_texts(raw, "line")
     data: dict[str, Any] = raw
-    unknown = sorted(set(data) - set(FIELDS))
+    model = data.get("model", _api.MODEL)
+    spec = _inputs.check_model(model, "any")
+    options = {k: v for k, v in data.items() if k not in FIELDS}
+    unknown = sorted(set(options) - {f.name for f in spec.fields} - {"prompt", spec.image_field})
     if unknown:
-        raise InvalidInputError(unknown[0], f"unknown field (allowed: {', '.join(FIELDS)})")
+        allowed = [*FIELDS, *(f.name for f in spec.fields if f.name not in ("prompt", spec.image_field))]
+        raise InvalidInputError(unknown[0], f"unknown field (allowed for {spec.model}: {', '.join(allowed)})")
     item_id = data.get("id", number)
     if isinstance(item_id, bool) or not isinstance(item_id, (str, int)) or not str(item_id).strip():
         raise InvalidInputError("id", "must be a non-empty string or an integer")
-    if "images" not in data:
+    images = data.get("images", [] if not spec.takes_images else None)
+    if images is None:
         raise InvalidInputError("images", "missing")
-    images = data["images"]
     if not isinstance(images, list) or not all(isinstance(entry, str) and entry for entry in images):
         raise InvalidInputError("images", "must be a list of paths or URLs (strings)")
     if "prompt" not in data:
         raise InvalidInputError("prompt", "missing")
     # Local entries are resolved against the manifest's folder, then the library checks them all
-    # (count, readability, type by content, size), exactly as Client.edit would.
+    # (count, readability, type by content, size, the prompt, every option), exactly as Client.edit would.
     resolved = [entry if _inputs.is_url_like(entry) else str((base / entry).resolve()) for entry in images]
-    _inputs.check_images(resolved)
-    prompt = _inputs.check_prompt(data["prompt"])
-    ratio = _inputs.check_aspect_ratio(data.get("aspect_ratio"))
-    quality = _inputs.check_quality(data.get("quality"))
+    task = _inputs.check_task(spec.model, resolved, data["prompt"], options, "any")
     out = data.get("out")
     if out is not None and (not isinstance(out, str) or not out.strip()):
         raise InvalidInputError("out", "must be a folder path (string)")
     folder = (base / out).resolve() if out else base
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError("out", f"{str(folder)!r} exists and is not a folder")
-    return ManifestItem(number, str(item_id).strip(), tuple(resolved), prompt, ratio, quality, folder)
+    prompt = str(task.input["prompt"])
+    checked = {k: v for k, v in task.input.items() if k != "prompt"}
+    return ManifestItem(number, str(item_id).strip(), tuple(resolved), prompt, spec.model, checked, folder)
 
 
 def load_manifest(path: Path) -> tuple[list[ManifestItem], list[ManifestError]]:
