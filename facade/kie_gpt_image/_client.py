@@ -730,6 +730,12 @@ class Client(_BaseClient):
         ):
             """Edit images: upload local inputs, create the task, wait for and return the result.
 
+            Overloads (what a type checker sees: one pair per model, generated from its document in
+            ``kie_api.model_methods.EditCall``; the return type follows ``wait``)::
+
+                edit(images, prompt, *, model=..., wait: Literal[True] = True, ...) -> EditResult
+                edit(images, prompt, *, model=..., wait: Literal[False], ...) -> Task
+
             Args:
                 images: inputs (1 to the model's maximum, 16 for every model so far): paths, bytes, binary
                     file objects, or http(s) URLs (passed through).
@@ -1188,7 +1194,14 @@ class AsyncClient(_BaseClient):
             on_upload_progress=None,
             **options,
         ):
-            """Edit images (see ``Client.edit``)."""
+            """Edit images (see ``Client.edit``).
+
+            Overloads (what a type checker sees: one pair per model, generated from its document in
+            ``kie_api.model_methods.EditCall``; the return type follows ``wait``)::
+
+                edit(images, prompt, *, model=..., wait: Literal[True] = True, ...) -> AsyncEditResult
+                edit(images, prompt, *, model=..., wait: Literal[False], ...) -> Task
+            """
             return await self._submit(
                 images,
                 prompt,
