@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable,
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, assert_never
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -201,13 +201,16 @@ def _env_proxies() -> bool:
 
 
 def _replayed(response: httpx.Response, content: bytes) -> httpx.Response:
-    """The reply with its body read (and decoded), for the parsers."""
-    headers = [
-        (k, v)
-        for k, v in response.headers.multi_items()
-        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-    ]
-    return httpx.Response(response.status_code, headers=headers, content=content, request=response.request)
+    """The reply with its body (read and decoded under the size cap and the deadline) in place, for the
+    parsers and ``with_raw_response``.
+
+    httpx's ``Response.read()`` stores the body in ``_content`` after iterating it; the body was iterated
+    here instead (to count it against the cap as it arrives), so it is stored the same way. Building a
+    second ``httpx.Response`` cost about a fifth of a status read (issue 14, scripts/bench_overhead.py).
+    httpx is pinned below 0.29 (pyproject.toml).
+    """
+    response._content = content
+    return response
 
 
 class _Collector:
@@ -382,6 +385,10 @@ class _BaseClient:
         method = kwargs.pop("method").upper()
         base = self.base_url if spec.host == "api" else self.upload_base_url
         url = base + kwargs.pop("url")
+        params = kwargs.pop("params", None)
+        if params:
+            # One URL parse instead of two: httpx parses the URL, then again once it merges ``params``.
+            url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
         kwargs["headers"] = {**kwargs.pop("headers", {}), "User-Agent": _USER_AGENT}
         logger.debug("%s %s (attempt %d)", method, spec.operation, effect.attempt + 1)
         return http.build_request(method, url, timeout=clamp_timeout(http.timeout, budget.left()), **kwargs)
