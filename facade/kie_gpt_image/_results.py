@@ -13,7 +13,7 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import DownloadError, InvalidInputError
 from ._models import TaskInfo
@@ -21,11 +21,27 @@ from ._models import TaskInfo
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-    from ._client import AsyncClient, Client
-
 __all__ = ["AsyncEditResult", "AsyncResultImage", "EditResult", "ResultImage"]
 
 Dest = str | os.PathLike[str]
+
+
+# What a result needs of the client that produced it. Protocols rather than the client classes, so that
+# this module sits below _client (which builds results) and no import circle forms (issue 14).
+class _Downloader(Protocol):
+    def download(self, result: EditResult | ResultImage | TaskInfo, dest: Dest = ".") -> list[Path]: ...
+
+    def read_results(self, result: EditResult | ResultImage | TaskInfo) -> list[bytes]: ...
+
+
+class _AsyncDownloader(Protocol):
+    async def download(
+        self, result: EditResult | AsyncEditResult | AsyncResultImage | TaskInfo, dest: Dest = "."
+    ) -> list[Path]: ...
+
+    async def read_results(
+        self, result: EditResult | AsyncEditResult | AsyncResultImage | TaskInfo
+    ) -> list[bytes]: ...
 
 
 def _pillow() -> Any:
@@ -72,7 +88,7 @@ class ResultImage(_ImageBase):
         picture = image.to_pil()       # a PIL image (needs Pillow)
     """
 
-    _client: Client = field(repr=False, compare=False)
+    _client: _Downloader = field(repr=False, compare=False)
 
     def read(self) -> builtins.bytes:
         """Download the image into memory and return its bytes.
@@ -116,7 +132,7 @@ class AsyncResultImage(_ImageBase):
     """One result image (from ``AsyncClient``): ``await image.read()``, ``await image.save(path)``,
     ``await image.to_pil()``; the same rules as ``ResultImage``."""
 
-    _client: AsyncClient = field(repr=False, compare=False)
+    _client: _AsyncDownloader = field(repr=False, compare=False)
 
     async def read(self) -> builtins.bytes:
         """Download the image into memory and return its bytes (see ``ResultImage.read``)."""
@@ -156,12 +172,12 @@ class EditResult(_ResultBase):
         data = result.images[0].read()     # bytes in memory
     """
 
-    _client: Client = field(repr=False, compare=False)
+    _client: _Downloader = field(repr=False, compare=False)
     images: tuple[ResultImage, ...] = field(default=(), repr=False, compare=False)
     """Each result image, in the order of ``urls``."""
 
     @classmethod
-    def from_info(cls, info: TaskInfo, client: Client) -> EditResult:
+    def from_info(cls, info: TaskInfo, client: _Downloader) -> EditResult:
         """Bind a finished task's record to the client that downloads its results."""
         images = tuple(ResultImage(url, i, info.task_id, client) for i, url in enumerate(info.result_urls))
         return cls(info.task_id, info.result_urls, info, client, images)
@@ -190,12 +206,12 @@ class AsyncEditResult(_ResultBase):
     """A successful edit (from ``AsyncClient``): ``await result.save(dest)``, ``await result.bytes()``,
     and ``result.images`` (``AsyncResultImage``)."""
 
-    _client: AsyncClient = field(repr=False, compare=False)
+    _client: _AsyncDownloader = field(repr=False, compare=False)
     images: tuple[AsyncResultImage, ...] = field(default=(), repr=False, compare=False)
     """Each result image, in the order of ``urls``."""
 
     @classmethod
-    def from_info(cls, info: TaskInfo, client: AsyncClient) -> AsyncEditResult:
+    def from_info(cls, info: TaskInfo, client: _AsyncDownloader) -> AsyncEditResult:
         """Bind a finished task's record to the client that downloads its results."""
         images = tuple(
             AsyncResultImage(url, i, info.task_id, client) for i, url in enumerate(info.result_urls)

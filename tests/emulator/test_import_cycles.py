@@ -11,19 +11,8 @@ import ast
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import pytest
-
 FACADE = Path(__file__).resolve().parents[2] / "facade"
 PACKAGE = "kie_gpt_image"
-
-# Import circles in the facade that are known and being removed elsewhere. Each entry is one strongly
-# connected group of modules. Remove an entry once its circle is gone; never add one to make this pass.
-KNOWN_FACADE_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        # issue 14: _results needs the clients' types, _client builds results; another branch removes it.
-        frozenset({"kie_gpt_image._client", "kie_gpt_image._results"}),
-    }
-)
 
 
 def _module_name(path: Path) -> str:
@@ -124,17 +113,7 @@ def test_the_emulator_has_no_import_circles() -> None:
         assert f"{PACKAGE}.emulator._core" not in graph[f"{PACKAGE}.emulator.{front_end}"]
 
 
-def test_the_facade_has_no_new_import_circles() -> None:
+def test_the_facade_has_no_import_circles() -> None:
+    # Each module imports only the layers below it (issue 14); _results knows its client through a Protocol.
     found = cycles(import_graph())
-    new = found - KNOWN_FACADE_CYCLES
-    assert not new, f"new import circles in the facade: {_describe(new)}"
-
-
-@pytest.mark.parametrize(
-    "known", sorted(KNOWN_FACADE_CYCLES, key=sorted), ids=lambda g: "<->".join(sorted(g))
-)
-def test_known_facade_circles_are_still_there(known: frozenset[str]) -> None:
-    # Once a known circle is gone, this fails so that its entry is removed and the rule becomes strict.
-    assert known in cycles(import_graph()), (
-        f"{_describe([known])} is gone: remove it from KNOWN_FACADE_CYCLES"
-    )
+    assert not found, f"import circles in the facade: {_describe(found)}"
