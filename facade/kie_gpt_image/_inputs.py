@@ -13,7 +13,6 @@ truncated or mistyped file is refused before any upload or paid createTask.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import inspect
 import io
@@ -571,6 +570,8 @@ def check_options(spec: _api.ModelSpec, options: Mapping[str, object]) -> dict[s
     checked: dict[str, Any] = {}
     for name, value in options.items():
         if name not in known:
+            import difflib  # for this hint only: importing it costs about 2 ms at package import
+
             near = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             names = ", ".join(known) or "none"
