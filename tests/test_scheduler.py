@@ -62,8 +62,9 @@ def test_waiters_are_spread_out_in_the_order_they_fell_due() -> None:
     assert scheduler.take(first) == 0.0
     late = scheduler.ticket("poll", due=5.0)
     early = scheduler.ticket("poll", due=1.0)
-    wait_late = scheduler.take(late)
+    assert scheduler.take(late) > 0  # asked first, but one that fell due earlier is waiting
     wait_early = scheduler.take(early)
+    wait_late = scheduler.take(late)
     assert 0 < wait_early < wait_late
 
 
@@ -73,22 +74,49 @@ def test_a_waiter_that_gives_up_leaves_the_queue() -> None:
     assert scheduler.take(scheduler.ticket("poll", due=0)) == 0.0
     gone = scheduler.ticket("poll", due=0.5)
     behind = scheduler.ticket("poll", due=1.0)
+    assert scheduler.take(gone) > 0
     before = scheduler.take(behind)
     scheduler.release(gone)
     assert scheduler.take(behind) < before
 
 
+def test_a_newcomer_never_takes_a_slot_while_an_earlier_request_waits() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=1, margin=0.0), "key", clock=clock)
+    assert scheduler.take(scheduler.ticket("poll", due=0)) == 0.0
+    early = scheduler.ticket("poll", due=1.0)
+    assert scheduler.take(early) > 0  # the window is full
+    clock.now += 1.01  # the window reopens, and a request that fell due later asks first
+    late = scheduler.ticket("poll", due=2.0)
+    assert scheduler.take(late) > 0
+    assert scheduler.take(early) == 0.0
+    clock.now += 1.01
+    assert scheduler.take(late) == 0.0
+
+
+def _hold(scheduler: Scheduler) -> object:
+    ticket = scheduler.ticket("running", due=0)
+    if scheduler.take(ticket) == 0.0:
+        return ticket
+    scheduler.release(ticket)
+    return None
+
+
 def test_running_cap_counts_tasks_until_seen_finished_or_expired() -> None:
-    mono = FakeClock(0.0)
-    scheduler = Scheduler(RateLimits(max_running=2, running_expiry=60), "key", monotonic=mono)
-    scheduler.task_started("a")
-    scheduler.task_started("b")
+    clock = FakeClock(0.0)
+    scheduler = Scheduler(RateLimits(max_running=2, running_expiry=60), "key", clock=clock)
+    a, b = _hold(scheduler), _hold(scheduler)
+    assert a is not None and b is not None
+    scheduler.task_started(a, "task-a")  # type: ignore[arg-type]
+    scheduler.task_started(b, "task-b")  # type: ignore[arg-type]
     assert scheduler.running() == 2
-    assert scheduler.running_wait() > 0
-    scheduler.task_finished("a")
-    assert scheduler.running_wait() == 0.0
-    scheduler.task_started("c")
-    mono.now = 61.0
+    assert _hold(scheduler) is None  # full
+    scheduler.task_finished("task-a")
+    c = _hold(scheduler)
+    assert c is not None
+    scheduler.release(c)  # its createTask surely created nothing: the entry goes
+    assert scheduler.running() == 1
+    clock.now = 61.0  # task-b was never seen finishing: it stops counting after running_expiry
     assert scheduler.running() == 0
 
 
@@ -128,6 +156,27 @@ def _create_in_process(path: str, count: int, stamps: multiprocessing.Queue[floa
     scheduler.close()
 
 
+def _hold_running(path: str, results: multiprocessing.Queue[bool]) -> None:
+    scheduler = Scheduler(RateLimits.shared_file(path, max_running=3), "key")
+    for _ in range(2):
+        ticket = scheduler.ticket("running", due=0)
+        results.put(scheduler.take(ticket) == 0.0)
+    scheduler.close()
+
+
+def test_a_sqlite_file_shares_the_running_cap_between_processes(tmp_path: Path) -> None:
+    db = str(tmp_path / "budget.db")
+    results: multiprocessing.Queue[bool] = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_hold_running, args=(db, results)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    # six asks from three processes, a cap of three held in one file: exactly three granted
+    assert sorted(results.get(timeout=5) for _ in range(6)) == [False] * 3 + [True] * 3
+
+
 def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path) -> None:
     db = str(tmp_path / "budget.db")
     stamps: multiprocessing.Queue[float] = multiprocessing.Queue()
@@ -146,7 +195,7 @@ def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    """A redis-server of our own on a free loopback port (Debian's package; .ci/run installs it)."""
+    """A redis-server of our own on a free loopback port (Debian's package; scripts/system-deps installs it)."""
     server = shutil.which("redis-server")
     if server is None:
         pytest.skip(
@@ -185,6 +234,27 @@ def _create_via_redis(url: str, count: int, stamps: multiprocessing.Queue[float]
             time.sleep(delay)
         stamps.put(time.time())
     scheduler.close()
+
+
+def _hold_running_redis(url: str, results: multiprocessing.Queue[bool]) -> None:
+    scheduler = Scheduler(RateLimits.shared_redis(url, max_running=3), "running-key")
+    for _ in range(2):
+        ticket = scheduler.ticket("running", due=0)
+        results.put(scheduler.take(ticket) == 0.0)
+    scheduler.close()
+
+
+def test_redis_shares_the_running_cap_between_processes(redis_url: str) -> None:
+    results: multiprocessing.Queue[bool] = multiprocessing.Queue()
+    workers = [
+        multiprocessing.Process(target=_hold_running_redis, args=(redis_url, results)) for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    assert sorted(results.get(timeout=5) for _ in range(6)) == [False] * 3 + [True] * 3
 
 
 def test_redis_shares_the_create_window_between_processes(redis_url: str) -> None:

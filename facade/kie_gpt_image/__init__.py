@@ -59,9 +59,11 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._logging import configure_from_environment as _configure_logging
+from ._many import EditRequest, ItemOutcome
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
 from ._results import AsyncEditResult, EditResult
+from ._scheduler import RateLimits
 
 __version__ = "0.1.0"
 
@@ -87,12 +89,14 @@ __all__ = [
     "ClientClosedError",
     "DestinationError",
     "DownloadError",
+    "EditRequest",
     "EditResult",
     "FeatureDisabledError",
     "FutureTimestampError",
     "GenerationFailedError",
     "InsufficientCreditsError",
     "InvalidInputError",
+    "ItemOutcome",
     "KieError",
     "MaintenanceError",
     "MalformedCallbackError",
@@ -102,6 +106,7 @@ __all__ = [
     "PollPolicy",
     "ProgressCallback",
     "RateLimitError",
+    "RateLimits",
     "ReplayedCallbackError",
     "ReplyTooLargeError",
     "RequestTimeoutError",
