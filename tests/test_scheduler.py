@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,7 +102,8 @@ def test_running_cap_counts_tasks_until_seen_finished_or_expired() -> None:
     clock = FakeClock(0.0)
     scheduler = Scheduler(RateLimits(max_running=2, running_expiry=60), "key", clock=clock)
     a, b = _hold(scheduler), _hold(scheduler)
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     scheduler.task_started(a, "task-a")  # type: ignore[arg-type]
     scheduler.task_started(b, "task-b")  # type: ignore[arg-type]
     assert scheduler.running() == 2
@@ -191,38 +188,6 @@ def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path
     for start in times:
         assert len([t for t in times if start <= t < start + 1.0]) <= 5
     assert times[-1] - times[0] >= 2.0
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A redis-server of our own on a free loopback port (Debian's package; scripts/system-deps installs it)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip(
-            "redis-server is not installed (apt-get install redis-server); the Redis store is untested"
-        )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _create_via_redis(url: str, count: int, stamps: multiprocessing.Queue[float]) -> None:
