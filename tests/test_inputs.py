@@ -478,3 +478,11 @@ def test_http_callback_elsewhere_stays_refused(make_harness, mode: str, url: str
     assert caught.value.field == "callback_url"
     assert "only to loopback hosts" in str(caught.value)
     assert h.fake.requests == []
+
+
+def test_an_upload_file_name_that_is_not_text_is_refused_before_sending() -> None:
+    sample = Path(__file__).resolve().parent.parent / "examples" / "samples" / "person.png"
+    with Emulator(schedule=Schedule.instant()) as emulator, emulator.client() as client:
+        with pytest.raises(kie.InvalidInputError, match="file_name"):
+            client.upload(sample, file_name="caf\udce9.png")
+        assert emulator.call_count("upload-file-stream") == 0

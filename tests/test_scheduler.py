@@ -143,55 +143,7 @@ def test_bad_limits_are_typed_errors(field: str, value: object) -> None:
         RateLimits(**{field: value})  # type: ignore[arg-type]
 
 
-def _create_in_process(path: str, count: int, stamps: multiprocessing.Queue[float]) -> None:
-    scheduler = Scheduler(RateLimits.shared_file(path, creates_per_window=5, create_window=1.0), "key")
-    for i in range(count):
-        ticket = scheduler.ticket("create", due=i)
-        while (delay := scheduler.take(ticket)) > 0:
-            time.sleep(delay)
-        stamps.put(time.time())
-    scheduler.close()
-
-
-def _hold_running(path: str, results: multiprocessing.Queue[bool]) -> None:
-    scheduler = Scheduler(RateLimits.shared_file(path, max_running=3), "key")
-    for _ in range(2):
-        ticket = scheduler.ticket("running", due=0)
-        results.put(scheduler.take(ticket) == 0.0)
-    scheduler.close()
-
-
-def test_a_sqlite_file_shares_the_running_cap_between_processes(tmp_path: Path) -> None:
-    db = str(tmp_path / "budget.db")
-    results: multiprocessing.Queue[bool] = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_hold_running, args=(db, results)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-        assert worker.exitcode == 0
-    # six asks from three processes, a cap of three held in one file: exactly three granted
-    assert sorted(results.get(timeout=5) for _ in range(6)) == [False] * 3 + [True] * 3
-
-
-def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path) -> None:
-    db = str(tmp_path / "budget.db")
-    stamps: multiprocessing.Queue[float] = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_create_in_process, args=(db, 5, stamps)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-        assert worker.exitcode == 0
-    times = sorted(stamps.get(timeout=5) for _ in range(15))
-    # 15 creates, 5 per 1.25 s window (margin included) across three processes: never 6 in a window.
-    for start in times:
-        assert len([t for t in times if start <= t < start + 1.0]) <= 5
-    assert times[-1] - times[0] >= 2.0
-
-
-def _create_via_redis(url: str, count: int, stamps: multiprocessing.Queue[float]) -> None:
-    limits = RateLimits.shared_redis(url, creates_per_window=5, create_window=1.0)
+def _create_in_process(limits: RateLimits, count: int, stamps: multiprocessing.Queue[float]) -> None:
     scheduler = Scheduler(limits, "key")
     for i in range(count):
         ticket = scheduler.ticket("create", due=i)
@@ -201,32 +153,10 @@ def _create_via_redis(url: str, count: int, stamps: multiprocessing.Queue[float]
     scheduler.close()
 
 
-def _hold_running_redis(url: str, results: multiprocessing.Queue[bool]) -> None:
-    scheduler = Scheduler(RateLimits.shared_redis(url, max_running=3), "running-key")
-    for _ in range(2):
-        ticket = scheduler.ticket("running", due=0)
-        results.put(scheduler.take(ticket) == 0.0)
-    scheduler.close()
-
-
-def test_redis_shares_the_running_cap_between_processes(redis_url: str) -> None:
-    results: multiprocessing.Queue[bool] = multiprocessing.Queue()
-    workers = [
-        multiprocessing.Process(target=_hold_running_redis, args=(redis_url, results)) for _ in range(3)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-        assert worker.exitcode == 0
-    assert sorted(results.get(timeout=5) for _ in range(6)) == [False] * 3 + [True] * 3
-
-
-def test_redis_shares_the_create_window_between_processes(redis_url: str) -> None:
+def _three_processes_share(limits: RateLimits) -> None:
+    """Three processes create 5 tasks each under one 5-per-window budget: never 6 in a window."""
     stamps: multiprocessing.Queue[float] = multiprocessing.Queue()
-    workers = [
-        multiprocessing.Process(target=_create_via_redis, args=(redis_url, 5, stamps)) for _ in range(3)
-    ]
+    workers = [multiprocessing.Process(target=_create_in_process, args=(limits, 5, stamps)) for _ in range(3)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -236,3 +166,41 @@ def test_redis_shares_the_create_window_between_processes(redis_url: str) -> Non
     for start in times:
         assert len([t for t in times if start <= t < start + 1.0]) <= 5
     assert times[-1] - times[0] >= 2.0
+
+
+def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path) -> None:
+    _three_processes_share(
+        RateLimits.shared_file(str(tmp_path / "budget.db"), creates_per_window=5, create_window=1.0)
+    )
+
+
+def test_redis_shares_the_create_window_between_processes(redis_url: str) -> None:
+    _three_processes_share(RateLimits.shared_redis(redis_url, creates_per_window=5, create_window=1.0))
+
+
+def _hold_running(limits: RateLimits, results: multiprocessing.Queue[bool]) -> None:
+    scheduler = Scheduler(limits, "running-key")
+    for _ in range(2):
+        ticket = scheduler.ticket("running", due=0)
+        results.put(scheduler.take(ticket) == 0.0)
+    scheduler.close()
+
+
+def _three_processes_share_the_running_cap(limits: RateLimits) -> None:
+    """Three processes ask for two running slots each under one cap of three: exactly three granted."""
+    results: multiprocessing.Queue[bool] = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_hold_running, args=(limits, results)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    assert sorted(results.get(timeout=5) for _ in range(6)) == [False] * 3 + [True] * 3
+
+
+def test_a_sqlite_file_shares_the_running_cap_between_processes(tmp_path: Path) -> None:
+    _three_processes_share_the_running_cap(RateLimits.shared_file(str(tmp_path / "b.db"), max_running=3))
+
+
+def test_redis_shares_the_running_cap_between_processes(redis_url: str) -> None:
+    _three_processes_share_the_running_cap(RateLimits.shared_redis(redis_url, max_running=3))

@@ -49,6 +49,8 @@ __all__ = [
     "MAX_INPUT_IMAGE_BYTES",
     "MODEL",
     "QUALITIES",
+    "FieldSpec",
+    "ModelSpec",
     "Operation",
     "RequestSpec",
     "base64_upload_request",
@@ -58,6 +60,7 @@ __all__ = [
     "describe",
     "download_url_request",
     "get_task_request",
+    "model_specs",
     "parse_created_task",
     "parse_credits",
     "parse_download_url",
@@ -184,13 +187,20 @@ def create_task_request(
 
 
 def create_body_problem(body: Mapping[str, Any]) -> str | None:
-    """Why a createTask body does not parse with the generated model (required fields, enum values),
-    or ``None``; the emulator validates requests with it."""
-    from kie_api.models.gpt_image_15_image_to_image_body import GptImage15ImageToImageBody
+    """Why a createTask body does not parse with its model's generated body class (required fields,
+    enum values), or ``None``; the emulator validates requests of every model with it.
 
+    The model is the body's ``model``; one missing from the catalog (``model_specs``) is a problem too.
+    """
+    model = body.get("model")
+    spec = model_specs().get(model) if isinstance(model, str) else None
+    if spec is None:
+        return f"model {model!r} is not one of: {', '.join(model_specs())}"
     try:
-        GptImage15ImageToImageBody.from_dict(body)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        _generated_class(spec.body_class).from_dict(body)
+    except KeyError as exc:
+        return f"invalid request: missing required field {exc.args[0]!r}"
+    except (ValueError, TypeError, AttributeError) as exc:
         return f"invalid request: {exc}"
     return None
 
@@ -333,10 +343,23 @@ def parse_task_info(response: httpx.Response, task_id: str) -> TaskInfo:
 
 
 def task_info_from_record(record: Mapping[str, Any], task_id: str | None = None) -> TaskInfo:
-    """Parse a task record (the ``data`` of recordInfo or of a callback) as ``TaskInfo``."""
+    """Parse a task record (the ``data`` of recordInfo or of a callback) as ``TaskInfo``.
+
+    Raises:
+        UnexpectedResponseError: the record does not parse (generated-code errors never leave here).
+    """
     from kie_api.models.task_record import TaskRecord
 
-    return _task_info(TaskRecord.from_dict(record), task_id, record)
+    try:
+        return _task_info(TaskRecord.from_dict(record), task_id, record)
+    except _DECODE_ERRORS as exc:
+        raise UnexpectedResponseError(
+            f"task record cannot be read ({type(exc).__name__})",
+            operation="task-record",
+            status_code=None,
+            body=None,
+            task_id=task_id,
+        ) from exc
 
 
 def _str(value: object) -> str | None:
@@ -466,3 +489,33 @@ def parse_download_url(response: httpx.Response) -> str:
     if not isinstance(data, str) or not data:
         raise _unexpected("download-url reply has no URL in data", operation, response)
     return data
+
+
+# ------------------------------------------------------------------------------ every market model
+# The models of the generated catalog, for code that serves or checks any of them (the emulator): what
+# each one's ``input`` accepts comes from ``kie_api.models_catalog``, written by scripts/regenerate.
+
+# Types only (re-exported for the emulator's annotations): the catalog itself is imported on first use.
+if TYPE_CHECKING:
+    from kie_api.models_catalog import FieldSpec as FieldSpec
+    from kie_api.models_catalog import ModelSpec as ModelSpec
+
+
+def model_specs() -> Mapping[str, ModelSpec]:
+    """Every market model of the generated catalog, by its ``model`` id (the seed's model first).
+
+    Returns:
+        ``kie_api.models_catalog.MODELS``: per model, each ``input`` field's type, enum, default,
+        required flag and limits, and its image field.
+    """
+    from kie_api.models_catalog import MODELS
+
+    return MODELS
+
+
+def _generated_class(path: str) -> Any:
+    """The generated class at ``path`` (``module:Class``, as the catalog names it)."""
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)

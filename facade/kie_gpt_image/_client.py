@@ -9,7 +9,6 @@ import logging
 import os
 import random
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +19,7 @@ import httpx
 
 from . import _api, _inputs
 from ._attempt import CAUGHT
-from ._deadline import Budget, DeadlineExceeded, Deadlines, DeadlineTransport, active, clamp_timeout
+from ._deadline import Budget, DeadlineExceeded, Deadlines, active, clamp_timeout
 from ._download import FileSink, MemorySink, result_file_name
 from ._errors import (
     ClientClosedError,
@@ -157,6 +156,8 @@ def _check_base_url(field: str, url: object, allow_insecure_http: bool) -> str:
 def _env_proxies() -> bool:
     # httpx honours HTTP(S)_PROXY when it builds its own transport; keep that rather than our
     # deadline transport (the deadline is then checked between chunks only).
+    import urllib.request  # on first use: it imports http.client and email, a fifth of our import time
+
     return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
 
 
@@ -314,6 +315,8 @@ class _BaseClient:
             raise InvalidInputError("method", f"{method!r} is not one of stream, base64")
         if file_name is not None and (not isinstance(file_name, str) or not file_name or "/" in file_name):
             raise InvalidInputError("file_name", "must be a non-empty name without '/'")
+        if file_name is not None:
+            _inputs.check_text("file_name", file_name)  # a lone surrogate cannot be sent
         checked = _inputs.check_image("source", source)
         if isinstance(checked, str):
             return self._flows.upload_url(checked, file_name=file_name)
@@ -501,6 +504,8 @@ class Client(_BaseClient):
         _check_one_of(http_client, transport)
         self._owns_http = http_client is None
         if http_client is None and transport is None and not _env_proxies():
+            from ._sockets import DeadlineTransport  # imports httpcore, as httpx does here
+
             transport = DeadlineTransport(limits=limits)
         self._http = http_client or httpx.Client(timeout=timeout, limits=limits, transport=transport)
         self._sleep = sleep

@@ -12,7 +12,8 @@
 
 The async driver enforces a deadline with an anyio cancel scope around the attempt. The sync driver
 checks it between chunks and, on the sockets it owns, clamps every socket read and write to the time left
-through ``DeadlineTransport`` (an httpcore network backend), so a trickling header or body cannot outlive it.
+through ``_sockets.DeadlineTransport`` (an httpcore network backend, imported with the first client so
+that importing the package does not import httpcore), so a trickling header or body cannot outlive it.
 """
 
 from __future__ import annotations
@@ -22,19 +23,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
 
-import httpcore
 import httpx
 
 __all__ = [
     "DEFAULT_MIN_DOWNLOAD_RATE",
     "Budget",
     "DeadlineExceeded",
-    "DeadlineTransport",
     "Deadlines",
     "active",
     "clamp_timeout",
+    "clamp_to_deadline",
 ]
 
 DEFAULT_MIN_DOWNLOAD_RATE = 100_000
@@ -112,7 +111,9 @@ def clamp_timeout(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
     )
 
 
-def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
+def clamp_to_deadline(timeout: float | None, error: type[Exception]) -> float | None:
+    """A socket operation's ``timeout`` cut to the active ``Budget``'s time left; raise ``error`` once it
+    has passed (no budget active: ``timeout`` unchanged)."""
     budget = _ACTIVE.get()
     if budget is None:
         return timeout
@@ -120,71 +121,3 @@ def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
     if left <= 0:
         raise error("the request's total deadline passed")
     return left if timeout is None else min(timeout, left)
-
-
-class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        return _Stream(
-            self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout))
-        )
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _Backend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _clamp(timeout, httpcore.ConnectTimeout)
-        return _Stream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:
-        timeout = _clamp(timeout, httpcore.ConnectTimeout)
-        return _Stream(self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport, with every socket read and write clamped to the active ``Budget``.
-
-    httpx does not take a network backend, so the pool it builds (httpx/_transports/default.py,
-    ``HTTPTransport.__init__``) is rebuilt with the same settings and ours; httpcore's
-    ``ConnectionPool(network_backend=...)`` is public API.
-    """
-
-    def __init__(self, *, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_Backend(),
-        )

@@ -44,6 +44,7 @@ __all__ = [
     "check_quality",
     "check_text",
     "check_url",
+    "is_url_like",
     "safe_file_name",
     "sniff_image_type",
 ]
@@ -159,7 +160,8 @@ def check_url(field: str, value: str) -> str:
     return value
 
 
-def _is_url_like(value: str) -> bool:
+def is_url_like(value: str) -> bool:
+    """Whether ``value`` names a URL (a scheme before ``://``) rather than a local path."""
     return "://" in value[:16]
 
 
@@ -183,7 +185,7 @@ def check_image(field: str, value: object) -> ImageSource:
         InvalidInputError: naming ``field``, for anything that cannot be sent as a JPEG/PNG/WebP image
             within kie.ai's size limit.
     """
-    if isinstance(value, str) and _is_url_like(value):
+    if isinstance(value, str) and is_url_like(value):
         return check_url(field, value)
     if isinstance(value, (str, os.PathLike)):
         return _check_path(field, value)
@@ -245,7 +247,7 @@ def _is_named_pair(value: object) -> bool:
     if not (isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str)):
         return False
     name, content = value[0], value[1]
-    if not _is_binary_content(content) or _is_url_like(name):
+    if not _is_binary_content(content) or is_url_like(name):
         return False
     try:
         return "\0" in name or not Path(name).expanduser().exists()

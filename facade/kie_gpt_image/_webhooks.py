@@ -35,6 +35,7 @@ from ._errors import (
     MissingHeaderError,
     ReplayedCallbackError,
     StaleTimestampError,
+    UnexpectedResponseError,
 )
 from ._models import TaskInfo
 
@@ -287,8 +288,7 @@ def verify_callback(
     data = payload.get("data")
     try:
         info = _api.task_info_from_record(data if isinstance(data, Mapping) else {}, task_id)
-    except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError):
-        # The same safety net as the client's reply parsing (_flow): a signed but unreadable record.
+    except UnexpectedResponseError:  # a signed but unreadable record (_api parses it)
         raise MalformedCallbackError(f"callback record for task {task_id} cannot be read") from None
     # The record may spell its id differently (a numeric data.taskId beside the signed data.task_id):
     # the id handed back is always the one the signature covered.

@@ -209,3 +209,20 @@ def test_url_inputs_are_passed_through_without_upload(run: Run, emulator: Emulat
     assert record is not None
     assert "https://example.com/a.png" in record["param"]
     assert emulator.call_count("upload-file-stream") == 0
+
+
+def test_the_emulator_subcommand_takes_every_option_of_python_m_emulator(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from kie_gpt_image.emulator._run import add_options
+
+    reference = argparse.ArgumentParser(add_help=False)
+    add_options(reference)
+    options = {option for action in reference._actions for option in action.option_strings}
+    assert {"--webhook-key", "--rate-limit", "--max-running", "--poll-limit", "--durations"} <= options
+    assert main(["emulator", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in sorted(options):
+        assert f"  {option} " in text, option

@@ -163,3 +163,95 @@ def test_sigterm_during_a_batch_journals_the_creates_in_flight(tmp_path: Path, s
     # Every createTask that went out has its task id journaled (the ones in flight were let finish).
     assert "submitting" not in states.values()
     assert sum(state in ("submitted", "done") for state in states.values()) == created
+
+
+def _announcement(process: subprocess.Popen[str]) -> list[str]:
+    """The emulator's lines up to its last export (an early exit ends them too: readline gives '')."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    while line := process.stdout.readline():
+        lines.append(line.rstrip("\n"))
+        if line.startswith("export KIE_UPLOAD_BASE_URL="):
+            break
+    return lines
+
+
+def _exports(lines: list[str]) -> dict[str, str]:
+    return dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+@pytest.mark.parametrize(
+    ("flag", "from_env", "shown"),
+    [
+        ("K-from-the-flag", None, "K-from-the-flag"),
+        (None, "ENV-webhook-Secret-4d1e", None),  # maybe a real kie.ai key: used, never printed
+        ("K-from-the-flag", "ENV-webhook-Secret-4d1e", "K-from-the-flag"),
+    ],
+)
+def test_console_script_emulator_takes_the_emulator_options(
+    flag: str | None, from_env: str | None, shown: str | None
+) -> None:
+    env = _env(**({"KIE_WEBHOOK_HMAC_KEY": from_env} if from_env else {}))
+    env.pop("KIE_BASE_URL", None)
+    env.pop("KIE_UPLOAD_BASE_URL", None)
+    options = ["--rate-limit", "5", "--max-running", "7", "--poll-limit", "3", "--durations", "20", "90"]
+    options += ["--seed", "4", "--callback-hosts", "any", "--keep-exchanges", "50", "--credits", "321"]
+    if flag:
+        options += ["--webhook-key", flag]
+    with subprocess.Popen(  # noqa: S603
+        [str(SCRIPT), "emulator", "--port", "0", *options],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            lines = _announcement(process)
+            if shown:  # the webhook key's export comes last
+                assert process.stdout is not None
+                lines.append(process.stdout.readline().rstrip("\n"))
+            exports = _exports(lines)
+            # Pasting the printed lines points the next commands at the emulator (no --base-url needed).
+            credits = _cli("credits", "--json", env={**env, **exports})
+            assert credits.returncode == 0, credits.stderr
+            assert json.loads(credits.stdout) == {"credits": 321}
+            process.send_signal(signal.SIGINT)
+            rest, err = process.communicate(timeout=10)
+            assert process.returncode == 0, err
+        finally:
+            if process.poll() is None:
+                process.kill()
+    text = "\n".join([*lines, rest])
+    assert "  limits           5 new tasks per 10 s, 7 running, 3 polls per 1 s" in lines
+    assert "  callbacks        any host" in lines
+    if shown:
+        assert exports["KIE_WEBHOOK_HMAC_KEY"] == shown
+        assert f"export KIE_WEBHOOK_HMAC_KEY={shown}" in lines
+    else:
+        assert "KIE_WEBHOOK_HMAC_KEY" not in exports
+        assert "  webhook_hmac_key (from KIE_WEBHOOK_HMAC_KEY, not shown)" in lines
+    if from_env:
+        assert from_env not in text + err
+
+
+def test_other_subcommands_and_their_help_do_not_import_the_emulator() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from kie_gpt_image._cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    for argv in (['--help'], ['edit', '--help'], ['batch', '--help'], ['credits']):\n"
+        "        main(argv)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('kie_gpt_image.emulator', 'PIL'))))\n"
+        "main(['emulator', '--help'])\n"
+        "print('kie_gpt_image.emulator' in sys.modules)\n"
+    )
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[]"
+    assert "--webhook-key WEBHOOK_KEY" in done.stdout
+    assert "--durations LOW HIGH" in done.stdout
+    assert lines[-1] == "True"

@@ -106,7 +106,7 @@ def test_the_graph_sees_lazy_and_type_only_imports() -> None:
     graph = import_graph()
     # emulator/_core imports the client lazily (inside a method) and under TYPE_CHECKING.
     assert f"{PACKAGE}" in graph[f"{PACKAGE}.emulator._core"]
-    assert f"{PACKAGE}._api" in graph[f"{PACKAGE}.emulator._core"]  # ``from .. import _api``
+    assert f"{PACKAGE}._api" in graph[f"{PACKAGE}.emulator._market"]  # ``from .. import _api``
     assert f"{PACKAGE}.emulator._exchange" in graph[f"{PACKAGE}.emulator._server"]
 
 

@@ -10,12 +10,14 @@ import argparse
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .. import __version__
 from .._api import ASPECT_RATIOS, QUALITIES
 from ._commands import COMMANDS, Context, read_key
-from ._output import PROG, ExitCode, Output, exit_code_for, exit_codes_epilog
+from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
+from ._output import PROG, Output
 
 __all__ = ["Context", "ExitCode", "build_parser", "main"]
 
@@ -26,10 +28,59 @@ _KEY_HELP = (
 )
 
 
-def _common() -> argparse.ArgumentParser:
+_EMULATOR_HELP = "run the offline kie.ai emulator on loopback until Ctrl-C"
+_EMULATOR_DESCRIPTION = (
+    f"{_EMULATOR_HELP}.\nIt takes the options of 'python -m kie_gpt_image.emulator' and prints its URLs,\n"
+    "its keys and the shell exports that point a client at it (a webhook key taken from\n"
+    "$KIE_WEBHOOK_HMAC_KEY is not printed)."
+)
+
+
+def _emulator_options(parser: argparse.ArgumentParser) -> None:
+    # The emulator's own options, shared with ``python -m kie_gpt_image.emulator``.
+    from ..emulator._run import add_options
+
+    add_options(parser)
+
+
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser, whose ``lazy_options`` are added the first time it parses or renders help.
+
+    The ``emulator`` subcommand declares its options this way, so the emulator package is imported only
+    when ``emulator`` is the subcommand: ``edit``, ``batch`` and their ``--help`` never pay for it
+    (argparse hands a subparser its arguments through ``parse_known_args``).
+    """
+
+    def __init__(
+        self, *args: Any, lazy_options: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy_options = lazy_options
+
+    def _load(self) -> None:
+        if self._lazy_options is not None:
+            add, self._lazy_options = self._lazy_options, None
+            add(self)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._load()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._load()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._load()
+        return super().format_usage()
+
+
+def _common() -> _SubcommandParser:
     """Options every subcommand takes. ``SUPPRESS`` defaults let them appear before or after the
     subcommand name without the subcommand's defaults overwriting what was given before it."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _SubcommandParser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
@@ -41,9 +92,17 @@ def _common() -> argparse.ArgumentParser:
         "--api-key-file", metavar="PATH", default=argparse.SUPPRESS, help="read the key from PATH"
     )
     group.add_argument(
-        "--base-url", metavar="URL", default=argparse.SUPPRESS, help="API host (e.g. a local emulator)"
+        "--base-url",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="API host, e.g. a local emulator (default: $KIE_BASE_URL, else kie.ai)",
     )
-    group.add_argument("--upload-base-url", metavar="URL", default=argparse.SUPPRESS, help="upload host")
+    group.add_argument(
+        "--upload-base-url",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="upload host (default: $KIE_UPLOAD_BASE_URL, else kie.ai's)",
+    )
     return common
 
 
@@ -85,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_SubcommandParser
+    )
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(
@@ -152,7 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--check", action="store_true", help="validate the manifest and exit")
     _wait_options(batch)
 
-    emulator = add("emulator", "run the offline kie.ai emulator on loopback until Ctrl-C")
+    emulator = sub.add_parser(
+        "emulator",
+        help=_EMULATOR_HELP,
+        description=_EMULATOR_DESCRIPTION,
+        # Not the key paragraph: the emulator's --api-key is the test key it accepts, not a secret.
+        epilog=exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+        lazy_options=_emulator_options,
+    )
     emulator.add_argument(
         "--port", type=int, default=8787, help="API port; upload and files use the next two"
     )

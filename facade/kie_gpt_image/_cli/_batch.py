@@ -1,9 +1,10 @@
 """The resumable batch runner: many edits on one ``AsyncClient``, journaled so that no task is paid twice.
 
 Each item goes upload → (rate gate) → "submitting" → createTask → "submitted" + task id → wait →
-download → "done", with the journal committed at every arrow (see ``_journal`` for what a re-run does
-with each state). Concurrency is bounded by a fixed number of workers, which also bounds how many of
-our tasks run at kie.ai at once (reference §6: about 100 concurrent tasks).
+download → "done", with the journal committed at every arrow; the moves are ``_states``' transition
+table, which the journal enforces, and what went wrong is journaled as its exit code (``_exitcodes``).
+Concurrency is bounded by a fixed number of workers, which also bounds how many of our tasks run at
+kie.ai at once (reference §6: about 100 concurrent tasks).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._client import AsyncClient
-from .._errors import KieError, SubmissionOutcomeUnknownError, TaskFailedError, WaitTimeoutError
-from .._inputs import _is_url_like
+from .._errors import KieError, SubmissionOutcomeUnknownError, TaskFailedError
+from .._inputs import is_url_like
 from .._models import TaskInfo
-from ._journal import FINISHED, Entry, Journal
+from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of, worst
+from ._journal import Entry, Journal
 from ._manifest import ManifestError, ManifestItem
-from ._output import ExitCode, worst
 from ._ratelimit import RateGate
+from ._states import FINISHED, ItemState
 
 __all__ = ["BatchEvent", "BatchOptions", "BatchReport", "BatchRunner", "ItemReport", "check_against_journal"]
 
@@ -63,8 +65,8 @@ class ItemReport:
 
     id: str
     line: int
-    state: str
-    """Journal state: done, failed, unknown, error, submitted (still running), pending."""
+    state: ItemState
+    """Journal state: done, failed, unknown, error, submitted (still running), pending, submitting."""
     outcome: str
     """What the run did: done, failed, skipped, unknown, error, running, pending."""
     task_id: str | None
@@ -114,10 +116,6 @@ def check_against_journal(items: list[ManifestItem], entries: dict[str, Entry]) 
     ]
 
 
-def _code_of_error(kind: str | None) -> ExitCode:
-    return ExitCode.TIMEOUT if kind == WaitTimeoutError.__name__ else ExitCode.API
-
-
 class BatchRunner:
     """Runs a validated manifest against a journal. One instance per run.
 
@@ -164,6 +162,13 @@ class BatchRunner:
         if self._on_event is not None:
             self._on_event(BatchEvent(item.id, state, **extra))  # type: ignore[arg-type]
 
+    def _fail(
+        self, item: ManifestItem, state: ItemState, exc: BaseException, task_id: str | None = None
+    ) -> None:
+        # Journaled as its message and its exit code: the code edit would end with (one table).
+        self.journal.update(item.id, state, error=str(exc), exit_code=exit_code_for(exc))
+        self._emit(item, state, task_id=task_id, error=str(exc))
+
     # -------------------------------------------------------------------------------- the run
 
     async def run(self) -> BatchReport:
@@ -177,18 +182,20 @@ class BatchRunner:
             self.live[item.id] = entry.state
             if entry.state in FINISHED:
                 continue
-            if entry.state == "submitted":
+            if entry.state is ItemState.SUBMITTED:
                 to_wait.append(item)
-            elif entry.state in ("submitting", "unknown") and not self.options.resubmit_unknown:
-                if entry.state == "submitting":
+            elif (
+                entry.state in (ItemState.SUBMITTING, ItemState.UNKNOWN) and not self.options.resubmit_unknown
+            ):
+                if entry.state is ItemState.SUBMITTING:
                     # The previous run stopped between marking it and hearing back from createTask.
                     self.journal.update(
                         item.id,
-                        "unknown",
+                        ItemState.UNKNOWN,
                         error="the run stopped while createTask was in flight; a task may exist",
-                        error_kind=SubmissionOutcomeUnknownError.__name__,
+                        exit_code=exit_code_of(SubmissionOutcomeUnknownError),
                     )
-                self._emit(item, "unknown")
+                self._emit(item, ItemState.UNKNOWN)
             else:
                 to_submit.append(item)
         # Tasks that already exist first: they are paid for, and their results expire.
@@ -218,7 +225,7 @@ class BatchRunner:
 
     async def _process(self, item: ManifestItem) -> None:
         entry = self._before[item.id]
-        task_id = entry.task_id if entry.state == "submitted" else None
+        task_id = entry.task_id if entry.state is ItemState.SUBMITTED else None
         if task_id is None:
             task_id = await self._submit(item, entry)
             if task_id is None:
@@ -235,10 +242,9 @@ class BatchRunner:
             try:
                 urls = [await self._upload(image) for image in item.images]
             except KieError as exc:
-                self.journal.update(item.id, "error", error=str(exc), error_kind=type(exc).__name__)
-                self._emit(item, "error", error=str(exc))
+                self._fail(item, ItemState.ERROR, exc)
                 return None
-            self.journal.update(item.id, "pending", input_urls=urls, uploaded_at=self._wall_clock())
+            self.journal.update(item.id, ItemState.PENDING, input_urls=urls, uploaded_at=self._wall_clock())
         self._emit(item, "queued")
         token = await self.gate.acquire()
         create = asyncio.ensure_future(self._create(item, urls, token))
@@ -256,8 +262,8 @@ class BatchRunner:
     async def _create(self, item: ManifestItem, urls: list[str], token: int) -> str | None:
         # Committed before the request goes out: a crash from here on leaves "submitting", which the
         # next run reports as unknown instead of paying again.
-        self.journal.update(item.id, "submitting", error=None, error_kind=None)
-        self._emit(item, "submitting")
+        self.journal.update(item.id, ItemState.SUBMITTING)
+        self._emit(item, ItemState.SUBMITTING)
         try:
             try:
                 task = await self.client.create_task(
@@ -268,24 +274,22 @@ class BatchRunner:
                 # journal's fsync below: holding it longer only costs throughput.
                 self.gate.release(token)
         except SubmissionOutcomeUnknownError as exc:
-            self.journal.update(item.id, "unknown", error=str(exc), error_kind=type(exc).__name__)
-            self._emit(item, "unknown", error=str(exc))
+            self._fail(item, ItemState.UNKNOWN, exc)
             return None
         except KieError as exc:
             # Anything else means kie.ai did not accept it (the library raises the unknown-outcome error
             # whenever it might have): nothing was spent, and a re-run tries again.
-            self.journal.update(item.id, "error", error=str(exc), error_kind=type(exc).__name__)
-            self._emit(item, "error", error=str(exc))
+            self._fail(item, ItemState.ERROR, exc)
             return None
         # Held in memory until the journal has it: if the write fails, the paid id still gets out.
         self.unjournaled[item.id] = task.task_id
-        self.journal.update(item.id, "submitted", task_id=task.task_id)
+        self.journal.update(item.id, ItemState.SUBMITTED, task_id=task.task_id)
         del self.unjournaled[item.id]
-        self._emit(item, "submitted", task_id=task.task_id)
+        self._emit(item, ItemState.SUBMITTED, task_id=task.task_id)
         return task.task_id
 
     async def _upload(self, image: str) -> str:
-        if _is_url_like(image):
+        if is_url_like(image):
             return image  # passed through as an input URL, as Client.edit does
         # One upload per distinct file per run, however many items use it.
         future = self._uploads.get(image)
@@ -307,36 +311,29 @@ class BatchRunner:
         try:
             result = await self.client.wait(task_id, timeout=self.options.timeout, on_progress=progress)
         except TaskFailedError as exc:
-            self.journal.update(item.id, "failed", error=str(exc), error_kind=type(exc).__name__)
-            self._emit(item, "failed", task_id=task_id, error=str(exc))
+            self._fail(item, ItemState.FAILED, exc, task_id=task_id)
             return
         except KieError as exc:
             # The task exists and may still finish: it stays "submitted" and a re-run waits for it.
-            self.journal.update(item.id, "submitted", error=str(exc), error_kind=type(exc).__name__)
-            self._emit(item, "submitted", task_id=task_id, error=str(exc))
+            self._fail(item, ItemState.SUBMITTED, exc, task_id=task_id)
             return
         paths: list[str] = []
         if self.options.download:
             self._emit(item, "downloading", task_id=task_id)
             try:
                 paths = [str(path) for path in await result.save(item.out)]
-            except KieError as exc:
-                self.journal.update(item.id, "submitted", error=str(exc), error_kind=type(exc).__name__)
-                self._emit(item, "submitted", task_id=task_id, error=str(exc))
+            except (KieError, OSError) as exc:
+                # Paid for and finished: it stays "submitted" and a re-run saves it (exit code 7, as edit).
+                error = ResultsNotSavedError.from_exception(task_id, exc, result.urls)
+                self._fail(item, ItemState.SUBMITTED, error, task_id=task_id)
                 return
         consumed = result.info.credits_consumed
         if consumed is not None:
             self._credits = (self._credits or 0.0) + consumed
         self.journal.update(
-            item.id,
-            "done",
-            result_urls=list(result.urls),
-            result_paths=paths,
-            credits=consumed,
-            error=None,
-            error_kind=None,
+            item.id, ItemState.DONE, result_urls=list(result.urls), result_paths=paths, credits=consumed
         )
-        self._emit(item, "done", task_id=task_id, paths=tuple(paths))
+        self._emit(item, ItemState.DONE, task_id=task_id, paths=tuple(paths))
 
     # -------------------------------------------------------------------------------- the report
 
@@ -351,22 +348,19 @@ class BatchRunner:
             state = entry.state
             if state in FINISHED and before in FINISHED:
                 outcome = "skipped"
-            elif state in ("done", "failed", "unknown", "error"):
-                outcome = state
-            elif state == "submitted":
+            elif state in (ItemState.DONE, ItemState.FAILED, ItemState.UNKNOWN, ItemState.ERROR):
+                outcome = state.value
+            elif state is ItemState.SUBMITTED:
                 outcome = "running"
-            elif state == "submitting":
+            elif state is ItemState.SUBMITTING:
                 outcome = "unknown"
             else:
                 outcome = "pending"
-            code = {
-                "done": ExitCode.OK,
-                "failed": ExitCode.TASK_FAILED,
-                "unknown": ExitCode.UNKNOWN,
-                "submitting": ExitCode.UNKNOWN,
-                "error": _code_of_error(entry.error_kind),
-                "submitted": _code_of_error(entry.error_kind) if entry.error_kind else ExitCode.OK,
-            }.get(state, ExitCode.OK)
+            # The journal holds the code of what went wrong; only a row left "submitting" by a second
+            # Ctrl-C has none yet (its createTask may have been accepted).
+            code = entry.exit_code or (
+                exit_code_of(SubmissionOutcomeUnknownError) if state is ItemState.SUBMITTING else ExitCode.OK
+            )
             report.items.append(
                 ItemReport(
                     id=item.id,

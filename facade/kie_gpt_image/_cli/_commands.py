@@ -24,7 +24,8 @@ from .._inputs import check_text
 from .._models import TaskInfo
 from .._policies import PollPolicy, RetryPolicy
 from .._results import EditResult
-from ._output import PROG, ExitCode, Output, describe, exit_code_for
+from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of
+from ._output import PROG, Output, describe
 
 __all__ = ["COMMANDS", "Context", "Destination", "check_destination", "read_key"]
 
@@ -37,7 +38,7 @@ class Context:
     """
 
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    """Environment variables (``KIE_API_KEY``)."""
+    """Environment variables (``KIE_API_KEY``, ``KIE_BASE_URL``, ``KIE_UPLOAD_BASE_URL``)."""
     stdout: Any = None
     """Result stream (default ``sys.stdout`` at call time)."""
     stderr: Any = None
@@ -97,11 +98,21 @@ def _timeout(args: argparse.Namespace) -> float | None:
     return timeout
 
 
+def _base_url(args: argparse.Namespace, ctx: Context) -> str:
+    # KIE_BASE_URL / KIE_UPLOAD_BASE_URL are what `kie-gpt-image emulator` tells a shell to export
+    # (emulator/_run.py): pasting its lines must point every later command at the emulator.
+    return str(args.base_url or ctx.env.get("KIE_BASE_URL") or DEFAULT_BASE_URL)
+
+
+def _upload_base_url(args: argparse.Namespace, ctx: Context) -> str:
+    return str(args.upload_base_url or ctx.env.get("KIE_UPLOAD_BASE_URL") or DEFAULT_UPLOAD_BASE_URL)
+
+
 def _client(args: argparse.Namespace, ctx: Context, out: Output, sleep: Callable[[float], None]) -> Client:
     return Client(
         read_key(args, ctx),
-        base_url=args.base_url or DEFAULT_BASE_URL,
-        upload_base_url=args.upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+        base_url=_base_url(args, ctx),
+        upload_base_url=_upload_base_url(args, ctx),
         poll_policy=_poll_policy(args),
         allow_http_callback=getattr(args, "allow_http_callback", False),
         transport=ctx.transport,
@@ -253,7 +264,9 @@ def _finish(
     try:
         files = _save(result, dest) if dest is not None else []
     except (KieError, OSError) as exc:
-        return _save_failed(out, result, exc)
+        return _save_failed(
+            out, result, ResultsNotSavedError.from_exception(result.task_id, exc, result.urls)
+        )
     except KeyboardInterrupt:
         out.note(
             f"{PROG}: interrupted while saving task {task_id}'s results: "
@@ -270,28 +283,26 @@ def _finish(
     return ExitCode.OK
 
 
-def _save_failed(out: Output, result: EditResult, exc: BaseException) -> int:
+def _save_failed(out: Output, result: EditResult, error: ResultsNotSavedError) -> int:
     # The task is paid for: say so, with its id and result URLs, and how to save them again.
     task_id = result.task_id
-    if isinstance(exc, OSError) and exc.strerror:
-        reason = f"cannot write {exc.filename!r}: {exc.strerror}"
-    else:
-        reason = " ".join((exc.message if isinstance(exc, KieError) else str(exc)).split())
+    code = exit_code_for(error)
     out.note(
         f"{PROG}: error: task {task_id} succeeded (credits were spent) but its results could not be "
-        f"saved: {reason}; save them with: {PROG} wait {task_id} -o DEST"
+        f"saved: {error.reason}; save them with: {PROG} wait {task_id} -o DEST"
     )
     for url in result.urls:
         out.line(url)
     data = _result_data(result, [])
+    cause = error.__cause__ or error
     data["error"] = {
-        "type": type(exc).__name__,
-        "message": reason,
+        "type": type(cause).__name__,
+        "message": error.reason,
         "task_id": task_id,
-        "exit_code": int(ExitCode.SAVE_FAILED),
+        "exit_code": int(code),
     }
     out.json(data)
-    return ExitCode.SAVE_FAILED
+    return code
 
 
 def cmd_edit(args: argparse.Namespace, ctx: Context, out: Output) -> int:
@@ -399,13 +410,19 @@ def cmd_credits(args: argparse.Namespace, ctx: Context, out: Output) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace, ctx: Context, out: Output) -> int:
-    """``emulator``: the offline kie.ai on loopback until Ctrl-C (the emulator's own ``serve``)."""
-    try:
-        from ..emulator import serve
-    except ImportError as exc:  # pragma: no cover - the emulator needs only httpx to import
-        raise InvalidInputError("emulator", f"the emulator cannot be imported: {exc}") from None
-    # Its key is the emulator's own fixed test key, not a kie.ai secret: printing it is the point.
-    serve(args.port, args.host, announce=lambda line: print(line, file=out.stdout, flush=True))
+    """``emulator``: the offline kie.ai on loopback until Ctrl-C, with ``python -m kie_gpt_image.emulator``'s
+    options and announcement (the webhook key is not printed when it came from the environment)."""
+    from ..emulator._run import emulator_from_options, serve
+
+    emulator, key_shown = emulator_from_options(args)
+    # Its API key is the emulator's own test key, not a kie.ai secret: printing it is the point.
+    serve(
+        args.port,
+        args.host,
+        emulator=emulator,
+        key_shown=key_shown,
+        announce=lambda line: print(line, file=out.stdout, flush=True),
+    )
     return ExitCode.OK
 
 
@@ -462,8 +479,8 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
             # accepted).
             async with AsyncClient(
                 key,
-                base_url=args.base_url or DEFAULT_BASE_URL,
-                upload_base_url=args.upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+                base_url=_base_url(args, ctx),
+                upload_base_url=_upload_base_url(args, ctx),
                 retry_policy=RetryPolicy(max_retries=4),
                 poll_policy=poll,
                 transport=ctx.async_transport,
@@ -571,6 +588,7 @@ class _SigtermAsInterrupt:
 
 
 def _report_manifest_errors(out: Output, manifest: Path, problems: list[Any]) -> int:
+    code = exit_code_of(InvalidInputError)  # each problem is an InvalidInputError of one line
     out.note(f"{PROG}: error: {manifest}: {len(problems)} invalid line(s); nothing was sent")
     for problem in problems:
         out.note(f"  {problem}")
@@ -580,11 +598,11 @@ def _report_manifest_errors(out: Output, manifest: Path, problems: list[Any]) ->
                 "type": "ManifestError",
                 "message": f"{len(problems)} invalid line(s)",
                 "lines": [{"line": p.line, "message": p.message} for p in problems],
-                "exit_code": int(ExitCode.USAGE),
+                "exit_code": int(code),
             }
         }
     )
-    return ExitCode.USAGE
+    return code
 
 
 class _BatchDisplay:
@@ -694,6 +712,7 @@ class _BatchDisplay:
                         "files": list(item.files),
                         "credits": item.credits,
                         "error": item.error,
+                        "exit_code": int(item.exit_code),
                     }
                     for item in report.items
                 ],

@@ -1,18 +1,17 @@
 """The batch journal: one SQLite row per manifest item, committed at every step that matters.
 
-States and what a re-run does with them::
+Each row holds an ``ItemState`` (``_states`` draws them and the moves allowed between them; a re-run
+skips ``done``/``failed``, waits for ``submitted``, reports ``unknown``/``submitting`` and submits the
+rest), the item's uploads, its task id, its results, and the exit code of what last went wrong with it
+(``_exitcodes``: the same code ``edit`` would have ended with), never a class name.
 
-    pending     nothing paid yet (input URLs may be recorded)      → submitted normally
-    error       failed before any task existed (429, 402, ...)      → submitted again (nothing was spent)
-    submitting  createTask was about to be sent when we stopped      → treated as unknown (see below)
-    unknown     createTask was sent, its outcome is unknown          → reported; resubmitted only on request
-    submitted   kie.ai gave a task id (committed before waiting)     → waited for, never recreated
-    done        results saved                                       → skipped
-    failed      the task ended in ``fail``                          → skipped
+Every transition is its own committed transaction, checked against the transition table inside it, so
+whatever kills the process (Ctrl-C, a crash, a power cut with ``synchronous=FULL``), the row says exactly
+how far the item got; "submitting" is written *before* createTask goes out, so a crash between sending and
+reading the reply is visible.
 
-Every transition is its own committed transaction, so whatever kills the process (Ctrl-C, a crash, a
-power cut with ``synchronous=FULL``), the row says exactly how far the item got; "submitting" is written
-*before* createTask goes out, so a crash between sending and reading the reply is visible.
+Schema 2 stores ``exit_code``; a schema-1 journal (written by earlier versions, with the exception's class
+name in ``error_kind``) is migrated when opened, in one transaction, so an old batch still resumes.
 """
 
 from __future__ import annotations
@@ -28,38 +27,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .._errors import InvalidInputError
+from .._errors import InvalidInputError, KieError
+from ._exitcodes import ExitCode, JournalBusyError, exit_code_of
+from ._states import FINISHED, ItemState, check_transition
 
-__all__ = ["FINISHED", "STATES", "Entry", "Journal", "JournalBusyError"]
+__all__ = ["FINISHED", "SCHEMA_VERSION", "Entry", "ItemState", "Journal", "JournalBusyError"]
 
-STATES = ("pending", "error", "submitting", "unknown", "submitted", "done", "failed")
-"""Every state a journal row can be in."""
-FINISHED = frozenset({"done", "failed"})
-"""States a re-run skips."""
+SCHEMA_VERSION = "2"
+"""The journal layout this version writes (schema 1 is migrated on open)."""
 
-_SCHEMA_VERSION = "1"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
+_ITEMS = """
+CREATE TABLE {name} (
     item_id      TEXT PRIMARY KEY,
     line         INTEGER NOT NULL,
     fingerprint  TEXT NOT NULL,
-    state        TEXT NOT NULL,
+    state        TEXT NOT NULL,   -- an ItemState value
     input_urls   TEXT,            -- JSON list, once uploaded
     uploaded_at  REAL,            -- Unix seconds of the uploads (uploaded files are short-lived)
     task_id      TEXT,
     result_urls  TEXT,            -- JSON list
     result_paths TEXT,            -- JSON list
     credits      REAL,
-    error        TEXT,
-    error_kind   TEXT,            -- the exception class, for the summary and the exit code
+    error        TEXT,            -- what last went wrong, one line
+    exit_code    INTEGER,         -- its ExitCode (NULL: nothing went wrong)
     updated_at   REAL NOT NULL
-);
+)
 """
-
-
-class JournalBusyError(InvalidInputError):
-    """Another batch run holds the journal: two runners would submit the same items twice."""
+_COLUMNS = (
+    "item_id, line, fingerprint, state, input_urls, uploaded_at, task_id, result_urls, result_paths,"
+    " credits, error"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +66,7 @@ class Entry:
     item_id: str
     line: int
     fingerprint: str
-    state: str
+    state: ItemState
     input_urls: tuple[str, ...] | None = None
     uploaded_at: float | None = None
     task_id: str | None = None
@@ -77,7 +74,8 @@ class Entry:
     result_paths: tuple[str, ...] = ()
     credits: float | None = None
     error: str | None = None
-    error_kind: str | None = None
+    exit_code: ExitCode | None = None
+    """The exit code of ``error`` (``None``: nothing went wrong)."""
 
 
 def _list(value: str | None) -> tuple[str, ...]:
@@ -85,7 +83,12 @@ def _list(value: str | None) -> tuple[str, ...]:
 
 
 class Journal:
-    """The journal file, opened for one batch run (holding an exclusive lock on ``<path>.lock``)."""
+    """The journal file, opened for one batch run (holding an exclusive lock on ``<path>.lock``).
+
+    Raises:
+        JournalBusyError: another run holds the lock.
+        InvalidInputError: the file is not a journal, or one this version cannot read.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -96,14 +99,8 @@ class Journal:
             # FULL: a committed task id survives a power cut, not only a crash (it is what prevents
             # paying twice).
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if version is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
-            elif version[0] != _SCHEMA_VERSION:
-                raise InvalidInputError(
-                    "journal", f"{str(path)!r} has schema {version[0]}, not {_SCHEMA_VERSION}"
-                )
+            with self._transaction() as db:
+                _open_schema(db, path)
         except sqlite3.DatabaseError as exc:
             self._unlock()
             raise InvalidInputError("journal", f"cannot use {str(path)!r} as a journal: {exc}") from None
@@ -143,16 +140,13 @@ class Journal:
 
     def entries(self) -> dict[str, Entry]:
         """Every row, by item id."""
-        rows = self._db.execute(
-            "SELECT item_id, line, fingerprint, state, input_urls, uploaded_at, task_id, result_urls,"
-            " result_paths, credits, error, error_kind FROM items"
-        ).fetchall()
+        rows = self._db.execute(f"SELECT {_COLUMNS}, exit_code FROM items").fetchall()  # noqa: S608
         return {
             row[0]: Entry(
                 item_id=row[0],
                 line=row[1],
                 fingerprint=row[2],
-                state=row[3],
+                state=ItemState(row[3]),
                 input_urls=_list(row[4]) if row[4] is not None else None,
                 uploaded_at=row[5],
                 task_id=row[6],
@@ -160,7 +154,7 @@ class Journal:
                 result_paths=_list(row[8]),
                 credits=row[9],
                 error=row[10],
-                error_kind=row[11],
+                exit_code=ExitCode(row[11]) if row[11] is not None else None,
             )
             for row in rows
         }
@@ -173,25 +167,124 @@ class Journal:
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO items (item_id, line, fingerprint, state, updated_at)"
-                " VALUES (?, ?, ?, 'pending', ?)",
-                [(item_id, line, fp, now) for item_id, line, fp in items],
+                " VALUES (?, ?, ?, ?, ?)",
+                [(item_id, line, fp, ItemState.PENDING.value, now) for item_id, line, fp in items],
             )
             # A line may have moved (lines inserted above it); keep the number current for messages.
             db.executemany(
                 "UPDATE items SET line=? WHERE item_id=?", [(line, item_id) for item_id, line, _ in items]
             )
 
-    def update(self, item_id: str, state: str, **fields: Any) -> None:
-        """Move ``item_id`` to ``state``, setting the given columns (lists are stored as JSON)."""
-        if state not in STATES:
-            raise ValueError(f"unknown state {state!r}")
-        columns = {"state": state, "updated_at": time.time()}
+    def update(
+        self,
+        item_id: str,
+        state: ItemState,
+        *,
+        error: str | None = None,
+        exit_code: ExitCode | None = None,
+        **fields: Any,
+    ) -> None:
+        """Move ``item_id`` to ``state``, setting the given columns (lists are stored as JSON).
+
+        Args:
+            item_id: The item.
+            state: Its new state; the move must be in ``_states.TRANSITIONS``.
+            error: What went wrong, one line (``None`` clears it).
+            exit_code: Its exit code (``exit_code_for`` of the exception; ``None`` clears it).
+            **fields: Other columns: ``input_urls``, ``uploaded_at``, ``task_id``, ``result_urls``,
+                ``result_paths``, ``credits``.
+
+        Raises:
+            IllegalTransitionError: the transition table forbids the move (the row is left unchanged).
+        """
+        state = ItemState(state)
+        columns: dict[str, Any] = {
+            "state": state.value,
+            "updated_at": time.time(),
+            "error": error,
+            "exit_code": None if exit_code is None else int(exit_code),
+        }
         for name, value in fields.items():
+            if name not in _WRITABLE:
+                raise ValueError(f"not a journal column: {name!r}")
             columns[name] = json.dumps(list(value)) if isinstance(value, (list, tuple)) else value
         assignments = ", ".join(f"{name}=?" for name in columns)
         with self._transaction() as db:
-            # Column names come from this module's callers, never from input.
+            row = db.execute("SELECT state FROM items WHERE item_id=?", (item_id,)).fetchone()
+            check_transition(item_id, ItemState(row[0]) if row is not None else None, state)
+            # Column names are checked against _WRITABLE above, never taken from input.
             db.execute(f"UPDATE items SET {assignments} WHERE item_id=?", [*columns.values(), item_id])  # noqa: S608
+
+
+_WRITABLE = frozenset({"input_urls", "uploaded_at", "task_id", "result_urls", "result_paths", "credits"})
+
+
+def _open_schema(db: sqlite3.Connection, path: Path) -> None:
+    """Create the tables of a new journal, migrate a schema-1 one, or refuse one this version cannot read
+    (inside the caller's transaction: a failed migration leaves the file as it was)."""
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    found = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    has_items = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='items'").fetchone()
+    if found is None and has_items is None:
+        db.execute(_ITEMS.format(name="items"))
+        db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return
+    version = found[0] if found is not None else None
+    if version == "1":
+        _migrate_from_1(db)
+    elif version != SCHEMA_VERSION:
+        raise InvalidInputError(
+            "journal",
+            f"{str(path)!r} has schema {version or '(none)'}; this version reads schemas 1 and "
+            f"{SCHEMA_VERSION} (a newer kie-gpt-image may have written it)",
+        )
+    states = {value for (value,) in db.execute("SELECT DISTINCT state FROM items")}
+    unknown = sorted(states - {state.value for state in ItemState})
+    if unknown:
+        raise InvalidInputError("journal", f"{str(path)!r} has rows in unknown state {unknown[0]!r}")
+    codes = {value for (value,) in db.execute("SELECT DISTINCT exit_code FROM items") if value is not None}
+    bad = sorted(codes - {int(code) for code in ExitCode}, key=str)
+    if bad:
+        raise InvalidInputError("journal", f"{str(path)!r} has rows with unknown exit code {bad[0]!r}")
+
+
+def _migrate_from_1(db: sqlite3.Connection) -> None:
+    """Schema 1 stored the exception's class name (``error_kind``) where schema 2 stores its exit code.
+
+    The states kept their names. A class name is mapped through today's table (so an ``InvalidInputError``
+    journaled by an older run now counts as exit code 2, as in ``edit``); a row without one gets the code
+    its state implies (failed: 4; unknown or submitting: 6; otherwise none).
+    """
+    db.execute(_ITEMS.format(name="items_v2"))
+    rows = db.execute(f"SELECT {_COLUMNS}, error_kind, updated_at FROM items").fetchall()  # noqa: S608
+    db.executemany(
+        f"INSERT INTO items_v2 ({_COLUMNS}, exit_code, updated_at) VALUES ({', '.join('?' * 13)})",  # noqa: S608
+        [(*row[:11], _code_of_v1(row[3], row[11]), row[12]) for row in rows],
+    )
+    db.execute("DROP TABLE items")
+    db.execute("ALTER TABLE items_v2 RENAME TO items")
+    db.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
+
+
+def _kie_error_classes() -> dict[str, type[BaseException]]:
+    classes: dict[str, type[BaseException]] = {}
+    pending: list[type[BaseException]] = [KieError]
+    while pending:
+        cls = pending.pop()
+        classes.setdefault(cls.__name__, cls)
+        pending.extend(cls.__subclasses__())
+    return classes
+
+
+def _code_of_v1(state: str, error_kind: str | None) -> int | None:
+    if error_kind:
+        # A class this version does not define counts as a kie.ai error (code 3), as schema 1 counted it.
+        return int(exit_code_of(_kie_error_classes().get(error_kind, KieError)))
+    if state == ItemState.FAILED:
+        return int(ExitCode.TASK_FAILED)
+    if state in (ItemState.UNKNOWN, ItemState.SUBMITTING):
+        return int(ExitCode.UNKNOWN)
+    return None
 
 
 def _lock(path: Path) -> IO[bytes] | None:

@@ -95,7 +95,7 @@ def _item(number: int, raw: object, base: Path) -> ManifestItem:
         raise InvalidInputError("prompt", "missing")
     # Local entries are resolved against the manifest's folder, then the library checks them all
     # (count, readability, type by content, size), exactly as Client.edit would.
-    resolved = [entry if _inputs._is_url_like(entry) else str((base / entry).resolve()) for entry in images]
+    resolved = [entry if _inputs.is_url_like(entry) else str((base / entry).resolve()) for entry in images]
     _inputs.check_images(resolved)
     prompt = _inputs.check_prompt(data["prompt"])
     ratio = _inputs.check_aspect_ratio(data.get("aspect_ratio"))

@@ -1,4 +1,4 @@
-"""What the command line prints: the exit-code table, one-line errors, JSON, and the live status line.
+"""What the command line prints: one-line errors, JSON, and the live status line (exit codes: ``_exitcodes``).
 
 Results go to stdout (plain lines, or one JSON document with ``--json``); everything meant for a human
 watching (progress, notes, errors) goes to stderr, so ``kie-gpt-image edit ... > paths.txt`` works.
@@ -10,7 +10,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
-from enum import IntEnum
 from typing import Any, TextIO
 
 from .._errors import (
@@ -19,88 +18,12 @@ from .._errors import (
     MissingApiKeyError,
     SubmissionOutcomeUnknownError,
     TaskFailedError,
-    WaitTimeoutError,
 )
+from ._exitcodes import ExitCode, ResultsNotSavedError
 
-__all__ = ["PROG", "ExitCode", "Output", "exit_code_for", "exit_codes_epilog", "worst"]
+__all__ = ["PROG", "Output", "describe"]
 
 PROG = "kie-gpt-image"
-
-
-class ExitCode(IntEnum):
-    """The process exit codes; ``exit_codes_epilog`` renders this table into ``--help``."""
-
-    OK = 0
-    INTERNAL = 1
-    USAGE = 2
-    API = 3
-    TASK_FAILED = 4
-    TIMEOUT = 5
-    UNKNOWN = 6
-    SAVE_FAILED = 7
-    INTERRUPTED = 130
-
-    @property
-    def meaning(self) -> str:
-        """One line for the ``--help`` epilog."""
-        return _MEANINGS[self]
-
-
-_MEANINGS: Mapping[ExitCode, str] = {
-    ExitCode.OK: "success",
-    ExitCode.INTERNAL: "unexpected error (a bug, or a local file problem); rerun with --debug",
-    ExitCode.USAGE: "bad command line, input, key or manifest; nothing was sent or spent",
-    ExitCode.API: "kie.ai answered with an error, or the network failed (no task was lost)",
-    ExitCode.TASK_FAILED: "the task ended in state 'fail'",
-    ExitCode.TIMEOUT: "the wait timed out; the task goes on at kie.ai (resume with 'wait TASK_ID')",
-    ExitCode.UNKNOWN: "createTask was sent but its outcome is unknown (a task may exist and be paid)",
-    ExitCode.SAVE_FAILED: "the task succeeded and was paid, but saving its results failed (id, URLs printed)",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); the journal/task id says how to resume",
-}
-
-# For a batch, the exit code is the worst outcome among its items. Unknown submissions come first
-# (they need a human: a task may be paid twice), then errors that left items undone, then task
-# failures, then timeouts (the tasks still run and a re-run picks them up).
-_SEVERITY: tuple[ExitCode, ...] = (
-    ExitCode.OK,
-    ExitCode.SAVE_FAILED,
-    ExitCode.TIMEOUT,
-    ExitCode.TASK_FAILED,
-    ExitCode.API,
-    ExitCode.UNKNOWN,
-    ExitCode.USAGE,
-    ExitCode.INTERNAL,
-    ExitCode.INTERRUPTED,
-)
-
-
-def worst(*codes: ExitCode) -> ExitCode:
-    """The most severe of ``codes`` (``OK`` when none)."""
-    return max(codes, key=_SEVERITY.index, default=ExitCode.OK)
-
-
-def exit_codes_epilog() -> str:
-    """The exit-code table as ``--help`` text."""
-    lines = ["exit codes:"]
-    lines += [f"  {code.value:<4} {code.meaning}" for code in ExitCode]
-    return "\n".join(lines)
-
-
-def exit_code_for(exc: BaseException) -> ExitCode:
-    """The exit code an exception ends the process with."""
-    if isinstance(exc, (KeyboardInterrupt,)):
-        return ExitCode.INTERRUPTED
-    if isinstance(exc, InvalidInputError):
-        return ExitCode.USAGE
-    if isinstance(exc, SubmissionOutcomeUnknownError):
-        return ExitCode.UNKNOWN
-    if isinstance(exc, TaskFailedError):
-        return ExitCode.TASK_FAILED
-    if isinstance(exc, WaitTimeoutError):
-        return ExitCode.TIMEOUT
-    if isinstance(exc, KieError):
-        return ExitCode.API
-    return ExitCode.INTERNAL
 
 
 def describe(exc: BaseException) -> str:
@@ -118,6 +41,8 @@ def describe(exc: BaseException) -> str:
             text += f" (task {task_id})"
         if isinstance(exc, TaskFailedError):
             text += f"; details: {PROG} status {task_id}"
+        elif isinstance(exc, ResultsNotSavedError):
+            text += f"; save them with: {PROG} wait {task_id} -o DEST"
         elif isinstance(exc, KieError) and exc.resumable:
             text += f"; resume with: {PROG} wait {task_id}"
     elif isinstance(exc, SubmissionOutcomeUnknownError):

@@ -1,10 +1,11 @@
 """An offline kie.ai for tests and demos: no key, no network, no money.
 
 It serves every endpoint of the published spec (createTask, recordInfo, credits, download-url and the
-three uploads) with kie.ai's envelopes and codes, moves tasks through ``waiting → queuing → generating →
-success|fail`` on an injectable clock, renders real result PNGs with Pillow (extra
-``kie-gpt-image[emulator]``), signs and delivers callbacks, and injects faults on request. Nothing imports
-this subpackage by default.
+three uploads) with kie.ai's envelopes and codes, and createTask for every market model of the generated
+catalog (each body checked against its model's document, each result sized as its model renders), moves
+tasks through ``waiting → queuing → generating → success|fail`` on an injectable clock, renders real result
+PNGs with Pillow (extra ``kie-gpt-image[emulator]``), signs and delivers callbacks, and injects faults on
+request. Nothing imports this subpackage by default.
 
 Usage::
 
@@ -37,7 +38,7 @@ from ._clock import ScaledClock
 from ._core import DEFAULT_API_KEY, DEFAULT_TASK_COST, DEFAULT_WEBHOOK_HMAC_KEY, Emulator, ErrorStatus
 from ._exchange import Dispatch, Exchange, HostKind
 from ._faults import ENDPOINTS, Fault, FaultKind, FaultPlan
-from ._images import EmulatorDependencyError, size_for
+from ._images import DEFAULT_MAX_IMAGE_SIDE, EmulatorDependencyError, size_for
 from ._limits import LimitCounters
 from ._run import serve
 from ._server import EmulatorServer
@@ -46,6 +47,7 @@ from ._transport import EmulatorTransport
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DEFAULT_MAX_IMAGE_SIDE",
     "DEFAULT_TASK_COST",
     "DEFAULT_WEBHOOK_HMAC_KEY",
     "ENDPOINTS",

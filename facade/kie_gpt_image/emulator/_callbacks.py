@@ -27,7 +27,17 @@ import httpx
 
 from .._webhooks import sign_callback
 
-__all__ = ["CallbackAttempt", "CallbackHosts", "Ticker", "callback_body", "is_loopback_url", "log_failure"]
+__all__ = [
+    "CallbackAttempt",
+    "CallbackHosts",
+    "PendingCallback",
+    "Ticker",
+    "build_request",
+    "callback_body",
+    "is_loopback_url",
+    "log_failure",
+    "send",
+]
 
 logger = logging.getLogger("kie_gpt_image.emulator")
 

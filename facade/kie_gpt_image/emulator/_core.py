@@ -30,7 +30,6 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 
-from .. import _api
 from .._inputs import sniff_image_type
 from ._callbacks import (
     CallbackAttempt,
@@ -45,8 +44,9 @@ from ._callbacks import (
 )
 from ._exchange import Dispatch, Exchange, HostKind
 from ._faults import ENDPOINTS, Fault, FaultPlan
-from ._images import compose_result
+from ._images import DEFAULT_MAX_IMAGE_SIDE, compose_result, image_size
 from ._limits import LimitCounters, LimitState
+from ._market import InputFile, create_problem, image_urls, result_size
 from ._server import EmulatorServer, WSGIApp, make_wsgi_app
 from ._tasks import OutcomePolicy, Schedule, Task, always_succeed
 from ._transport import EmulatorTransport
@@ -109,38 +109,6 @@ def _sniff(content: bytes) -> str | None:
     return "image/gif" if content[:6] in (b"GIF87a", b"GIF89a") else None
 
 
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _validate_create(body: object) -> str | None:
-    """Why a createTask body is invalid (reference §1, spec), or ``None`` when it is acceptable."""
-    if not isinstance(body, dict):
-        return "request body must be a JSON object"
-    # The generated model enforces the spec's required fields and enums (model, aspect_ratio, quality).
-    problem = _api.create_body_problem(body)
-    if problem is not None:
-        return problem
-    if "callBackUrl" in body and not _is_http_url(body["callBackUrl"]):
-        return "callBackUrl must be an http(s) URL"
-    if not isinstance(body.get("input"), dict):
-        return "input is required"
-    urls = body["input"].get("input_urls")
-    if not isinstance(urls, list):
-        return "input.input_urls must be an array"
-    if len(urls) > _api.MAX_INPUT_IMAGES:  # the spec's maxItems (reference §1/§6)
-        return f"input.input_urls accepts at most {_api.MAX_INPUT_IMAGES} items"
-    if not all(_is_http_url(url) for url in urls):
-        return "input.input_urls must contain http(s) URLs"
-    prompt = body["input"].get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        return "input.prompt must be a non-empty string"
-    return None
-
-
 @dataclass
 class _File:
     content: bytes
@@ -186,6 +154,8 @@ class Emulator:
         sleep: Used by ``Fault.delay`` in-process; without it a delay raises ``httpx.ReadTimeout``.
         max_exchanges: How many recent exchanges and callback attempts are kept (older ones are dropped,
             so a server running for hours does not grow without bound); ``None`` keeps all.
+        max_image_side: Result images larger than this on their long side (gpt-image-2's 2K and 4K) are
+            scaled down to it, their proportions kept, so they stay cheap; ``None`` renders full size.
     """
 
     def __init__(
@@ -214,6 +184,7 @@ class Emulator:
         callback_retry_delay: float = 0.0,
         sleep: Callable[[float], None] | None = None,
         max_exchanges: int | None = 1000,
+        max_image_side: int | None = DEFAULT_MAX_IMAGE_SIDE,
     ) -> None:
         self.api_key = api_key
         self.task_cost = task_cost
@@ -236,6 +207,7 @@ class Emulator:
         self.callback_attempts = callback_attempts
         self.callback_retry_delay = callback_retry_delay
         self.sleep = sleep
+        self.max_image_side = max_image_side
         self._callback_transport = callback_transport
         self._callback_client: httpx.Client | None = None
         self._lock = threading.RLock()
@@ -598,7 +570,7 @@ class Emulator:
             body = json.loads(request.content)
         except ValueError:
             return self._error(422, "request body must be JSON")
-        problem = _validate_create(body)
+        problem = create_problem(body, self._input_file)
         if problem is not None:
             return self._error(422, problem)
         outcome = self.outcome(body)
@@ -795,14 +767,36 @@ class Emulator:
             if task is None or task.state(self.clock()) != "success" or key != f"r/{task_id}.png":
                 return None
             cached = self._results.get(task_id)
-            inputs = [(url, self._input_bytes(url)) for url in task.input.get("input_urls", [])]
+            inputs = [(url, self._input_bytes(url)) for url in image_urls(task.body)]
         if cached is None:
-            # Generated outside the lock: Pillow work must not stall other requests.
-            prompt = str(task.input.get("prompt", ""))
-            cached = compose_result(inputs, prompt, str(task.input.get("aspect_ratio", "")))
+            # Generated outside the lock: Pillow work must not stall other requests. An "auto" ratio
+            # takes the proportions of the first input image the emulator holds (a readable one).
+            input_size = next(
+                (size for _, content in inputs if content is not None and (size := image_size(content))), None
+            )
+            size = result_size(task.body, input_size, self.max_image_side)
+            cached = compose_result(inputs, str(task.input.get("prompt", "")), size)
             with self._lock:
                 cached = self._results.setdefault(task_id, cached)
         return _File(cached, "image/png")
+
+    def _input_file(self, url: str) -> InputFile:
+        """What this emulator holds at an input image URL (createTask checks the image field with it)."""
+        with self._lock:
+            if self._known.get(urlsplit(url).netloc) != "files":
+                return InputFile(hosted=False)
+            key = self._own_file_key(url)
+            if key is not None and key.startswith("r/"):
+                task_id = key[2:].removesuffix(".png")
+                task = self._tasks.get(task_id)
+                ready = (
+                    task is not None and task.state(self.clock()) == "success" and key == f"r/{task_id}.png"
+                )
+                return InputFile(True, "image/png" if ready else None, len(self._results.get(task_id, b"")))
+            stored = self._files.get(key) if key is not None else None
+            if stored is None:
+                return InputFile(hosted=True)
+            return InputFile(True, stored.mime_type, len(stored.content))
 
     def _input_bytes(self, url: str) -> bytes | None:
         key = self._own_file_key(url)

@@ -12,7 +12,9 @@ import shlex
 import threading
 from collections.abc import Callable
 
+from .. import _api
 from ._core import DEFAULT_API_KEY, DEFAULT_TASK_COST, DEFAULT_WEBHOOK_HMAC_KEY, Emulator
+from ._images import DEFAULT_MAX_IMAGE_SIDE
 from ._server import EmulatorServer
 from ._tasks import Schedule
 
@@ -52,6 +54,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-exchanges", type=int, default=1000, help="recent exchanges kept in memory (default 1000)"
     )
+    parser.add_argument(
+        "--max-image-side",
+        type=int,
+        default=DEFAULT_MAX_IMAGE_SIDE,
+        help=f"scale results down to this long side, proportions kept (default {DEFAULT_MAX_IMAGE_SIDE}; "
+        "0: full size, e.g. 4096 for gpt-image-2 4K)",
+    )
 
 
 def emulator_from_options(args: argparse.Namespace) -> tuple[Emulator, bool]:
@@ -71,6 +80,7 @@ def emulator_from_options(args: argparse.Namespace) -> tuple[Emulator, bool]:
         webhook_hmac_key=webhook_key,
         callback_hosts=args.callback_hosts,
         max_exchanges=args.keep_exchanges,
+        max_image_side=args.max_image_side or None,
     )
     return emulator, not from_env
 
@@ -110,6 +120,7 @@ def announcement(emulator: Emulator, server: EmulatorServer, *, key_shown: bool 
         f"  limits           {emulator.rate_limit} new tasks per {emulator.rate_window:g} s, "
         f"{emulator.max_running} running, {emulator.poll_limit} polls per {emulator.poll_window:g} s",
         f"  callbacks        {callbacks}",
+        f"  models           {', '.join(_api.model_specs())}",
         "",
         "# Point a client (and a callback receiver) at it:",
     ]

@@ -16,8 +16,6 @@ from typing import Any
 
 __all__ = ["Outcome", "OutcomePolicy", "Schedule", "Task", "always_succeed"]
 
-MODEL = "gpt-image/1.5-image-to-image"
-
 
 @dataclass(frozen=True)
 class _Uniform:
@@ -150,6 +148,12 @@ class Task:
         return url if isinstance(url, str) and url else None
 
     @property
+    def model(self) -> str:
+        """The ``model`` the task was created with (recordInfo echoes it)."""
+        model = self.body.get("model")
+        return model if isinstance(model, str) else ""
+
+    @property
     def input(self) -> Mapping[str, Any]:
         """The task's ``input`` object."""
         value = self.body.get("input")
@@ -175,7 +179,7 @@ class Task:
         succeeded = final and not failed
         record: dict[str, Any] = {
             "taskId": self.task_id,
-            "model": MODEL,
+            "model": self.model,
             "state": current or ("fail" if failed else "success"),
             # param and resultJson are JSON *strings*, compact like kie.ai's examples (reference §2).
             "param": json.dumps(self.body, separators=(",", ":"), ensure_ascii=False),
