@@ -296,6 +296,7 @@ class _BaseClient:
         *,
         wait: bool,
         timeout: float | None,
+        on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task | TaskInfo]:
         # Every check runs here, before the flow yields its first request.
         sources = _inputs.check_images(images)
@@ -308,7 +309,11 @@ class _BaseClient:
             else _inputs.check_callback_url(callback_url, allow_http=self.allow_http_callback)
         )
         _check_timeout(timeout)
-        return self._flows.edit(sources, text, ratio, level, callback, wait=wait, timeout=timeout)
+        if on_submit is not None and not callable(on_submit):
+            raise InvalidInputError("on_submit", "must be callable")
+        return self._flows.edit(
+            sources, text, ratio, level, callback, wait=wait, timeout=timeout, on_submit=on_submit
+        )
 
     def _upload_flow(self, source: object, file_name: str | None, method: str) -> Flow[UploadedFile]:
         if method not in ("stream", "base64"):
@@ -703,12 +708,29 @@ class Client(_BaseClient):
         aspect_ratio: str | None = None,
         quality: str | None = None,
         callback_url: str | None = None,
+        on_submit: Callable[[], object] | None = None,
     ) -> Task:
         """Upload local inputs and create the task; return at once with its id (same arguments as
-        ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
-        return self.edit(
-            images, prompt, aspect_ratio=aspect_ratio, quality=quality, callback_url=callback_url, wait=False
+        ``edit``). Follow up with ``wait(task.task_id)`` or a callback.
+
+        Args:
+            on_submit: called once, right before createTask is sent (after the account limits granted
+                it a slot): the place to journal "about to pay" for a crash-safe resume.
+        """
+        outcome = self._run(
+            self._edit_flow(
+                images,
+                prompt,
+                aspect_ratio,
+                quality,
+                callback_url,
+                wait=False,
+                timeout=None,
+                on_submit=on_submit,
+            )
         )
+        assert isinstance(outcome, Task)  # noqa: S101 - wait=False returns the Task
+        return outcome
 
     def get_task(self, task_id: str) -> TaskInfo:
         """The task's current record (recordInfo)."""
@@ -1088,11 +1110,23 @@ class AsyncClient(_BaseClient):
         aspect_ratio: str | None = None,
         quality: str | None = None,
         callback_url: str | None = None,
+        on_submit: Callable[[], object] | None = None,
     ) -> Task:
         """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
-        return await self.edit(
-            images, prompt, aspect_ratio=aspect_ratio, quality=quality, callback_url=callback_url, wait=False
+        outcome = await self._run(
+            self._edit_flow(
+                images,
+                prompt,
+                aspect_ratio,
+                quality,
+                callback_url,
+                wait=False,
+                timeout=None,
+                on_submit=on_submit,
+            )
         )
+        assert isinstance(outcome, Task)  # noqa: S101 - wait=False returns the Task
+        return outcome
 
     async def get_task(self, task_id: str) -> TaskInfo:
         """The task's current record (recordInfo)."""

@@ -215,11 +215,14 @@ class Flows:
         attempt: int,
         budget: float | None = None,
         until: float | None = None,
+        before_send: Callable[[], object] | None = None,
     ) -> Flow[T | Failure]:
         if self.scheduler is not None and (request.paid or request.operation == _POLL):
             gate: Budget = "create" if request.paid else "poll"
             if (yield from self._acquire(gate, until)) is None:
                 return self._no_slot(request.operation, f"the account's {gate} budget")
+        if before_send is not None:
+            before_send()
         try:
             outcome = yield Send(request, attempt, budget)
         except GeneratorExit:
@@ -248,13 +251,16 @@ class Flows:
         parse: Callable[[httpx.Response], T],
         *,
         until: float | None = None,
+        before_send: Callable[[], object] | None = None,
     ) -> Flow[T]:
         """Send a request built fresh per attempt, retried as ``_attempt.decide`` allows (no retry, nor
-        wait for an account-limit slot, past ``until``); return the parse."""
+        wait for an account-limit slot, past ``until``); return the parse. ``before_send`` is called
+        right before each attempt goes out, once its slot is granted."""
         first = build()
 
         def once(attempt: int) -> Flow[T | Failure]:
-            return self._send_once(first if attempt == 0 else build(), parse, attempt, until=until)
+            request = first if attempt == 0 else build()
+            return self._send_once(request, parse, attempt, until=until, before_send=before_send)
 
         return (
             yield from self.attempts(
@@ -301,10 +307,12 @@ class Flows:
         callback_url: str | None,
         *,
         timeout: float | None = None,
+        on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task]:
         """createTask: paid, so never resent once it may have been processed (``_attempt``). Under the
         scheduler it first waits for room under the running-task cap and a slot of the create window,
-        and a 429 is resent when the window reopens; all until ``timeout`` (default the poll policy's)."""
+        and a 429 is resent when the window reopens; all until ``timeout`` (default the poll policy's).
+        ``on_submit`` is called once, right before the first createTask goes out (a journal's mark)."""
         build = lambda: _api.create_task_request(  # noqa: E731 - one request, built per attempt
             input_urls=input_urls,
             prompt=prompt,
@@ -312,22 +320,34 @@ class Flows:
             quality=quality,
             callback_url=callback_url,
         )
+        submitted = False
+
+        def before_send() -> None:
+            nonlocal submitted
+            if not submitted and on_submit is not None:
+                on_submit()
+            submitted = True
+
         if self.scheduler is None:
-            task = yield from self.call(build, _api.parse_created_task)
+            task = yield from self.call(build, _api.parse_created_task, before_send=before_send)
         else:
-            task = yield from self._create_within_limits(build, self.scheduler, timeout)
+            task = yield from self._create_within_limits(build, self.scheduler, timeout, before_send)
         logger.info("created task %s", task.task_id)
         return task
 
     def _create_within_limits(
-        self, build: Callable[[], _api.RequestSpec], scheduler: Scheduler, timeout: float | None
+        self,
+        build: Callable[[], _api.RequestSpec],
+        scheduler: Scheduler,
+        timeout: float | None,
+        before_send: Callable[[], object],
     ) -> Flow[Task]:
         until = self.clock() + (self.poll.timeout if timeout is None else timeout)
         running = yield from self._acquire("running", until)
         if running is None:
             raise self._no_slot(build().operation, "the account's running-task cap").error
         try:
-            task = yield from self.call(build, _api.parse_created_task, until=until)
+            task = yield from self.call(build, _api.parse_created_task, until=until, before_send=before_send)
         except KieError as exc:
             # The entry stays (until it expires) when a task may exist: it may be running at kie.ai.
             if not isinstance(exc, SubmissionOutcomeUnknownError) and exc.task_id is None:
@@ -468,11 +488,12 @@ class Flows:
         *,
         wait: bool,
         timeout: float | None,
+        on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task | TaskInfo]:
         """Upload local inputs, create the task, and (if ``wait``) wait for its result."""
         input_urls = yield from self.upload_inputs(images)
         task = yield from self.create_task(
-            input_urls, prompt, aspect_ratio, quality, callback_url, timeout=timeout
+            input_urls, prompt, aspect_ratio, quality, callback_url, timeout=timeout, on_submit=on_submit
         )
         if not wait:
             return task

@@ -127,7 +127,7 @@ def stop_requested() -> threading.Event | None:
     return event
 
 
-class Stopped(KieError):
+class Stopped(Exception):
     """Internal: the iteration of ``edit_many``/``wait_many`` was abandoned; the item stops."""
 
 
@@ -181,12 +181,14 @@ def as_completed_threads(
 
 
 async def as_completed_async(
-    work: Callable[[I], Awaitable[R]], items: Iterable[I], concurrency: int
+    work: Callable[[I], Awaitable[R]], items: Iterable[I], concurrency: int, *, catch: bool = True
 ) -> AsyncIterator[ItemOutcome[R]]:
     """Run ``work(item)`` as up to ``concurrency`` tasks; yield each outcome as it finishes.
 
-    Leaving the loop early (or closing the iterator) cancels the items in progress: their flows log the
-    task ids that go on at kie.ai.
+    A ``KieError`` is the item's outcome (unless ``catch`` is false: the CLI's batch handles the
+    client's errors itself, so any that reaches here is a bug to raise); anything else is raised, and
+    ends the run. Leaving the loop early (or closing the iterator) cancels the items in progress: their
+    flows log the task ids that go on at kie.ai.
     """
     import asyncio
 
@@ -211,7 +213,7 @@ async def as_completed_async(
             for task in done:
                 index, item = running.pop(task)
                 error = task.exception()
-                if error is not None and not isinstance(error, KieError):
+                if error is not None and not (catch and isinstance(error, KieError)):
                     raise error
                 yield _outcome(index, item, None if error else task.result(), error)
             refill()
