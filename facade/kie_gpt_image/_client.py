@@ -251,10 +251,12 @@ class _BaseClient:
             rate_limits = RateLimits()
         elif not isinstance(rate_limits, RateLimits):
             raise InvalidInputError("rate_limits", "must be a kie_gpt_image.RateLimits")
-        # A shared store compares stamps across processes (wall clock); in memory the client's own clock
-        # is used, so an injected clock moves the budgets too.
+        # A shared store compares stamps across processes: the wall clock, unless a clock was injected
+        # (then it must read the same in every process sharing the store, as a benchmark's scaled one
+        # does); in memory the client's own clock, so an injected one moves the budgets too.
+        shared_default = rate_limits.shared and clock is time.monotonic
         self._scheduler = Scheduler(
-            rate_limits, self._key.reveal(), clock=time.time if rate_limits.shared else clock
+            rate_limits, self._key.reveal(), clock=time.time if shared_default else clock
         )
         self._flows = Flows(
             retry=retry_policy,
@@ -451,7 +453,8 @@ class Client(_BaseClient):
         http_client: your own ``httpx.Client`` (it must not carry kie.ai credentials itself: results are
             downloaded through it from other hosts).
         sleep: the sleep function (tests inject one that does not wait).
-        clock: a monotonic clock in seconds.
+        clock: a monotonic clock in seconds (with a shared ``rate_limits`` store, an injected clock must
+            read the same in every process sharing it; the default then stamps with the wall clock).
         rand: a ``[0, 1)`` source for retry jitter.
         rate_limits: kie.ai's account limits, kept by every call of this client (``RateLimits``: 20
             new tasks per 10 s, 100 running, 8 polls per second, in memory by default); name a shared

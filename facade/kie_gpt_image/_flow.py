@@ -64,7 +64,7 @@ T = TypeVar("T")
 _LAST_POLL = 0.5
 """Seconds the poll at a wait's deadline may take: a wait ends within its deadline plus this."""
 
-UPLOAD_CONCURRENCY = 8
+UPLOAD_CONCURRENCY = 16
 """Inputs of one edit uploaded at once (kie.ai documents no upload limit; eight keeps a 16-image edit to
 two round trips without opening a connection per image)."""
 
