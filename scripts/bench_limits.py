@@ -126,6 +126,7 @@ def batch(args: argparse.Namespace) -> int:
                     *("--origin", repr(origin), "--scale", repr(args.scale)),
                 ],
                 stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # the batch's per-item progress lines
                 text=True,
             )
             for manifest in manifests

@@ -19,6 +19,7 @@ import pytest
 from fake_kie import KEY, FakeKie, image_bytes
 
 import kie_gpt_image as kie
+from kie_gpt_image._flow import Flow, Gather, Sleep
 from kie_gpt_image.emulator import DEFAULT_API_KEY, Emulator, Outcome, ScaledClock, Schedule
 
 SCALE = 40.0
@@ -197,7 +198,6 @@ def test_the_images_of_one_edit_upload_concurrently(mode: str) -> None:
     server = _SlowUploads()
     images = [image_bytes("PNG", (4 + i, 4)) for i in range(16)]
     options: dict[str, Any] = {"api_key": KEY, "sleep": lambda s: None}
-    started = time.monotonic()
     if mode == "sync":
         with kie.Client(transport=httpx.MockTransport(server.handler), **options) as client:
             client.create_task(images, "p")
@@ -212,9 +212,7 @@ def test_the_images_of_one_edit_upload_concurrently(mode: str) -> None:
                 await client.create_task(images, "p")
 
         asyncio.run(run())
-    elapsed = time.monotonic() - started
-    assert server.peak == 8  # bounded: eight at once
-    assert elapsed < 16 * 0.05  # not one after the other
+    assert server.peak == 16  # all at once (kie.ai takes at most 16 images per edit)
     assert len(server.fake.calls("upload-stream")) == 16
     assert len(server.fake.calls("create")) == 1
 
@@ -283,3 +281,55 @@ def test_three_processes_share_one_sqlite_budget(tmp_path: Path) -> None:
 
 def test_three_processes_share_one_redis_budget(redis_url: str) -> None:
     _three_processes(redis_url)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_the_drivers_run_gathered_flows_at_most_limit_at_once(mode: str) -> None:
+    # Gather's bound, driven by each client: six sub-flows that sleep, at most two at once, values in
+    # order and a failure handed back in its place.
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def enter() -> None:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+
+    def leave() -> None:
+        with lock:
+            state["now"] -= 1
+
+    def sleep(seconds: float) -> None:
+        enter()
+        time.sleep(0.02)
+        leave()
+
+    async def asleep(seconds: float) -> None:
+        enter()
+        await asyncio.sleep(0.02)
+        leave()
+
+    def sub(n: int) -> Flow[int]:
+        yield Sleep(1.0)
+        if n == 4:
+            raise kie.InvalidInputError("n", "four")
+        return n
+
+    def parent() -> Flow[list[object]]:
+        values = yield Gather(tuple(sub(n) for n in range(6)), 2)
+        return list(values)
+
+    if mode == "sync":
+        with kie.Client(api_key=KEY, sleep=sleep) as client:
+            values = client._run(parent())
+    else:
+
+        async def run() -> list[object]:
+            async with kie.AsyncClient(api_key=KEY, sleep=asleep) as client:
+                return await client._run(parent())
+
+        values = asyncio.run(run())
+    assert state["peak"] == 2
+    assert values[:4] == [0, 1, 2, 3]
+    assert isinstance(values[4], kie.InvalidInputError)
+    assert values[5] == 5
