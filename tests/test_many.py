@@ -22,7 +22,10 @@ import kie_gpt_image as kie
 from kie_gpt_image._flow import Flow, Gather, Sleep
 from kie_gpt_image.emulator import DEFAULT_API_KEY, Emulator, Outcome, ScaledClock, Schedule
 
-SCALE = 40.0
+SCALE = 20.0
+# The create window's margin covers the time a request takes to reach kie.ai; a scaled clock inflates that
+# time SCALE times (1 ms of thread wake-up on a loaded machine is 20 virtual ms), so the margin scales too.
+LIMITS = kie.RateLimits(margin=1.0)
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "samples" / "person.png"
 
@@ -38,10 +41,12 @@ def _emulator(clock: ScaledClock, **options: Any) -> Emulator:
 
 
 def _sync(emulator: Emulator, clock: ScaledClock, **options: Any) -> kie.Client:
+    options.setdefault("rate_limits", LIMITS)
     return emulator.client(clock=clock.monotonic, sleep=clock.sleep, **options)
 
 
 def _async(emulator: Emulator, clock: ScaledClock, **options: Any) -> kie.AsyncClient:
+    options.setdefault("rate_limits", LIMITS)
     return emulator.async_client(clock=clock.monotonic, sleep=clock.asleep, **options)
 
 

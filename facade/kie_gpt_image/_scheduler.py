@@ -71,8 +71,9 @@ class RateLimits:
     store: str = "memory"
     """Where the budgets live: ``memory``, ``sqlite:///FILE`` or ``redis://HOST:PORT/DB``."""
     margin: float = 0.25
-    """Seconds added to each window: a request is counted when sent and may reach kie.ai a little after
-    the one it follows, so an exact window could still meet a 429."""
+    """Seconds added to each window: a request is counted when its slot is granted and may reach kie.ai a
+    little after the one it follows (a busy event loop, the network), so an exact window could still
+    meet a 429."""
     running_expiry: float = 900.0
     """A created task stops counting as running after this many seconds even if no read saw it finish
     (kie.ai's documented advice: stop waiting after 10-15 minutes)."""
