@@ -65,8 +65,9 @@ _LAST_POLL = 0.5
 """Seconds the poll at a wait's deadline may take: a wait ends within its deadline plus this."""
 
 UPLOAD_CONCURRENCY = 16
-"""Inputs of one edit uploaded at once (kie.ai documents no upload limit; eight keeps a 16-image edit to
-two round trips without opening a connection per image)."""
+"""Inputs of one edit uploaded at once: all of them (an edit takes at most 16, the spec's maxItems), so a
+16-image edit costs one upload's latency; the client's connection pool (``limits``) bounds the
+connections across edits. kie.ai documents no limit on uploads."""
 
 _POLL = "get-task-details"
 
