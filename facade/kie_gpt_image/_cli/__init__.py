@@ -216,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll-rate", type=int, default=8, metavar="N", help="at most N status polls per second (kie.ai: 10)"
     )
     limits.add_argument(
+        "--rate-margin",
+        type=float,
+        default=0.25,
+        metavar="S",
+        help="seconds added to each window for the time a request takes to reach kie.ai (0.25)",
+    )
+    limits.add_argument(
         "--rate-store",
         default="memory",
         metavar="STORE",

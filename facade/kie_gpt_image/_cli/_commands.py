@@ -434,6 +434,7 @@ def _rate_limits(args: argparse.Namespace) -> RateLimits:
         "create_window": "--rate-window",
         "max_running": "--max-running",
         "polls_per_second": "--poll-rate",
+        "margin": "--rate-margin",
         "store": "--rate-store",
     }
     try:
@@ -442,6 +443,7 @@ def _rate_limits(args: argparse.Namespace) -> RateLimits:
             create_window=args.rate_window,
             max_running=args.max_running,
             polls_per_second=args.poll_rate,
+            margin=args.rate_margin,
             store=args.rate_store,
         )
     except InvalidInputError as exc:
