@@ -3,9 +3,11 @@
 and writes it to BENCHMARKS.md (with the command, the machine and the date).
 
     .venv/bin/python scripts/bench.py [--calls 2000] [--imports 15] [--scale 20] [--skip-batch] [--no-write]
+        [--limits-scale 10] [--limits-runs 3] [--skip-limits]
 
 Every comparison is measured side by side in one run (interleaved), because these machines are noisy.
-No network beyond 127.0.0.1; every loop is bounded in count and time (about 2-4 minutes in all).
+No network beyond 127.0.0.1; every loop is bounded in count and time (about 2-4 minutes, plus about 15
+for the limits figures of scripts/bench_limits.py, which ``--skip-limits`` leaves out).
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def emulator_process() -> Iterator[tuple[str, str, str]]:
     """The emulator CLI in its own process on ephemeral loopback ports: (base, upload base, key)."""
     # kie.ai's poll limit (10/s) is lifted: these figures time single calls back to back.
     command = [sys.executable, "-m", "kie_gpt_image.emulator", "--port", "0", "--credits", "1000000"]
-    command += ["--poll-limit", "1000000000"]
+    # kie.ai's limits lifted (10 polls per second would meet 2,000 back-to-back get_task calls): these
+    # figures measure overhead and memory; figures 6-7 measure the limits.
+    command += ["--poll-limit", "1000000000", "--rate-limit", "1000000000"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=ENV) as proc:
         try:
             if proc.stdout is None:
@@ -153,11 +157,13 @@ def bench_overhead(calls: int) -> list[Figure]:
     MockTransport (the library's own cost laid bare) and over loopback to the emulator (issue 14)."""
     import kie_gpt_image as kie
 
+    # The poll budget lifted (its bookkeeping still runs on every call): this measures per-call overhead.
+    UNLIMITED = kie.RateLimits(polls_per_second=10**9)
     figures = []
     mock, amock = httpx.MockTransport(_record_reply), httpx.MockTransport(_record_reply)
     api = "https://api.kie.ai/api/v1/jobs/recordInfo"
     with (
-        kie.Client("k", transport=mock) as client,
+        kie.Client("k", transport=mock, rate_limits=UNLIMITED) as client,
         httpx.Client(transport=mock, headers={"Authorization": "Bearer k"}) as http,
     ):
         ours, raw = _interleaved(
@@ -169,7 +175,7 @@ def bench_overhead(calls: int) -> list[Figure]:
 
     async def run_mock() -> tuple[list[float], list[float]]:
         async with (
-            kie.AsyncClient("k", transport=amock) as client,
+            kie.AsyncClient("k", transport=amock, rate_limits=UNLIMITED) as client,
             httpx.AsyncClient(transport=amock, headers={"Authorization": "Bearer k"}) as http,
         ):
 
@@ -188,7 +194,7 @@ def bench_overhead(calls: int) -> list[Figure]:
         url = f"{base_url}/api/v1/jobs/recordInfo"
         headers = {"Authorization": f"Bearer {key}"}
         with (
-            kie.Client(key, base_url=base_url, upload_base_url=upload_url) as client,
+            kie.Client(key, base_url=base_url, upload_base_url=upload_url, rate_limits=UNLIMITED) as client,
             httpx.Client(headers=headers) as http,
         ):
             ours, raw = _interleaved(
@@ -200,7 +206,9 @@ def bench_overhead(calls: int) -> list[Figure]:
 
         async def run_loopback() -> tuple[list[float], list[float]]:
             async with (
-                kie.AsyncClient(key, base_url=base_url, upload_base_url=upload_url) as client,
+                kie.AsyncClient(
+                    key, base_url=base_url, upload_base_url=upload_url, rate_limits=UNLIMITED
+                ) as client,
                 httpx.AsyncClient(headers=headers) as http,
             ):
 
@@ -497,6 +505,106 @@ def bench_polling(scale: float) -> list[Figure]:
     return figures
 
 
+# ------------------------------------------------------------------------------------------ 6-8. limits
+
+
+def _limits_run(*argv: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_limits.py"), *argv],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(
+            f"bench_limits.py {' '.join(argv)} failed: {done.stdout[-500:]} {done.stderr[-500:]}"
+        )
+    result: dict[str, Any] = json.loads(line[7:])
+    return result
+
+
+def bench_limits(scale: float, runs: int) -> list[Figure]:
+    """Issue 15: 2,000 edits under kie.ai's three limits (1 process; 4 sharing a SQLite budget), and the
+    uploads of one 16-image edit. Median of ``runs`` for each."""
+    figures = []
+    for processes, label, target in ((1, "6", 0.95), (4, "7", 0.90)):
+        command = f"scripts/bench_limits.py batch --edits 2000 --processes {processes} --scale {scale:g}"
+        results = [_limits_run(*command.split()[1:]) for _ in range(runs)]
+        fractions = sorted(r["fraction"] for r in results)
+        median = statistics.median(fractions)
+        bound = results[0]["bound"]
+        errors = sum(r["create_429s"] + r["running_429s"] + r["poll_429s"] for r in results)
+        polls = max(r["max_polls_per_second"] for r in results)
+        who = "one batch process" if processes == 1 else "4 batch processes sharing a SQLite budget"
+        figures += [
+            Figure(
+                f"{label}a. 2,000 edits (20-90 s tasks), {who}: throughput / bound",
+                f"{median:.1%} ({median * bound:.2f}/s of {bound:.2f}/s)",
+                f">= {target:.0%}",
+                "PASS" if median >= target else "MISS",
+                f"median of {runs}: "
+                + " / ".join(f"{f:.1%}" for f in fractions)
+                + f"; bound min(20 per 10 s, 100 running / 55 s mean); virtual time x{scale:g}; `{command}`",
+            ),
+            Figure(
+                f"{label}b. the same: 429s answered (create window / running cap / polls)",
+                str(errors),
+                "0",
+                "PASS" if errors == 0 else "MISS",
+                "per run: "
+                + ", ".join(f"{r['create_429s']}/{r['running_429s']}/{r['poll_429s']}" for r in results),
+            ),
+            Figure(
+                f"{label}c. the same: most polls in any one second",
+                str(polls),
+                "<= 8 (kie.ai: 10)",
+                "PASS" if polls <= 8 else "MISS",
+                f"highest of {runs} runs (emulator's one-second buckets); peak running "
+                + "/".join(str(r["peak_running"]) for r in results),
+            ),
+        ]
+        if processes == 1:
+            peak = max(r["peak_mib"] for r in results)
+            figures.append(
+                Figure(
+                    "6d. the same: peak RSS of the batch process",
+                    f"{peak:.1f} MiB ({peak * 1.048576:.1f} MB)",
+                    "<= 60 MB",
+                    "PASS" if peak * 1.048576 <= 60 else "MISS",
+                    f"highest of {runs} runs (ru_maxrss of the batch process; the emulator is in another)",
+                )
+            )
+    for server in ("canned", "emulator"):
+        command = f"scripts/bench_limits.py uploads --runs 7 --server {server}"
+        results = [_limits_run(*command.split()[1:]) for _ in range(runs)]
+        for client in ("Client", "AsyncClient"):
+            ratios = sorted(r[client]["ratio"] for r in results)
+            median = statistics.median(ratios)
+            mid = sorted(results, key=lambda r: r[client]["ratio"])[len(results) // 2][client]
+            where = (
+                "uploads answered at once (client-side 50 ms); create/poll by the in-process emulator"
+                if server == "canned"
+                else "uploads answered by the emulator in its own process: it parses each upload on one "
+                "GIL (~3 ms), so 16 at once queue there"
+            )
+            letter = ("ab" if server == "canned" else "cd")[client == "AsyncClient"]
+            figures.append(
+                Figure(
+                    f"8{letter}. {client}: 16-image edit / 1-image edit, 50 ms per upload ({server})",
+                    f"{median:.2f}x",
+                    "<= 1.5x" if server == "canned" else "",
+                    ("PASS" if median <= 1.5 else "MISS") if server == "canned" else "",
+                    f"median of {runs} (each the median of 7 pairs): "
+                    + " / ".join(f"{x:.2f}" for x in ratios)
+                    + f"; {mid['many_ms']:.0f} ms vs {mid['one_ms']:.0f} ms; {where}; `{command}`",
+                )
+            )
+    return figures
+
+
 # ------------------------------------------------------------------------------------------ output
 
 
@@ -537,6 +645,9 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=20.0, help="time scale of the polling benchmark")
     parser.add_argument("--skip-batch", action="store_true", help="do not run scripts/bench_batch.py")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    parser.add_argument("--limits-scale", type=float, default=10.0, help="time scale of the limits benchmark")
+    parser.add_argument("--limits-runs", type=int, default=3, help="runs of each limits figure (median)")
+    parser.add_argument("--skip-limits", action="store_true", help="do not run scripts/bench_limits.py")
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT / "facade"), str(ROOT / "generated")]
     started = time.perf_counter()
@@ -549,6 +660,7 @@ def main() -> int:
             lambda: bench_batch(args.skip_batch),
             lambda: bench_upload_memory(folder),
             lambda: bench_polling(args.scale),
+            lambda: [] if args.skip_limits else bench_limits(args.limits_scale, args.limits_runs),
         ]
         for step in steps:
             new = step()

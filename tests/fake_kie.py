@@ -126,7 +126,8 @@ class FakeKie:
         if operation == "download-url":
             return envelope(data=f"{FILES}/d/direct.png?token=t")
         if operation.startswith("upload"):
-            n = len(self.calls(operation)) - 1
+            # This request's place among the uploads (uploads of one edit may arrive on several threads).
+            n = next(i for i, sent in enumerate(self.calls(operation)) if sent is request)
             return httpx.Response(
                 200,
                 json={

@@ -37,14 +37,19 @@ def test_edit_uploads_every_local_input_creates_waits_and_saves(harness: Harness
         quality="high",
         on_progress=seen.append,
     )
-    # four local inputs uploaded by stream, the URL passed through untouched
-    assert len(fake.calls("upload-stream")) == 4
+    # four local inputs uploaded by stream (at once: the fake numbers them as they arrive), the URL
+    # passed through untouched, and createTask names them in the order they were given
+    uploads = fake.calls("upload-stream")
+    assert len(uploads) == 4
+    given = [jpeg.read_bytes(), webp.read_bytes(), png_bytes, stream.getvalue()]
+    arrival = [next(n for n, up in enumerate(uploads) if data in up.content) for data in given]
+    assert sorted(arrival) == [0, 1, 2, 3]
     (create,) = fake.calls("create")
     body = json.loads(create.content)
     assert body == {
         "model": "gpt-image/1.5-image-to-image",
         "input": {
-            "input_urls": [f"{FILES}/u/in-{i}.png" for i in range(4)] + ["https://example.com/ref.png"],
+            "input_urls": [f"{FILES}/u/in-{n}.png" for n in arrival] + ["https://example.com/ref.png"],
             "prompt": "Dress the woman in the provided clothing",
             "aspect_ratio": "2:3",
             "quality": "high",

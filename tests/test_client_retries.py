@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -107,11 +108,25 @@ def test_create_is_retried_only_when_it_provably_was_not_accepted(
     assert len(harness.sleeps) == 1
 
 
-def test_create_rate_limited_until_retries_run_out_is_a_rate_limit_error(harness: Harness) -> None:
-    harness.fake.script("create", *[envelope(429, None, msg="rate limited") for _ in range(3)])
+def test_create_answered_429_is_resent_past_the_retries_until_accepted(harness: Harness) -> None:
+    # kie.ai did not accept a createTask it answered 429, so resending it costs nothing: the client
+    # waits for the create window to reopen instead of failing after max_retries (2).
+    harness.fake.script("create", *[envelope(429, None, msg="rate limited") for _ in range(6)])
+    task = harness("create_task", ["https://example.com/a.png"], "p")
+    assert task.task_id == "task_1"
+    assert len(harness.fake.calls("create")) == 7
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_create_answered_429_until_the_deadline_is_a_rate_limit_error(
+    make_harness: Callable[..., Harness], mode: str
+) -> None:
+    harness = make_harness(mode, poll_policy=kie.PollPolicy(timeout=20))
+    harness.fake.script("create", *[envelope(429, None, msg="rate limited") for _ in range(100)])
     with pytest.raises(kie.RateLimitError):
         harness("create_task", ["https://example.com/a.png"], "p")
-    assert len(harness.fake.calls("create")) == 3
+    assert 3 < len(harness.fake.calls("create")) < 100
+    assert sum(harness.sleeps) < 20  # no resend starts after the call's deadline
 
 
 @pytest.mark.parametrize("code", [401, 402, 422, 505])

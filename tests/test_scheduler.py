@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,8 +58,9 @@ def test_waiters_are_spread_out_in_the_order_they_fell_due() -> None:
     assert scheduler.take(first) == 0.0
     late = scheduler.ticket("poll", due=5.0)
     early = scheduler.ticket("poll", due=1.0)
-    wait_late = scheduler.take(late)
+    assert scheduler.take(late) > 0  # asked first, but one that fell due earlier is waiting
     wait_early = scheduler.take(early)
+    wait_late = scheduler.take(late)
     assert 0 < wait_early < wait_late
 
 
@@ -73,22 +70,50 @@ def test_a_waiter_that_gives_up_leaves_the_queue() -> None:
     assert scheduler.take(scheduler.ticket("poll", due=0)) == 0.0
     gone = scheduler.ticket("poll", due=0.5)
     behind = scheduler.ticket("poll", due=1.0)
+    assert scheduler.take(gone) > 0
     before = scheduler.take(behind)
     scheduler.release(gone)
     assert scheduler.take(behind) < before
 
 
+def test_a_newcomer_never_takes_a_slot_while_an_earlier_request_waits() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=1, margin=0.0), "key", clock=clock)
+    assert scheduler.take(scheduler.ticket("poll", due=0)) == 0.0
+    early = scheduler.ticket("poll", due=1.0)
+    assert scheduler.take(early) > 0  # the window is full
+    clock.now += 1.01  # the window reopens, and a request that fell due later asks first
+    late = scheduler.ticket("poll", due=2.0)
+    assert scheduler.take(late) > 0
+    assert scheduler.take(early) == 0.0
+    clock.now += 1.01
+    assert scheduler.take(late) == 0.0
+
+
+def _hold(scheduler: Scheduler) -> object:
+    ticket = scheduler.ticket("running", due=0)
+    if scheduler.take(ticket) == 0.0:
+        return ticket
+    scheduler.release(ticket)
+    return None
+
+
 def test_running_cap_counts_tasks_until_seen_finished_or_expired() -> None:
-    mono = FakeClock(0.0)
-    scheduler = Scheduler(RateLimits(max_running=2, running_expiry=60), "key", monotonic=mono)
-    scheduler.task_started("a")
-    scheduler.task_started("b")
+    clock = FakeClock(0.0)
+    scheduler = Scheduler(RateLimits(max_running=2, running_expiry=60), "key", clock=clock)
+    a, b = _hold(scheduler), _hold(scheduler)
+    assert a is not None
+    assert b is not None
+    scheduler.task_started(a, "task-a")  # type: ignore[arg-type]
+    scheduler.task_started(b, "task-b")  # type: ignore[arg-type]
     assert scheduler.running() == 2
-    assert scheduler.running_wait() > 0
-    scheduler.task_finished("a")
-    assert scheduler.running_wait() == 0.0
-    scheduler.task_started("c")
-    mono.now = 61.0
+    assert _hold(scheduler) is None  # full
+    scheduler.task_finished("task-a")
+    c = _hold(scheduler)
+    assert c is not None
+    scheduler.release(c)  # its createTask surely created nothing: the entry goes
+    assert scheduler.running() == 1
+    clock.now = 61.0  # task-b was never seen finishing: it stops counting after running_expiry
     assert scheduler.running() == 0
 
 
@@ -149,37 +174,33 @@ def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path
     )
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A redis-server of our own on a free loopback port (Debian's package; .ci/run installs it)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip(
-            "redis-server is not installed (apt-get install redis-server); the Redis store is untested"
-        )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 def test_redis_shares_the_create_window_between_processes(redis_url: str) -> None:
     _three_processes_share(RateLimits.shared_redis(redis_url, creates_per_window=5, create_window=1.0))
+
+
+def _hold_running(limits: RateLimits, results: multiprocessing.Queue[bool]) -> None:
+    scheduler = Scheduler(limits, "running-key")
+    for _ in range(2):
+        ticket = scheduler.ticket("running", due=0)
+        results.put(scheduler.take(ticket) == 0.0)
+    scheduler.close()
+
+
+def _three_processes_share_the_running_cap(limits: RateLimits) -> None:
+    """Three processes ask for two running slots each under one cap of three: exactly three granted."""
+    results: multiprocessing.Queue[bool] = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_hold_running, args=(limits, results)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    assert sorted(results.get(timeout=5) for _ in range(6)) == [False] * 3 + [True] * 3
+
+
+def test_a_sqlite_file_shares_the_running_cap_between_processes(tmp_path: Path) -> None:
+    _three_processes_share_the_running_cap(RateLimits.shared_file(str(tmp_path / "b.db"), max_running=3))
+
+
+def test_redis_shares_the_running_cap_between_processes(redis_url: str) -> None:
+    _three_processes_share_the_running_cap(RateLimits.shared_redis(redis_url, max_running=3))

@@ -69,11 +69,13 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._logging import configure_from_environment as _configure_logging
+from ._many import EditRequest, ItemOutcome
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
 from ._progress import UploadProgress, UploadProgressCallback
 from ._raw import RawResponse
 from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+from ._scheduler import RateLimits
 from ._warnings import KieWarning, LoopbackCallbackWarning
 
 __version__ = "0.1.0"
@@ -103,12 +105,14 @@ __all__ = [
     "ClientClosedError",
     "DestinationError",
     "DownloadError",
+    "EditRequest",
     "EditResult",
     "FeatureDisabledError",
     "FutureTimestampError",
     "GenerationFailedError",
     "InsufficientCreditsError",
     "InvalidInputError",
+    "ItemOutcome",
     "KieError",
     "KieWarning",
     "LoopbackCallbackWarning",
@@ -120,6 +124,7 @@ __all__ = [
     "PollPolicy",
     "ProgressCallback",
     "RateLimitError",
+    "RateLimits",
     "RawResponse",
     "ReplayedCallbackError",
     "ReplyTooLargeError",

@@ -12,6 +12,9 @@ reach               transient      decision
 ==================  =============  ==========================================================
 never_sent          yes            retry after backoff while retries remain, then fail
 not_accepted        yes            retry after ``Retry-After`` (capped) or backoff, then fail
+not_accepted (429)  paid request   also past the retries, while the call's deadline allows: kie.ai
+                                   did not accept it, so resending costs nothing (its create window
+                                   reopens within seconds)
 maybe_processed     paid request   **outcome unknown**: never resent (it may have been charged)
 maybe_processed     yes            retry after backoff while retries remain (reads, uploads)
 any                 no             fail at once (a definitive answer: 401, 402, 422, 505 ...)
@@ -195,6 +198,7 @@ def decide(
     policy: RetryPolicy,
     rand: Callable[[], float],
     polling: bool = False,
+    time_left: float | None = None,
 ) -> Decision:
     """What to do after failed attempt number ``attempt`` (0-based); see the table in the module docstring.
 
@@ -207,12 +211,24 @@ def decide(
         polling: the request is a poll inside ``wait``: it costs nothing, so service blips (5xx, 429,
             455, transport failures, timeouts) are ridden out with no retry limit, until the wait's own
             deadline ends them (issue 11 item 17); other failures get the policy's retries.
+        time_left: seconds left before the call's deadline, when the call has one (a createTask under the
+            client's scheduler): a createTask answered 429 was not accepted, so it is resent past the
+            policy's retries as long as the delay ends before the deadline.
     """
     if paid and failure.reach == "maybe_processed":
         return OutcomeUnknown()
     blip = isinstance(failure.error, (ServerError, RateLimitError, MaintenanceError, TransportError))
     if polling and blip:
         return Retry(policy.backoff(min(attempt, 62), failure.retry_after, rand))
-    if not failure.transient or attempt >= policy.max_retries:
+    if not failure.transient:
         return Fail()
-    return Retry(policy.backoff(min(attempt, 62), failure.retry_after, rand))
+    delay = policy.backoff(min(attempt, 62), failure.retry_after, rand)
+    resend_429 = (
+        paid
+        and time_left is not None
+        and failure.reach == "not_accepted"
+        and isinstance(failure.error, RateLimitError)
+    )
+    if attempt >= policy.max_retries and not (resend_429 and time_left is not None and delay < time_left):
+        return Fail()
+    return Retry(delay)

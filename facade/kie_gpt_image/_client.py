@@ -11,7 +11,16 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, assert_never
@@ -34,12 +43,22 @@ from ._errors import (
     ReplyTooLargeError,
     redact,
 )
-from ._flow import Fetch, Flow, Flows, Notify, Send, Sleep
+from ._flow import Fetch, Flow, Flows, Gather, Notify, Send, Sleep, Take
+from ._many import (
+    EditRequest,
+    ItemOutcome,
+    Stopped,
+    as_completed_async,
+    as_completed_threads,
+    check_concurrency,
+    stop_requested,
+)
 from ._models import Task, TaskInfo, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
 from ._progress import UploadProgressCallback, watch
 from ._raw import AsyncRawResponses, RawResponses
 from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+from ._scheduler import RateLimits, Scheduler
 from ._warnings import LoopbackCallbackWarning, warn
 from ._webhooks import DEFAULT_TOLERANCE, Headers, ReplayGuard, check_key, verify_callback
 
@@ -273,6 +292,7 @@ class _BaseClient:
         allow_insecure_http: bool,
         clock: Callable[[], float],
         rand: Callable[[], float],
+        rate_limits: RateLimits | None,
     ) -> None:
         self._key, self._key_source = _resolve_key(api_key)
         self._auth = _BearerAuth(self._key)
@@ -311,6 +331,17 @@ class _BaseClient:
         """Cap on the size of one downloaded result."""
         self.allow_http_callback = allow_http_callback
         """Whether a plain-http ``callback_url`` is accepted (loopback tests)."""
+        if rate_limits is None:
+            rate_limits = RateLimits()
+        elif not isinstance(rate_limits, RateLimits):
+            raise InvalidInputError("rate_limits", "must be a kie_gpt_image.RateLimits")
+        # A shared store compares stamps across processes: the wall clock, unless a clock was injected
+        # (then it must read the same in every process sharing the store, as a benchmark's scaled one
+        # does); in memory the client's own clock, so an injected one moves the budgets too.
+        shared_default = rate_limits.shared and clock is time.monotonic
+        self._scheduler = Scheduler(
+            rate_limits, self._key.reveal(), clock=time.time if shared_default else clock
+        )
         self._flows = Flows(
             retry=retry_policy,
             poll=poll_policy or PollPolicy(),
@@ -318,6 +349,7 @@ class _BaseClient:
             rand=rand,
             upload_path=upload_path,
             mask=self._surface,
+            scheduler=self._scheduler,
         )
 
     @property
@@ -329,6 +361,11 @@ class _BaseClient:
     def poll_policy(self) -> PollPolicy:
         """The polling policy in force."""
         return self._flows.poll
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        """The account limits every call of this client keeps to (``RateLimits``)."""
+        return self._scheduler.limits
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, upload_base_url={self.upload_base_url!r})"
@@ -347,6 +384,7 @@ class _BaseClient:
         wait: bool,
         timeout: float | None,
         on_upload_progress: UploadProgressCallback | None = None,
+        on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task | TaskInfo]:
         # Every check runs here, before the flow yields its first request: the model, its images, the
         # prompt and every option against the model's catalog entry (``_inputs.check_task``).
@@ -361,9 +399,13 @@ class _BaseClient:
         if callback is not None and _api.MODELS[task.model].callback_field is None:
             raise InvalidInputError("callback_url", f"{task.model} takes no callback URL")
         _check_timeout(timeout)
+        if on_submit is not None and not callable(on_submit):
+            raise InvalidInputError("on_submit", "must be callable")
         if callback is not None:
             self._warn_unreachable_callback(callback)
-        return self._flows.edit(task.model, sources, task.input, callback, wait=wait, timeout=timeout)
+        return self._flows.edit(
+            task.model, sources, task.input, callback, wait=wait, timeout=timeout, on_submit=on_submit
+        )
 
     def _warn_unreachable_callback(self, callback_url: str) -> None:
         # kie.ai posts the callback from its own servers: a loopback URL there points at kie.ai itself.
@@ -413,6 +455,14 @@ class _BaseClient:
         if effect.budget is not None:
             seconds = min(seconds, effect.budget)
         return Budget(time.monotonic() + seconds)
+
+    def _concurrency(self, concurrency: int | None) -> int:
+        if concurrency is None:
+            # Enough items in progress to keep the running cap full while the next ones wait to be
+            # created, and no more (each holds a thread in ``Client``).
+            limits = self._scheduler.limits
+            return limits.max_running + limits.creates_per_window
+        return check_concurrency(concurrency)
 
     def _closed_error(self, what: str, *, saving: bool = False) -> ClientClosedError:
         return ClientClosedError(f"the client is closed ({what})" + (_SAVE_HINT if saving else ""))
@@ -565,7 +615,12 @@ class Client(_BaseClient):
         http_client: your own ``httpx.Client`` (it must not carry kie.ai credentials itself: results are
             downloaded through it from other hosts).
         sleep: the sleep function (tests inject one that does not wait).
-        clock: a monotonic clock in seconds.
+        clock: a monotonic clock in seconds (with a shared ``rate_limits`` store, an injected clock must
+            read the same in every process sharing it; the default then stamps with the wall clock).
+        rand: a ``[0, 1)`` source for retry jitter.
+        rate_limits: kie.ai's account limits, kept by every call of this client (``RateLimits``: 20
+            new tasks per 10 s, 100 running, 8 polls per second, in memory by default); name a shared
+            store (``RateLimits.shared_file``/``shared_redis``) to share them with other processes.
 
     Raises:
         MissingApiKeyError: no key given and ``KIE_API_KEY`` unset.
@@ -597,6 +652,7 @@ class Client(_BaseClient):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -616,6 +672,7 @@ class Client(_BaseClient):
             allow_insecure_http=allow_insecure_http,
             clock=clock,
             rand=rand,
+            rate_limits=rate_limits,
         )
         _check_one_of(http_client, transport)
         self._owns_http = http_client is None
@@ -631,25 +688,35 @@ class Client(_BaseClient):
     # --------------------------------------------------------------------------- the driver
 
     def _run(self, flow: Flow[T], on_progress: ProgressCallback | None = None) -> T:
+        stop = stop_requested()  # set when an edit_many/wait_many loop was left early
         try:
             if self._closed:
                 raise self._closed_error("create a new one")
             value: Any = None
             while True:
+                if stop is not None and stop.is_set():
+                    raise Stopped("the edit_many/wait_many loop was left")
                 try:
                     effect = flow.send(value)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
                 value = None
                 if isinstance(effect, Send):
                     value = self._send(effect)
                 elif isinstance(effect, Fetch):
                     value = self._fetch(effect)
                 elif isinstance(effect, Sleep):
-                    self._sleep(effect.seconds)
+                    if stop is not None and self._sleep is time.sleep:
+                        stop.wait(effect.seconds)  # wakes at once when the loop is left
+                    else:
+                        self._sleep(effect.seconds)
                 elif isinstance(effect, Notify):
                     if on_progress is not None:
                         on_progress(effect.info)
+                elif isinstance(effect, Take):
+                    value = self._scheduler.take(effect.ticket)
+                elif isinstance(effect, Gather):
+                    value = self._gather(effect)
                 else:
                     assert_never(effect)
         except KieError as exc:
@@ -657,6 +724,26 @@ class Client(_BaseClient):
             raise
         finally:
             flow.close()
+
+    def _gather(self, effect: Gather) -> list[object]:
+        """Drive the sub-flows on up to ``limit`` threads; each one's value or the error that ended it."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def drive(flow: Flow[object]) -> object:
+            try:
+                return self._run(flow)
+            except Exception as exc:  # handed back in order; the flow raises the first
+                return exc
+
+        with ThreadPoolExecutor(max_workers=min(effect.limit, len(effect.flows))) as pool:
+            futures = [pool.submit(drive, flow) for flow in effect.flows]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:  # interrupted: start no more uploads
+                for future, flow in zip(futures, effect.flows, strict=True):
+                    if future.cancel():
+                        flow.close()
+                raise
 
     def _send(self, effect: Send) -> httpx.Response | Exception:
         budget = self._budget(effect)
@@ -728,6 +815,7 @@ class Client(_BaseClient):
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
         on_upload_progress: UploadProgressCallback | None = None,
+        on_submit: Callable[[], object] | None = None,
     ) -> EditResult | Task:
         """``edit``/``generate`` for a model and options known only at run time (the CLI, the batch):
         checked the same way, at run time only."""
@@ -742,6 +830,7 @@ class Client(_BaseClient):
                 wait=wait,
                 timeout=timeout,
                 on_upload_progress=on_upload_progress,
+                on_submit=on_submit,
             ),
             on_progress,
         )
@@ -893,6 +982,63 @@ class Client(_BaseClient):
         info = self._run(self._flows.wait(_check_task_id(task_id), timeout), on_progress)
         return EditResult.from_info(info, self)
 
+    def edit_many(
+        self,
+        requests: Iterable[EditRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+    ) -> Iterator[ItemOutcome[EditResult]]:
+        """Run many edits; yield each one's ``ItemOutcome`` as soon as it finishes.
+
+        Every edit goes through this client's scheduler (``rate_limits``): together they keep kie.ai's
+        create window, running-task cap and poll budget, and a failure comes back with its item
+        without stopping the others. Leaving the loop early stops the edits in progress (their tasks
+        go on at kie.ai: the log names them).
+
+        Args:
+            requests: ``EditRequest``s, or mappings of ``edit``'s keyword arguments (``images``,
+                ``prompt``, ...); drawn only as threads free up.
+            concurrency: edits in progress at once, one thread each (default: the running-task cap
+                plus one create window, 120).
+
+        Returns:
+            An iterator of ``ItemOutcome`` (``.request``, ``.result`` or ``.error``, ``.task_id``).
+
+        Raises:
+            InvalidInputError: a bad ``concurrency`` (bad requests come back as their item's error).
+        """
+        limit = self._concurrency(concurrency)
+
+        def one(request: EditRequest | Mapping[str, Any]) -> EditResult:
+            edit = EditRequest.of(request)
+            result: EditResult = self.edit(edit.images, edit.prompt, **edit.options)  # never wait=False
+            return result
+
+        return as_completed_threads(one, requests, limit)
+
+    def wait_many(
+        self,
+        task_ids: Iterable[str],
+        *,
+        timeout: float | None = None,
+        concurrency: int | None = None,
+    ) -> Iterator[ItemOutcome[EditResult]]:
+        """Wait for many tasks at once; yield each one's ``ItemOutcome`` as soon as it finishes.
+
+        All the waits share this client's poll budget, polled in the order they fall due.
+
+        Args:
+            task_ids: the tasks (``ItemOutcome.request`` is the id).
+            timeout: each wait's timeout in seconds (default the poll policy's).
+            concurrency: waits in progress at once, one thread each (default 120).
+
+        Raises:
+            InvalidInputError: a bad ``timeout`` or ``concurrency``.
+        """
+        _check_timeout(timeout)
+        limit = self._concurrency(concurrency)
+        return as_completed_threads(lambda task_id: self.wait(task_id, timeout=timeout), task_ids, limit)
+
     def upload(
         self,
         source: _inputs.ImageInput,
@@ -1001,6 +1147,7 @@ class Client(_BaseClient):
         """Close the connection pool (unless you passed your own ``http_client``); calls made after, or
         in flight, raise ``ClientClosedError``."""
         self._closed = True
+        self._scheduler.close()
         if self._owns_http:
             self._http.close()
 
@@ -1050,6 +1197,7 @@ class AsyncClient(_BaseClient):
         sleep: Callable[[float], Awaitable[object]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -1069,6 +1217,7 @@ class AsyncClient(_BaseClient):
             allow_insecure_http=allow_insecure_http,
             clock=clock,
             rand=rand,
+            rate_limits=rate_limits,
         )
         _check_one_of(http_client, transport)
         self._owns_http = http_client is None
@@ -1101,6 +1250,10 @@ class AsyncClient(_BaseClient):
                         outcome = on_progress(effect.info)
                         if inspect.isawaitable(outcome):  # an ``async def`` callback
                             await outcome
+                elif isinstance(effect, Take):
+                    value = await self._take(effect)
+                elif isinstance(effect, Gather):
+                    value = await self._gather(effect)
                 else:
                     assert_never(effect)
         except KieError as exc:
@@ -1110,6 +1263,33 @@ class AsyncClient(_BaseClient):
             # Cancelled (CancelledError, the caller's asyncio.timeout) or failed at any step: the flow
             # cleans up (a .part file, a log line naming a task that goes on) and the client stays usable.
             flow.close()
+
+    async def _take(self, effect: Take) -> float:
+        if not self._scheduler.limits.shared:
+            return self._scheduler.take(effect.ticket)
+        import anyio
+
+        # A shared store answers over a file lock or the network: not on the event loop.
+        return await anyio.to_thread.run_sync(self._scheduler.take, effect.ticket)
+
+    async def _gather(self, effect: Gather) -> list[object]:
+        """Drive the sub-flows as tasks, up to ``limit`` at once; each one's value or its error."""
+        import anyio
+
+        outcomes: list[object] = [None] * len(effect.flows)
+        limiter = anyio.CapacityLimiter(effect.limit)
+
+        async def drive(index: int, flow: Flow[object]) -> None:
+            async with limiter:
+                try:
+                    outcomes[index] = await self._run(flow)
+                except Exception as exc:  # handed back in order; the flow raises the first
+                    outcomes[index] = exc
+
+        async with anyio.create_task_group() as group:
+            for index, flow in enumerate(effect.flows):
+                group.start_soon(drive, index, flow)
+        return outcomes
 
     async def _send(self, effect: Send) -> httpx.Response | Exception:
         budget = self._budget(effect)
@@ -1189,6 +1369,7 @@ class AsyncClient(_BaseClient):
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
         on_upload_progress: UploadProgressCallback | None = None,
+        on_submit: Callable[[], object] | None = None,
     ) -> AsyncEditResult | Task:
         """``edit``/``generate`` for a model and options known only at run time (the batch)."""
         outcome = await self._run(
@@ -1202,6 +1383,7 @@ class AsyncClient(_BaseClient):
                 wait=wait,
                 timeout=timeout,
                 on_upload_progress=on_upload_progress,
+                on_submit=on_submit,
             ),
             on_progress,
         )
@@ -1308,6 +1490,40 @@ class AsyncClient(_BaseClient):
         info = await self._run(self._flows.wait(_check_task_id(task_id), timeout), on_progress)
         return AsyncEditResult.from_info(info, self)
 
+    def edit_many(
+        self,
+        requests: Iterable[EditRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+    ) -> AsyncIterator[ItemOutcome[AsyncEditResult]]:
+        """Run many edits as tasks of the event loop; ``async for`` each one's ``ItemOutcome`` as soon
+        as it finishes (see ``Client.edit_many``). Leaving the loop early cancels the edits in progress."""
+        limit = self._concurrency(concurrency)
+
+        async def one(request: EditRequest | Mapping[str, Any]) -> AsyncEditResult:
+            edit = EditRequest.of(request)
+            result: AsyncEditResult = await self.edit(edit.images, edit.prompt, **edit.options)
+            return result
+
+        return as_completed_async(one, requests, limit)
+
+    def wait_many(
+        self,
+        task_ids: Iterable[str],
+        *,
+        timeout: float | None = None,
+        concurrency: int | None = None,
+    ) -> AsyncIterator[ItemOutcome[AsyncEditResult]]:
+        """Wait for many tasks at once; ``async for`` each one's ``ItemOutcome`` as soon as it finishes
+        (see ``Client.wait_many``)."""
+        _check_timeout(timeout)
+        limit = self._concurrency(concurrency)
+
+        async def one(task_id: str) -> AsyncEditResult:
+            return await self.wait(task_id, timeout=timeout)
+
+        return as_completed_async(one, task_ids, limit)
+
     async def upload(
         self,
         source: _inputs.ImageInput,
@@ -1367,6 +1583,7 @@ class AsyncClient(_BaseClient):
         """Close the connection pool (unless you passed your own ``http_client``); calls made after, or
         in flight, raise ``ClientClosedError``."""
         self._closed = True
+        self._scheduler.close()
         if self._owns_http:
             await self._http.aclose()
 

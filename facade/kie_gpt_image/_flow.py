@@ -7,7 +7,11 @@ A flow yields effects and receives their results:
 - ``Fetch(url, sink, attempt)`` → the driver streams ``url`` (no Authorization) into ``sink`` within the
   download deadline; receives ``None`` or the exception that ended the attempt;
 - ``Sleep(seconds)`` → the driver sleeps (``time.sleep`` or ``asyncio.sleep``, both injectable);
-- ``Notify(info)``   → the driver calls the user's ``on_progress`` callback.
+- ``Notify(info)``   → the driver calls the user's ``on_progress`` callback;
+- ``Take(ticket)``   → the driver asks the client's ``Scheduler`` for a slot of kie.ai's account limits
+  (off the event loop when the store is shared); receives ``0.0`` (taken) or seconds to wait;
+- ``Gather(flows, limit)`` → the driver runs the sub-flows concurrently, at most ``limit`` at once;
+  receives their values (or the exceptions that ended them) in order.
 
 One attempt loop (``Flows.attempts``) serves API calls and result downloads alike: each failed attempt is
 classified and decided on by ``_attempt`` (where the never-pay-twice rule lives). The drivers in
@@ -29,6 +33,7 @@ from ._attempt import Fail, Failure, OutcomeUnknown, Retry, classify, decide
 from ._download import Sink
 from ._errors import (
     KieError,
+    RateLimitError,
     SubmissionOutcomeUnknownError,
     TaskFailedError,
     UnexpectedResponseError,
@@ -37,8 +42,20 @@ from ._errors import (
 from ._inputs import ImageSource, LocalImage
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
+from ._scheduler import Budget, Scheduler, Ticket
 
-__all__ = ["Effect", "Fetch", "Flow", "Flows", "Notify", "Send", "Sleep"]
+__all__ = [
+    "UPLOAD_CONCURRENCY",
+    "Effect",
+    "Fetch",
+    "Flow",
+    "Flows",
+    "Gather",
+    "Notify",
+    "Send",
+    "Sleep",
+    "Take",
+]
 
 logger = logging.getLogger("kie_gpt_image")
 
@@ -46,6 +63,13 @@ T = TypeVar("T")
 
 _LAST_POLL = 0.5
 """Seconds the poll at a wait's deadline may take: a wait ends within its deadline plus this."""
+
+UPLOAD_CONCURRENCY = 16
+"""Inputs of one edit uploaded at once: all of them (an edit takes at most 16, the spec's maxItems), so a
+16-image edit costs one upload's latency; the client's connection pool (``limits``) bounds the
+connections across edits. kie.ai documents no limit on uploads."""
+
+_POLL = "get-task-details"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +105,22 @@ class Notify:
     info: TaskInfo
 
 
-Effect = Send | Fetch | Sleep | Notify
+@dataclass(frozen=True, slots=True)
+class Take:
+    """Ask the client's scheduler for a slot of ``ticket``'s budget (``Scheduler.take``)."""
+
+    ticket: Ticket
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    """Run ``flows`` concurrently, at most ``limit`` at once; send back their values or errors, in order."""
+
+    flows: tuple[Flow[Any], ...]
+    limit: int
+
+
+Effect = Send | Fetch | Sleep | Notify | Take | Gather
 Flow = Generator[Effect, Any, T]
 
 
@@ -96,6 +135,41 @@ class Flows:
     upload_path: str
     mask: Callable[[BaseException], None] = lambda error: None
     """Masks the client's key in an error before anything (a log line, ``on_progress``) shows it."""
+    scheduler: Scheduler | None = None
+    """Keeps createTask and recordInfo within kie.ai's account limits (``None``: no limits kept)."""
+
+    # ------------------------------------------------------------------------------- account limits
+
+    def _acquire(self, budget: Budget, until: float | None) -> Flow[Ticket | None]:
+        """Wait for a slot of ``budget``; the granted ticket, or ``None`` if ``until`` passed first.
+        Requests queue in the order they fell due (now); a lone request is granted at once."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return None
+        ticket = scheduler.ticket(budget, self.clock())
+        granted = False
+        try:
+            while True:
+                wait = yield Take(ticket)
+                if wait <= 0:
+                    granted = True
+                    return ticket
+                left = None if until is None else until - self.clock()
+                if left is not None and left <= 0:
+                    return None
+                yield Sleep(wait if left is None else min(wait, left))
+        finally:
+            if not granted:  # gave up, failed or cancelled: leave the queue
+                scheduler.release(ticket)
+
+    @staticmethod
+    def _no_slot(operation: str, what: str) -> Failure:
+        error = RateLimitError(
+            f"{what} did not reopen before the call's deadline; nothing was sent",
+            code=429,
+            operation=operation,
+        )
+        return Failure(error, "never_sent", transient=False)
 
     # ------------------------------------------------------------------------------- the attempt loop
 
@@ -106,14 +180,19 @@ class Flows:
         *,
         paid: bool = False,
         summary: Callable[[], str] = str,
+        until: float | None = None,
     ) -> Flow[T]:
-        """Run attempts (``once(n)``) until one succeeds or ``_attempt.decide`` says stop."""
+        """Run attempts (``once(n)``) until one succeeds or ``_attempt.decide`` says stop; ``until`` (on
+        ``clock``) is the call's deadline, which ends the resending of a createTask answered 429."""
         attempt = 0
         while True:
             outcome = yield from once(attempt)
             if not isinstance(outcome, Failure):
                 return outcome
-            decision = decide(attempt, outcome, paid=paid, policy=self.retry, rand=self.rand)
+            time_left = None if until is None else until - self.clock()
+            decision = decide(
+                attempt, outcome, paid=paid, policy=self.retry, rand=self.rand, time_left=time_left
+            )
             if isinstance(decision, OutcomeUnknown):
                 raise SubmissionOutcomeUnknownError(
                     outcome.error, request_summary=summary(), task_id=outcome.task_id
@@ -136,7 +215,15 @@ class Flows:
         parse: Callable[[httpx.Response], T],
         attempt: int,
         budget: float | None = None,
+        until: float | None = None,
+        before_send: Callable[[], object] | None = None,
     ) -> Flow[T | Failure]:
+        if self.scheduler is not None and (request.paid or request.operation == _POLL):
+            gate: Budget = "create" if request.paid else "poll"
+            if (yield from self._acquire(gate, until)) is None:
+                return self._no_slot(request.operation, f"the account's {gate} budget")
+        if before_send is not None:
+            before_send()
         try:
             outcome = yield Send(request, attempt, budget)
         except GeneratorExit:
@@ -159,16 +246,26 @@ class Flows:
         self.mask(failure.error)
         return failure
 
-    def call(self, build: Callable[[], _api.RequestSpec], parse: Callable[[httpx.Response], T]) -> Flow[T]:
-        """Send a request built fresh per attempt, retried as ``_attempt.decide`` allows; return the parse."""
+    def call(
+        self,
+        build: Callable[[], _api.RequestSpec],
+        parse: Callable[[httpx.Response], T],
+        *,
+        until: float | None = None,
+        before_send: Callable[[], object] | None = None,
+    ) -> Flow[T]:
+        """Send a request built fresh per attempt, retried as ``_attempt.decide`` allows (no retry, nor
+        wait for an account-limit slot, past ``until``); return the parse. ``before_send`` is called
+        right before each attempt goes out, once its slot is granted."""
         first = build()
 
         def once(attempt: int) -> Flow[T | Failure]:
-            return self._send_once(first if attempt == 0 else build(), parse, attempt)
+            request = first if attempt == 0 else build()
+            return self._send_once(request, parse, attempt, until=until, before_send=before_send)
 
         return (
             yield from self.attempts(
-                first.operation, once, paid=first.paid, summary=lambda: _api.describe(first)
+                first.operation, once, paid=first.paid, summary=lambda: _api.describe(first), until=until
             )
         )
 
@@ -189,23 +286,72 @@ class Flows:
     def get_task(self, task_id: str) -> Flow[TaskInfo]:
         """recordInfo for ``task_id``."""
         try:
-            return (
-                yield from self.call(
-                    lambda: _api.get_task_request(task_id), lambda r: _api.parse_task_info(r, task_id)
-                )
+            info = yield from self.call(
+                lambda: _api.get_task_request(task_id), lambda r: _api.parse_task_info(r, task_id)
             )
+            self._seen(info)
+            return info
         except KieError as exc:
             exc.task_id = exc.task_id or task_id
             raise
 
-    def create_task(self, model: str, input: Mapping[str, Any], callback_url: str | None) -> Flow[Task]:
+    def _seen(self, info: TaskInfo) -> None:
+        if self.scheduler is not None and info.state in (TaskState.SUCCESS, TaskState.FAIL):
+            self.scheduler.task_finished(info.task_id)
+
+    def create_task(
+        self,
+        model: str,
+        input: Mapping[str, Any],
+        callback_url: str | None,
+        *,
+        timeout: float | None = None,
+        on_submit: Callable[[], object] | None = None,
+    ) -> Flow[Task]:
         """createTask of ``model`` with its whole ``input``: paid, so never resent once it may have been
-        processed (``_attempt``)."""
-        task = yield from self.call(
-            lambda: _api.create_task_request(model, input, callback_url),
-            lambda response: _api.parse_created_task(response, _api.MODELS[model].operation_id),
+        processed (``_attempt``). Under the scheduler it first waits for room under the running-task cap
+        and a slot of the create window, and a 429 is resent when the window reopens; all until
+        ``timeout`` (default the poll policy's). ``on_submit`` is called once, right before the first
+        createTask goes out (a journal's mark)."""
+        build = lambda: _api.create_task_request(model, input, callback_url)  # noqa: E731 - per attempt
+        parse = lambda response: _api.parse_created_task(  # noqa: E731
+            response, _api.MODELS[model].operation_id
         )
+        submitted = False
+
+        def before_send() -> None:
+            nonlocal submitted
+            if not submitted and on_submit is not None:
+                on_submit()
+            submitted = True
+
+        if self.scheduler is None:
+            task = yield from self.call(build, parse, before_send=before_send)
+        else:
+            task = yield from self._create_within_limits(build, parse, self.scheduler, timeout, before_send)
         logger.info("created task %s", task.task_id)
+        return task
+
+    def _create_within_limits(
+        self,
+        build: Callable[[], _api.RequestSpec],
+        parse: Callable[[httpx.Response], Task],
+        scheduler: Scheduler,
+        timeout: float | None,
+        before_send: Callable[[], object],
+    ) -> Flow[Task]:
+        until = self.clock() + (self.poll.timeout if timeout is None else timeout)
+        running = yield from self._acquire("running", until)
+        if running is None:
+            raise self._no_slot(build().operation, "the account's running-task cap").error
+        try:
+            task = yield from self.call(build, parse, until=until, before_send=before_send)
+        except KieError as exc:
+            # The entry stays (until it expires) when a task may exist: it may be running at kie.ai.
+            if not isinstance(exc, SubmissionOutcomeUnknownError) and exc.task_id is None:
+                scheduler.release(running)
+            raise
+        scheduler.task_started(running, task.task_id)
         return task
 
     def credits(self) -> Flow[float]:
@@ -269,6 +415,7 @@ class Flows:
                 lambda r: _api.parse_task_info(r, task_id),
                 failed,
                 budget=max(left, _LAST_POLL),
+                until=start + limit + _LAST_POLL,
             )
             elapsed = self.clock() - start
             if isinstance(outcome, Failure):
@@ -291,6 +438,7 @@ class Flows:
                     logger.debug("task %s is %s", task_id, info.raw_state)
                     yield Notify(info)
                 last = info
+                self._seen(info)
                 if info.state is TaskState.SUCCESS:
                     if not info.result_urls:
                         raise UnexpectedResponseError(
@@ -312,6 +460,22 @@ class Flows:
                 raise error
             yield Sleep(min(delay, limit - elapsed))
 
+    def upload_inputs(self, images: list[ImageSource]) -> Flow[list[str]]:
+        """The URLs createTask takes: URLs pass through; local images are uploaded, several at once
+        (``UPLOAD_CONCURRENCY``) when there are several; the first failure is raised."""
+        local = [source for source in images if not isinstance(source, str)]
+        uploaded: list[Any]
+        if len(local) == 1:  # one upload: no concurrency to arrange
+            uploaded = [(yield from self.upload_local(local[0], method="stream", file_name=None))]
+        elif local:
+            flows = tuple(self.upload_local(source, method="stream", file_name=None) for source in local)
+            uploaded = yield Gather(flows, UPLOAD_CONCURRENCY)
+            for outcome in uploaded:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        urls = iter(uploaded if local else [])
+        return [source if isinstance(source, str) else next(urls).url for source in images]
+
     def edit(
         self,
         model: str,
@@ -321,20 +485,15 @@ class Flows:
         *,
         wait: bool,
         timeout: float | None,
+        on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task | TaskInfo]:
         """Upload local ``images`` (into ``model``'s image field; none for a text-to-image model), create
         the task with the rest of its ``input``, and (if ``wait``) wait for its result."""
-        input_urls: list[str] = []
-        for source in images:
-            if isinstance(source, str):
-                input_urls.append(source)
-            else:
-                uploaded = yield from self.upload_local(source, method="stream", file_name=None)
-                input_urls.append(uploaded.url)
+        input_urls = yield from self.upload_inputs(images)
         image_field = _api.MODELS[model].image_field
         if image_field is not None:
             input = {image_field: input_urls, **input}
-        task = yield from self.create_task(model, input, callback_url)
+        task = yield from self.create_task(model, input, callback_url, timeout=timeout, on_submit=on_submit)
         if not wait:
             return task
         try:

@@ -6,17 +6,19 @@ recordInfo polls per second, and answers excess requests with code 429 without q
 (https://docs.kie.ai/, "Rate limits"; README "Many tasks at once"). A client therefore asks its
 ``Scheduler`` before each createTask and each poll:
 
-- ``take(ticket)`` answers ``0.0`` when the request may go now (its slot is taken), or how many seconds to
-  wait before asking again. The flow sleeps through its own ``Sleep`` effect, so the sync and the async
-  client share this logic and tests run on a fake clock;
-- the rate budgets live in pyrate-limiter buckets: in memory by default, in a SQLite file to share them
-  between processes on one machine (file-locked), or in Redis to share them between machines;
-- the running-task cap is counted in this process only: a task counts from its createTask reply until a
-  read of this client sees it finished (or ``running_expiry`` passes), since nothing in kie.ai's API
-  tells another process that a task ended.
-
-Waiters are spread out in the order their requests fall due, so when many ``wait`` calls share one poll
-budget, the poll that fell due first goes first.
+- ``ticket(budget, due)`` queues a request; ``take(ticket)`` answers ``0.0`` when the request may go now
+  (its slot is taken), or how many seconds to wait before asking again. The flow sleeps through its own
+  ``Sleep`` effect, so the sync and the async client share this logic and tests run on a fake clock;
+- waiters of one client are served strictly in the order their requests fell due: a request never takes
+  a slot while one that fell due before it is still waiting, and waiters behind are told to come back
+  one slot interval per waiter ahead, so they do not all ask at once;
+- the rate budgets (``create``, ``poll``) live in pyrate-limiter buckets: in memory by default, in a
+  SQLite file to share them between processes on one machine (file-locked), or in Redis to share them
+  between machines;
+- the ``running`` budget holds one entry per task from before its createTask until a read sees it
+  finished (or ``running_expiry`` passes: nothing in kie.ai's API tells us when a task nobody watches
+  ends). It lives in the same store, so processes sharing a store share the cap too: an entry is added
+  only while fewer than ``max_running`` are held, atomically (a SQLite write transaction, a Redis script).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import hashlib
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._errors import InvalidInputError
 
@@ -37,10 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Budget", "RateLimits", "Scheduler", "Ticket"]
 
-Budget = Literal["create", "poll"]
+Budget = Literal["create", "poll", "running"]
 
 _STORES = ("memory", "sqlite:///", "redis://", "rediss://")
 _LEAK_EVERY = 256  # puts between two purges of expired entries (pyrate-limiter buckets keep them)
+_RUNNING_RECHECK = 0.25  # seconds between two looks at a full running cap (a read may free a slot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,9 @@ class RateLimits:
     ``store`` is ``"memory"`` (this client only), ``"sqlite:///path/to/file.db"`` (every process on this
     machine using the same file shares the budgets) or ``"redis://host:6379/0"`` (every machine using the
     same Redis shares them; install the ``redis`` extra).
+
+    Raises:
+        InvalidInputError: a limit that is not a positive number, or an unknown store.
     """
 
     creates_per_window: int = 20
@@ -58,14 +65,15 @@ class RateLimits:
     create_window: float = 10.0
     """The create window in seconds."""
     max_running: int = 100
-    """Tasks running at once, counted from creation until this client sees them finish (kie.ai: ~100)."""
+    """Tasks running at once, counted from creation until a read sees them finish (kie.ai: ~100)."""
     polls_per_second: int = 8
     """recordInfo reads per second across every ``wait`` (kie.ai: about 10)."""
     store: str = "memory"
-    """Where the rate budgets live: ``memory``, ``sqlite:///FILE`` or ``redis://HOST:PORT/DB``."""
+    """Where the budgets live: ``memory``, ``sqlite:///FILE`` or ``redis://HOST:PORT/DB``."""
     margin: float = 0.25
-    """Seconds added to each window: a request is counted when sent and may reach kie.ai a little after
-    the one it follows, so an exact window could still meet a 429."""
+    """Seconds added to each window: a request is counted when its slot is granted and may reach kie.ai a
+    little after the one it follows (a busy event loop, the network), so an exact window could still
+    meet a 429."""
     running_expiry: float = 900.0
     """A created task stops counting as running after this many seconds even if no read saw it finish
     (kie.ai's documented advice: stop waiting after 10-15 minutes)."""
@@ -79,23 +87,40 @@ class RateLimits:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise InvalidInputError(name, "must be a finite number of seconds")
-        if self.create_window <= 0 or self.running_expiry <= 0 or self.margin < 0:
-            raise InvalidInputError("create_window", "windows must be positive and the margin not negative")
+        if self.create_window <= 0 or self.running_expiry <= 0:
+            raise InvalidInputError("create_window", "windows must be positive")
+        if self.margin < 0:
+            raise InvalidInputError("margin", "must not be negative")
         if not isinstance(self.store, str) or not self.store.startswith(_STORES):
             raise InvalidInputError("store", "must be 'memory', 'sqlite:///FILE' or 'redis://HOST:PORT/DB'")
 
     @classmethod
-    def shared_file(cls, path: str, **limits: int | float) -> RateLimits:
-        """Budgets shared by every process on this machine that names the same SQLite file."""
-        return cls(store=f"sqlite:///{path}", **limits)  # type: ignore[arg-type]
+    def shared_file(cls, path: str, **limits: Any) -> RateLimits:
+        """Budgets shared by every process on this machine that names the same SQLite file.
+
+        Args:
+            path: the SQLite file (created if missing).
+            limits: other fields of ``RateLimits``.
+        """
+        return cls(store=f"sqlite:///{path}", **limits)
 
     @classmethod
-    def shared_redis(cls, url: str = "redis://127.0.0.1:6379/0", **limits: int | float) -> RateLimits:
-        """Budgets shared by every machine that uses the same Redis server."""
-        return cls(store=url, **limits)  # type: ignore[arg-type]
+    def shared_redis(cls, url: str = "redis://127.0.0.1:6379/0", **limits: Any) -> RateLimits:
+        """Budgets shared by every machine that uses the same Redis server.
+
+        Args:
+            url: the Redis server (``redis://`` or ``rediss://``).
+            limits: other fields of ``RateLimits``.
+        """
+        return cls(store=url, **limits)
+
+    @property
+    def shared(self) -> bool:
+        """Whether the budgets live outside this process (their calls do I/O)."""
+        return self.store != "memory"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Ticket:
     """One request waiting for a slot of ``budget``; ``due`` orders waiters (earliest first)."""
 
@@ -103,37 +128,33 @@ class Ticket:
     due: float
     seq: int
     granted: bool = field(default=False)
+    key: str = ""
+    """The running-cap entry this ticket holds (``running`` tickets, once granted)."""
 
 
 class Scheduler:
     """Hands out slots of the three budgets to the requests of one client (thread-safe)."""
 
-    def __init__(
-        self,
-        limits: RateLimits,
-        account: str,
-        *,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, limits: RateLimits, account: str, *, clock: Callable[[], float] = time.time) -> None:
         """Args:
         limits: the limits and their store.
         account: identifies the account's budgets in a shared store; hashed, never stored as given.
-        clock: wall-clock seconds stamping requests (shared stores compare stamps across processes).
-        monotonic: the clock of the running-task cap.
+        clock: seconds stamping requests: a shared store compares stamps across processes, so it needs
+            the wall clock; an in-memory one may use any clock (a client's, so fake clocks move it).
         """
         self.limits = limits
         self._prefix = "kie-gpt-image:" + hashlib.sha256(account.encode("utf-8", "replace")).hexdigest()[:16]
         self._clock = clock
-        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._seq = count()
-        self._waiting: dict[Budget, list[Ticket]] = {"create": [], "poll": []}
+        self._waiting: dict[Budget, list[Ticket]] = {"create": [], "poll": [], "running": []}
         self._buckets: dict[Budget, AbstractBucket] = {}
-        self._running: dict[str, float] = {}
+        self._running_store: _Running | None = None
+        self._keys: dict[str, str] = {}  # task id -> its running entry
+        self._free_at: dict[Budget, float] = {}  # when the store last said a slot frees up
         self._puts = 0
 
-    # ------------------------------------------------------------------ rate budgets
+    # ------------------------------------------------------------------ the queue
 
     def ticket(self, budget: Budget, due: float) -> Ticket:
         """A place in the queue of ``budget`` for a request that fell due at ``due`` (any clock, as long
@@ -145,32 +166,31 @@ class Scheduler:
 
     def take(self, ticket: Ticket) -> float:
         """Take a slot for ``ticket``: ``0.0`` when taken, else seconds to wait before asking again."""
-        from pyrate_limiter import RateItem
-
         with self._lock:
             if ticket.granted:
                 return 0.0
-            bucket = self._bucket(ticket.budget)
-            now_ms = int(self._clock() * 1000)
-            name = f"{self._prefix}:{ticket.budget}"
-            item = RateItem(name, now_ms)
-            self._puts += 1
-            if self._puts % _LEAK_EVERY == 0:
-                bucket.leak(now_ms)
-            if bucket.put(item):
+            # Strict order: while a request that fell due earlier waits, this one does not take a slot.
+            ahead = sum(1 for t in self._waiting[ticket.budget] if (t.due, t.seq) < (ticket.due, ticket.seq))
+            now = self._clock()
+            if ahead:
+                free_in = max(self._free_at.get(ticket.budget, now) - now, 0.0)
+                return free_in + ahead * self._interval(ticket.budget)
+            wait = self._take_running(ticket) if ticket.budget == "running" else self._take_rate(ticket)
+            if wait == 0.0:
                 ticket.granted = True
                 self._forget(ticket)
-                return 0.0
-            waited = bucket.waiting(item)
-            wait_ms = waited if isinstance(waited, int) and waited > 0 else 1
-            # Spread the waiters out by the order they fell due: the one due first asks first.
-            ahead = sum(1 for t in self._waiting[ticket.budget] if (t.due, t.seq) < (ticket.due, ticket.seq))
-            return wait_ms / 1000 + ahead * self._interval(ticket.budget)
+            else:
+                self._free_at[ticket.budget] = now + wait
+            return wait
 
     def release(self, ticket: Ticket) -> None:
-        """The request gave up waiting (deadline, cancel): leave the queue."""
+        """The request gave up waiting (deadline, cancel), or a ``running`` ticket's createTask surely
+        created nothing: leave the queue and free what it held."""
         with self._lock:
             self._forget(ticket)
+            if ticket.key:
+                self._running().remove(ticket.key)
+                ticket.key = ""
 
     def _forget(self, ticket: Ticket) -> None:
         queue = self._waiting[ticket.budget]
@@ -181,7 +201,25 @@ class Scheduler:
         limits = self.limits
         if budget == "create":
             return (limits.create_window + limits.margin) / limits.creates_per_window
-        return (1.0 + limits.margin) / limits.polls_per_second
+        if budget == "poll":
+            return (1.0 + limits.margin) / limits.polls_per_second
+        return _RUNNING_RECHECK
+
+    # ------------------------------------------------------------------ rate budgets
+
+    def _take_rate(self, ticket: Ticket) -> float:
+        from pyrate_limiter import RateItem
+
+        bucket = self._bucket(ticket.budget)
+        now_ms = int(self._clock() * 1000)
+        item = RateItem(f"{self._prefix}:{ticket.budget}", now_ms)
+        self._puts += 1
+        if self._puts % _LEAK_EVERY == 0:
+            bucket.leak(now_ms)
+        if bucket.put(item):
+            return 0.0
+        waited = bucket.waiting(item)
+        return (waited if isinstance(waited, int) and waited > 0 else 1) / 1000
 
     def _bucket(self, budget: Budget) -> AbstractBucket:
         bucket = self._buckets.get(budget)
@@ -191,36 +229,37 @@ class Scheduler:
 
     # ------------------------------------------------------------------ running tasks
 
+    def _running(self) -> _Running:
+        if self._running_store is None:
+            self._running_store = _open_running(self.limits, self._prefix)
+        return self._running_store
+
+    def _take_running(self, ticket: Ticket) -> float:
+        key = uuid.uuid4().hex
+        now = self._clock()
+        if self._running().add(key, now, self.limits.max_running, now - self.limits.running_expiry):
+            ticket.key = key
+            return 0.0
+        return _RUNNING_RECHECK
+
     def running(self) -> int:
-        """Tasks this client created and has not yet seen finish (expired entries dropped)."""
+        """Tasks counted as running in the store (expired entries dropped)."""
         with self._lock:
-            self._expire()
-            return len(self._running)
+            return self._running().count(self._clock() - self.limits.running_expiry)
 
-    def running_wait(self) -> float:
-        """``0.0`` when one more task may be created under the running cap, else seconds to wait."""
+    def task_started(self, ticket: Ticket, task_id: str) -> None:
+        """createTask answered with ``task_id`` for the granted ``running`` ticket: its entry now stands
+        for that task until ``task_finished``."""
         with self._lock:
-            self._expire()
-            if len(self._running) < self.limits.max_running:
-                return 0.0
-            oldest = min(self._running.values())
-            # Ask again soon: a read of another task may see it finish before the oldest expires.
-            return max(0.05, min(1.0, oldest + self.limits.running_expiry - self._monotonic()))
-
-    def task_started(self, task_id: str) -> None:
-        """createTask answered with ``task_id``: it counts as running."""
-        with self._lock:
-            self._running[task_id] = self._monotonic()
+            if ticket.key:
+                self._keys[task_id] = ticket.key
 
     def task_finished(self, task_id: str) -> None:
-        """A read saw ``task_id`` succeed or fail (or it will never be watched again)."""
+        """A read saw ``task_id`` succeed or fail: it no longer counts as running."""
         with self._lock:
-            self._running.pop(task_id, None)
-
-    def _expire(self) -> None:
-        horizon = self._monotonic() - self.limits.running_expiry
-        for task_id in [t for t, started in self._running.items() if started < horizon]:
-            del self._running[task_id]
+            key = self._keys.pop(task_id, None)
+            if key is not None:
+                self._running().remove(key)
 
     def close(self) -> None:
         """Close the store's connections."""
@@ -228,6 +267,133 @@ class Scheduler:
             for bucket in self._buckets.values():
                 bucket.close()
             self._buckets.clear()
+            if self._running_store is not None:
+                self._running_store.close()
+                self._running_store = None
+
+
+class _Running(Protocol):
+    """The running-task entries of one account, in a store."""
+
+    def add(self, key: str, now: float, cap: int, horizon: float) -> bool: ...
+    def remove(self, key: str) -> None: ...
+    def count(self, horizon: float) -> int: ...
+    def close(self) -> None: ...
+
+
+class _MemoryRunning:
+    def __init__(self) -> None:
+        self._entries: dict[str, float] = {}
+
+    def _expire(self, horizon: float) -> None:
+        for key in [k for k, started in self._entries.items() if started < horizon]:
+            del self._entries[key]
+
+    def add(self, key: str, now: float, cap: int, horizon: float) -> bool:
+        self._expire(horizon)
+        if len(self._entries) >= cap:
+            return False
+        self._entries[key] = now
+        return True
+
+    def remove(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def count(self, horizon: float) -> int:
+        self._expire(horizon)
+        return len(self._entries)
+
+    def close(self) -> None:
+        self._entries.clear()
+
+
+class _SQLiteRunning:
+    """Entries in a table of the shared SQLite file; ``BEGIN IMMEDIATE`` takes SQLite's write lock, so
+    expire-count-insert is one atomic step across processes (https://www.sqlite.org/lang_transaction.html)."""
+
+    def __init__(self, path: str, table: str) -> None:
+        import sqlite3
+
+        self._table = table
+        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, started REAL)")
+
+    def add(self, key: str, now: float, cap: int, horizon: float) -> bool:
+        conn, table = self._conn, self._table
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"DELETE FROM {table} WHERE started < ?", (horizon,))  # noqa: S608 - our table name
+            (held,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
+            if held >= cap:
+                return False
+            conn.execute(f"INSERT INTO {table} VALUES (?, ?)", (key, now))  # noqa: S608
+            return True
+        finally:
+            conn.execute("COMMIT")
+
+    def remove(self, key: str) -> None:
+        self._conn.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,))  # noqa: S608
+
+    def count(self, horizon: float) -> int:
+        query = f"SELECT COUNT(*) FROM {self._table} WHERE started >= ?"  # noqa: S608
+        (held,) = self._conn.execute(query, (horizon,)).fetchone()
+        return int(held)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# Expire, count and add in one step: Redis runs a script atomically (https://redis.io/docs/latest/
+# develop/programmability/eval-intro/).
+_REDIS_ADD = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+return 1
+"""
+
+
+class _RedisRunning:
+    """Entries in a sorted set (score: when the entry was added)."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._redis = client
+        self._name = name
+        self._add = client.register_script(_REDIS_ADD)
+
+    def add(self, key: str, now: float, cap: int, horizon: float) -> bool:
+        return bool(self._add(keys=[self._name], args=[horizon, cap, now, key]))
+
+    def remove(self, key: str) -> None:
+        self._redis.zrem(self._name, key)
+
+    def count(self, horizon: float) -> int:
+        return int(self._redis.zcount(self._name, horizon, "+inf"))
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def _sqlite_path(store: str) -> str:
+    return store.removeprefix("sqlite:///")  # sqlite:///rel.db or sqlite:////abs/path.db
+
+
+def _redis(store: str) -> Any:
+    try:
+        from redis import Redis
+    except ImportError as exc:
+        raise InvalidInputError(
+            "store", "a redis:// store needs the redis package: pip install 'kie-gpt-image[redis]'"
+        ) from exc
+    return Redis.from_url(store)
+
+
+def _open_running(limits: RateLimits, prefix: str) -> _Running:
+    if limits.store == "memory":
+        return _MemoryRunning()
+    if limits.store.startswith("sqlite:///"):
+        return _SQLiteRunning(_sqlite_path(limits.store), _table(prefix, "running"))
+    return _RedisRunning(_redis(limits.store), f"{prefix}:running")
 
 
 def _open_bucket(limits: RateLimits, budget: Budget, prefix: str) -> AbstractBucket:
@@ -244,21 +410,14 @@ def _open_bucket(limits: RateLimits, budget: Budget, prefix: str) -> AbstractBuc
     if store.startswith("sqlite:///"):
         from pyrate_limiter import SQLiteBucket
 
-        path = store.removeprefix("sqlite:///")  # sqlite:///rel.db or sqlite:////abs/path.db
         # The file lock makes count-then-insert atomic across processes (pyrate-limiter's SQLiteBucket).
         return SQLiteBucket.init_from_file(
-            [rate], table=_table(prefix, budget), db_path=path, use_file_lock=True
+            [rate], table=_table(prefix, budget), db_path=_sqlite_path(store), use_file_lock=True
         )
-    try:
-        from redis import Redis
-    except ImportError as exc:
-        raise InvalidInputError(
-            "store", "a redis:// store needs the redis package: pip install 'kie-gpt-image[redis]'"
-        ) from exc
     from pyrate_limiter import RedisBucket
 
     # A sync Redis client makes init return the bucket itself (an async one would return a coroutine).
-    bucket: AbstractBucket = RedisBucket.init([rate], Redis.from_url(store), f"{prefix}:{budget}")
+    bucket: AbstractBucket = RedisBucket.init([rate], _redis(store), f"{prefix}:{budget}")
     return bucket
 
 

@@ -64,7 +64,17 @@ def test_200_items_each_created_exactly_once(
     run: Run, image: Path, tmp_path: Path, emulator: Emulator
 ) -> None:
     manifest = write_manifest(tmp_path, _items(200))
-    result = run("batch", str(manifest), "--no-download", "--concurrency", "32", "--rate-limit", "100000")
+    result = run(
+        "batch",
+        str(manifest),
+        "--no-download",
+        "--concurrency",
+        "32",
+        "--rate-limit",
+        "100000",
+        "--poll-rate",
+        "100000",
+    )
     assert result.code == 0, result.err
     assert "batch: 200 done" in result.err
     assert emulator.call_count(CREATE) == 200
@@ -90,7 +100,17 @@ def test_interrupted_run_resumes_without_creating_any_task_twice(
             if len(journaled) == 50:
                 signal.raise_signal(signal.SIGINT)  # exactly what Ctrl-C does
 
-    args = ("batch", str(manifest), "--no-download", "--concurrency", "16", "--rate-limit", "100000")
+    args = (
+        "batch",
+        str(manifest),
+        "--no-download",
+        "--concurrency",
+        "16",
+        "--rate-limit",
+        "100000",
+        "--poll-rate",
+        "100000",
+    )
     # Replies take time, as on a network: Ctrl-C lands while createTask calls are in flight.
     first = run(*args, on_batch_event=ctrl_c_after_50_task_ids, async_transport=SlowReplies(emulator))
     assert first.code == ExitCode.INTERRUPTED

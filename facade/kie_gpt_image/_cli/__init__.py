@@ -283,17 +283,42 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     batch.add_argument("manifest", metavar="MANIFEST")
     batch.add_argument("--journal", metavar="PATH", help="journal file (default: MANIFEST.journal.sqlite)")
     batch.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="items in progress at once (8)"
+        "--concurrency", type=int, default=120, metavar="N", help="items in progress at once (120)"
     )
-    batch.add_argument(
+    limits = batch.add_argument_group(
+        "account limits",
+        "kie.ai's limits, kept by every createTask and poll of the run; --rate-store shares them with "
+        "other runs and programs using the same store (kie-gpt-image's RateLimits)",
+    )
+    limits.add_argument(
         "--rate-limit", type=int, default=20, metavar="N", help="at most N new tasks per window (kie.ai: 20)"
     )
-    batch.add_argument(
+    limits.add_argument(
         "--rate-window",
         type=float,
         default=10.0,
         metavar="S",
         help="rate-limit window in seconds (kie.ai: 10)",
+    )
+    limits.add_argument(
+        "--max-running", type=int, default=100, metavar="N", help="at most N tasks running (kie.ai: ~100)"
+    )
+    limits.add_argument(
+        "--poll-rate", type=int, default=8, metavar="N", help="at most N status polls per second (kie.ai: 10)"
+    )
+    limits.add_argument(
+        "--rate-margin",
+        type=float,
+        default=0.25,
+        metavar="S",
+        help="seconds added to each window for the time a request takes to reach kie.ai (0.25)",
+    )
+    limits.add_argument(
+        "--rate-store",
+        default="memory",
+        metavar="STORE",
+        help="where the limits' state lives: memory (this run), sqlite:///FILE (processes on this "
+        "machine) or redis://HOST:PORT/DB (machines sharing a Redis)",
     )
     batch.add_argument(
         "--resubmit-unknown",

@@ -1,10 +1,13 @@
 """The resumable batch runner: many edits on one ``AsyncClient``, journaled so that no task is paid twice.
 
-Each item goes upload → (rate gate) → "submitting" → createTask → "submitted" + task id → wait →
-download → "done", with the journal committed at every arrow; the moves are ``_states``' transition
-table, which the journal enforces, and what went wrong is journaled as its exit code (``_exitcodes``).
-Concurrency is bounded by a fixed number of workers, which also bounds how many of our tasks run at
-kie.ai at once (reference §6: about 100 concurrent tasks).
+Each item goes upload → (a slot of the account's limits) → "submitting" → createTask → "submitted" +
+task id → wait → download → "done", with the journal committed at every arrow; the moves are
+``_states``' transition table, which the journal enforces, and what went wrong is journaled as its exit
+code (``_exitcodes``). Items run through ``_many.as_completed_async`` (the engine of
+``AsyncClient.edit_many``), at most ``concurrency`` at once; the client's scheduler keeps kie.ai's three
+limits (20 new tasks per 10 s, 100 running, 8 polls per second by default; ``--rate-store`` shares them
+with other processes), and "submitting" is committed only once createTask's slot is granted, right
+before it is sent.
 """
 
 from __future__ import annotations
@@ -13,18 +16,18 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._client import AsyncClient
 from .._errors import KieError, SubmissionOutcomeUnknownError, TaskFailedError
 from .._inputs import is_url_like
+from .._many import as_completed_async
 from .._models import TaskInfo
 from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of, worst
 from ._journal import Entry, Journal
 from ._manifest import ManifestError, ManifestItem
-from ._ratelimit import RateGate
 from ._states import FINISHED, ItemState
 
 __all__ = ["BatchEvent", "BatchOptions", "BatchReport", "BatchRunner", "ItemReport", "check_against_journal"]
@@ -38,8 +41,9 @@ UPLOAD_REUSE_SECONDS = 12 * 3600
 class BatchOptions:
     """How a batch runs."""
 
-    concurrency: int = 8
-    """Items in progress at once (each holds at most one task at kie.ai)."""
+    concurrency: int = 120
+    """Items in progress at once (each holds at most one task at kie.ai; the client's running cap, 100
+    by default, bounds the tasks running, and the rest wait their turn with their inputs uploaded)."""
     resubmit_unknown: bool = False
     """Submit again the items whose earlier submission has an unknown outcome (may pay twice)."""
     download: bool = True
@@ -124,7 +128,6 @@ class BatchRunner:
             provably not accepted).
         journal: the open journal.
         items: the validated manifest items (already checked with ``check_against_journal``).
-        gate: the createTask rate gate.
         options: concurrency, resubmission, downloads, timeout.
         on_event: called on every state change (progress display, tests).
         wall_clock: Unix time, for the age of journaled uploads.
@@ -135,7 +138,6 @@ class BatchRunner:
         client: AsyncClient,
         journal: Journal,
         items: list[ManifestItem],
-        gate: RateGate,
         options: BatchOptions,
         *,
         on_event: Callable[[BatchEvent], None] | None = None,
@@ -144,7 +146,6 @@ class BatchRunner:
         self.client = client
         self.journal = journal
         self.items = items
-        self.gate = gate
         self.options = options
         self._on_event = on_event
         self._wall_clock = wall_clock
@@ -199,29 +200,17 @@ class BatchRunner:
             else:
                 to_submit.append(item)
         # Tasks that already exist first: they are paid for, and their results expire.
-        queue = iter([*to_wait, *to_submit])
-        workers = [
-            asyncio.ensure_future(self._worker(queue)) for _ in range(max(1, self.options.concurrency))
-        ]
         interrupted = False
         try:
-            # asyncio.wait, not gather: cancelling this coroutine must not cancel the workers behind our
-            # back; they are cancelled once, below, and get to journal what is in flight.
-            await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            # Cancelling this coroutine (Ctrl-C) cancels each item once, and each gets to journal what
+            # is in flight; an error that is not a KieError (a bug, a local I/O error) ends the run.
+            async for _ in as_completed_async(
+                self._process, [*to_wait, *to_submit], max(1, self.options.concurrency), catch=False
+            ):
+                pass
         except asyncio.CancelledError:
             interrupted = True
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        for worker in workers:
-            if not worker.cancelled() and worker.exception() is not None:
-                raise worker.exception()  # type: ignore[misc]  # a bug or a local I/O error
         return self._report(interrupted)
-
-    async def _worker(self, queue: Iterator[ManifestItem]) -> None:
-        # One iterator shared by every worker: each next() hands out a distinct item.
-        for item in queue:
-            await self._process(item)
 
     async def _process(self, item: ManifestItem) -> None:
         entry = self._before[item.id]
@@ -246,36 +235,37 @@ class BatchRunner:
                 return None
             self.journal.update(item.id, ItemState.PENDING, input_urls=urls, uploaded_at=self._wall_clock())
         self._emit(item, "queued")
-        token = await self.gate.acquire()
-        create = asyncio.ensure_future(self._create(item, urls, token))
-        # A backstop: _create releases as soon as the reply is in; a second release is a no-op.
-        create.add_done_callback(lambda _: self.gate.release(token))
+        marked = False
+
+        def mark() -> None:
+            # Committed once createTask's slot is granted, right before it is sent: a crash from here
+            # on leaves "submitting", which the next run reports as unknown instead of paying again.
+            nonlocal marked
+            self.journal.update(item.id, ItemState.SUBMITTING)
+            marked = True
+            self._emit(item, ItemState.SUBMITTING)
+
+        create = asyncio.ensure_future(self._create(item, urls, mark))
         try:
             return await asyncio.shield(create)
         except asyncio.CancelledError:
+            if not marked:  # still waiting for a slot: nothing was sent, the item stays pending
+                create.cancel()
             # Ctrl-C: a createTask already on the wire is allowed to finish, so that its task id is
             # journaled instead of leaving the item "unknown". A second Ctrl-C stops even that.
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(BaseException):
                 await create
             raise
 
-    async def _create(self, item: ManifestItem, urls: list[str], token: int) -> str | None:
-        # Committed before the request goes out: a crash from here on leaves "submitting", which the
-        # next run reports as unknown instead of paying again.
-        self.journal.update(item.id, ItemState.SUBMITTING)
-        self._emit(item, ItemState.SUBMITTING)
+    async def _create(self, item: ManifestItem, urls: list[str], mark: Callable[[], None]) -> str | None:
         try:
-            try:
-                # The item's model and options are known only at run time: the untyped entry point,
-                # checked against the catalog exactly as create_task is.
-                task = await self.client._submit(
-                    urls, item.prompt, model=item.model, options=item.options, wait=False
-                )
-            finally:
-                # Stamp the slot with the reply time (the bound the limiter needs), not after the
-                # journal's fsync below: holding it longer only costs throughput.
-                self.gate.release(token)
+            # The item's model and options are known only at run time: the untyped entry point,
+            # checked against the catalog exactly as create_task is.
+            task = await self.client._submit(
+                urls, item.prompt, model=item.model, options=item.options, wait=False, on_submit=mark
+            )
         except SubmissionOutcomeUnknownError as exc:
+            mark()  # it was sent (a no-op move when already marked): unknown comes after submitting
             self._fail(item, ItemState.UNKNOWN, exc)
             return None
         except KieError as exc:

@@ -27,6 +27,7 @@ from .._models import TaskInfo
 from .._policies import PollPolicy, RetryPolicy
 from .._progress import UploadProgress
 from .._results import EditResult
+from .._scheduler import RateLimits
 from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of
 from ._output import PROG, Output, describe
 
@@ -436,18 +437,38 @@ def cmd_emulator(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     return ExitCode.OK
 
 
+def _rate_limits(args: argparse.Namespace) -> RateLimits:
+    """The account limits of ``batch``'s flags (each checked by ``RateLimits``, named as the flag)."""
+    flags = {
+        "creates_per_window": "--rate-limit",
+        "create_window": "--rate-window",
+        "max_running": "--max-running",
+        "polls_per_second": "--poll-rate",
+        "margin": "--rate-margin",
+        "store": "--rate-store",
+    }
+    try:
+        return RateLimits(
+            creates_per_window=args.rate_limit,
+            create_window=args.rate_window,
+            max_running=args.max_running,
+            polls_per_second=args.poll_rate,
+            margin=args.rate_margin,
+            store=args.rate_store,
+        )
+    except InvalidInputError as exc:
+        raise InvalidInputError(flags.get(exc.field, exc.field), exc.problem) from None
+
+
 def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     """``batch MANIFEST``: run a JSONL manifest, resumably (see ``_batch``)."""
     from ._batch import BatchEvent, BatchOptions, BatchReport, BatchRunner, check_against_journal
     from ._journal import Journal
     from ._manifest import load_manifest
-    from ._ratelimit import RateGate, SlidingWindowLimiter
 
-    for name in ("concurrency", "rate_limit"):
-        if getattr(args, name) < 1:
-            raise InvalidInputError(f"--{name.replace('_', '-')}", "must be at least 1")
-    if args.rate_window <= 0:
-        raise InvalidInputError("--rate-window", "must be a positive number of seconds")
+    if args.concurrency < 1:
+        raise InvalidInputError("--concurrency", "must be at least 1")
+    limits = _rate_limits(args)
     manifest = Path(args.manifest)
     journal_path = (
         Path(args.journal) if args.journal else manifest.with_name(manifest.name + ".journal.sqlite")
@@ -496,13 +517,9 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
                 transport=ctx.async_transport,
                 sleep=ctx.async_sleep,
                 clock=ctx.clock,
+                rate_limits=limits,
             ) as client:
-                gate = RateGate(
-                    SlidingWindowLimiter(args.rate_limit, args.rate_window),
-                    clock=ctx.clock,
-                    sleep=ctx.async_sleep,
-                )
-                runner = BatchRunner(client, journal, items, gate, options, on_event=on_event)
+                runner = BatchRunner(client, journal, items, options, on_event=on_event)
                 runners.append(runner)
                 display.runner_live = runner.live
                 ticker = asyncio.ensure_future(display.tick()) if out.tty else None
