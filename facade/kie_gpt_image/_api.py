@@ -272,10 +272,9 @@ def stream_upload_request(
         upload_path=upload_path,
         **({"file_name": file_name} if file_name else {}),
     )
+    # The endpoint template (scripts/templates/endpoint_module.py.jinja) sets no multipart boundary, so
+    # httpx picks a random one (the generator's default "+++" is corrupted by a payload holding it).
     kwargs = upload_file_stream.request_kwargs(body=body)
-    # The generated code pins the multipart boundary to "+++", which a payload containing "\r\n--+++"
-    # corrupts (reference §7): drop it so httpx picks a random boundary.
-    kwargs.pop("headers", None)
     return _spec("upload-file-stream", "upload", kwargs, close=stream.close)
 
 

@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import time
+import urllib.request
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -217,8 +218,6 @@ def _may_be_remote(url: str) -> bool:
 def _env_proxies() -> bool:
     # httpx honours HTTP(S)_PROXY when it builds its own transport; keep that rather than our
     # deadline transport (the deadline is then checked between chunks only).
-    import urllib.request  # on first use: it imports http.client and email, a fifth of our import time
-
     return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
 
 
