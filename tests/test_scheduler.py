@@ -26,6 +26,7 @@ def drain(scheduler: Scheduler, clock: FakeClock, budget: str, due: float) -> fl
     start = clock.now
     while (delay := scheduler.take(ticket)) > 0:
         clock.now += delay
+    scheduler.replied(ticket)  # answered at once
     return clock.now - start
 
 
@@ -49,6 +50,77 @@ def test_polls_never_exceed_the_budget_in_any_second() -> None:
     for start in stamps:
         in_window = [s for s in stamps if start <= s < start + 1.0]
         assert len(in_window) <= 8
+
+
+def grant(scheduler: Scheduler, budget: str = "poll") -> object:
+    ticket = scheduler.ticket(budget, 0.0)  # type: ignore[arg-type]
+    assert scheduler.take(ticket) == 0.0
+    return ticket
+
+
+def test_a_request_still_unanswered_when_its_window_passes_keeps_its_slot() -> None:
+    # kie.ai counts a request when it arrives, which may be long after its slot was granted.
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=2, margin=0.0), "key", clock=clock)
+    _slow, fast = grant(scheduler), grant(scheduler)
+    scheduler.replied(fast)  # type: ignore[arg-type]
+    clock.now += 1.01  # both grants left the window; the slow request may reach kie.ai only now
+    assert drain(scheduler, clock, "poll", due=1.0) == 0.0
+    # Without the hold, a second slot would be free now and kie.ai could see three in one second.
+    assert drain(scheduler, clock, "poll", due=1.0) == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_reply_later_than_the_margin_counts_again_from_the_reply() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=3, margin=0.1), "key", clock=clock)
+    slow, fast = grant(scheduler), grant(scheduler)
+    scheduler.replied(fast)  # type: ignore[arg-type]
+    clock.now += 0.5
+    scheduler.replied(slow)  # type: ignore[arg-type]
+    clock.now += 0.61  # both grants left the window (1 s + margin); the slow reply (at 0.5) did not
+    assert drain(scheduler, clock, "poll", due=2.0) == 0.0
+    assert drain(scheduler, clock, "poll", due=2.0) == 0.0
+    assert drain(scheduler, clock, "poll", due=2.0) == pytest.approx(0.49, abs=0.01)
+
+
+def test_a_slow_reply_into_a_full_store_window_still_holds_its_slot_a_window_after_it() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=2, margin=0.1), "key", clock=clock)
+    slow, fast = grant(scheduler), grant(scheduler)
+    scheduler.replied(fast)  # type: ignore[arg-type]
+    clock.now += 0.5
+    scheduler.replied(slow)  # type: ignore[arg-type]  # the store's window is full: no room to stamp it
+    clock.now += 0.61
+    assert drain(scheduler, clock, "poll", due=2.0) == 0.0
+    # The slow request may have reached kie.ai just before its reply (at 0.5): it counts until 1.5.
+    assert drain(scheduler, clock, "poll", due=2.0) == pytest.approx(0.39, abs=0.01)
+
+
+def test_a_reply_within_the_margin_costs_nothing_more() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=2, margin=0.25), "key", clock=clock)
+    first, second = grant(scheduler), grant(scheduler)
+    clock.now += 0.2
+    scheduler.replied(first)  # type: ignore[arg-type]
+    scheduler.replied(second)  # type: ignore[arg-type]
+    clock.now += 1.06
+    assert drain(scheduler, clock, "poll", due=2.0) == 0.0
+    assert drain(scheduler, clock, "poll", due=2.0) == 0.0
+
+
+def test_requests_in_flight_hold_their_slots_until_replied_or_long_gone() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=4, margin=0.0), "key", clock=clock)
+    pending = [grant(scheduler) for _ in range(4)]  # granted, not answered yet
+    clock.now += 5.0
+    ticket = scheduler.ticket("poll", 0.0)
+    assert scheduler.take(ticket) > 0  # any of the four may reach kie.ai now
+    scheduler.replied(pending[0])  # type: ignore[arg-type]
+    clock.now += 1.0  # a whole window after that reply
+    assert scheduler.take(ticket) == 0.0
+    # A request never reported back stops holding its slot after a while (a caller outside the flows).
+    clock.now += 400.0
+    assert all(scheduler.take(scheduler.ticket("poll", 0.0)) == 0.0 for _ in range(3))
 
 
 def test_waiters_are_spread_out_in_the_order_they_fell_due() -> None:
@@ -79,13 +151,14 @@ def test_a_waiter_that_gives_up_leaves_the_queue() -> None:
 def test_a_newcomer_never_takes_a_slot_while_an_earlier_request_waits() -> None:
     clock = FakeClock()
     scheduler = Scheduler(RateLimits(polls_per_second=1, margin=0.0), "key", clock=clock)
-    assert scheduler.take(scheduler.ticket("poll", due=0)) == 0.0
+    scheduler.replied(grant(scheduler))  # type: ignore[arg-type]
     early = scheduler.ticket("poll", due=1.0)
     assert scheduler.take(early) > 0  # the window is full
     clock.now += 1.01  # the window reopens, and a request that fell due later asks first
     late = scheduler.ticket("poll", due=2.0)
     assert scheduler.take(late) > 0
     assert scheduler.take(early) == 0.0
+    scheduler.replied(early)
     clock.now += 1.01
     assert scheduler.take(late) == 0.0
 

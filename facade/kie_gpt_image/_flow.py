@@ -218,13 +218,15 @@ class Flows:
         until: float | None = None,
         before_send: Callable[[], object] | None = None,
     ) -> Flow[T | Failure]:
+        slot: Ticket | None = None
         if self.scheduler is not None and (request.paid or request.operation == _POLL):
             gate: Budget = "create" if request.paid else "poll"
-            if (yield from self._acquire(gate, until)) is None:
+            slot = yield from self._acquire(gate, until)
+            if slot is None:
                 return self._no_slot(request.operation, f"the account's {gate} budget")
-        if before_send is not None:
-            before_send()
         try:
+            if before_send is not None:
+                before_send()
             outcome = yield Send(request, attempt, budget)
         except GeneratorExit:
             if request.paid:
@@ -233,6 +235,10 @@ class Flows:
                     _api.describe(request),
                 )
             raise
+        finally:
+            if slot is not None and self.scheduler is not None:
+                # kie.ai counted the request somewhere between the grant and now.
+                self.scheduler.replied(slot)
         if isinstance(outcome, BaseException):
             return self._classified(classify(outcome, request.operation))
         try:

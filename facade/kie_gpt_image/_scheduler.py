@@ -15,6 +15,12 @@ recordInfo polls per second, and answers excess requests with code 429 without q
 - the rate budgets (``create``, ``poll``) live in pyrate-limiter buckets: in memory by default, in a
   SQLite file to share them between processes on one machine (file-locked), or in Redis to share them
   between machines;
+- a rate slot covers its request from the grant until a window after its reply: kie.ai counts the
+  request when it arrives, at some moment between the two. pyrate-limiter stamps an item when it is put,
+  so the store's item covers ``window + margin`` from the grant; each client also keeps a ledger of its
+  own slots (in flight, then held until a window after the reply), so a slow request (a busy event loop,
+  a journal write, a queueing server) never lets a later one into kie.ai's window early. A late reply is
+  stamped in the store too where there is room, for the other processes sharing it;
 - the ``running`` budget holds one entry per task from before its createTask until a read sees it
   finished (or ``running_expiry`` passes: nothing in kie.ai's API tells us when a task nobody watches
   ends). It lives in the same store, so processes sharing a store share the cap too: an entry is added
@@ -44,6 +50,9 @@ Budget = Literal["create", "poll", "running"]
 
 _STORES = ("memory", "sqlite:///", "redis://", "rediss://")
 _LEAK_EVERY = 256  # puts between two purges of expired entries (pyrate-limiter buckets keep them)
+# A granted request not reported back after this long is dropped from the ledger: every request of the
+# flows ends far sooner (its attempt deadline); only a caller that never calls ``replied`` gets here.
+_LONGEST_FLIGHT = 300.0
 _RUNNING_RECHECK = 0.25  # seconds between two looks at a full running cap (a read may free a slot)
 
 
@@ -128,6 +137,8 @@ class Ticket:
     due: float
     seq: int
     granted: bool = field(default=False)
+    stamp: float = 0.0
+    """When the rate slot this ticket holds was last stamped in the bucket (its grant, or a re-put)."""
     key: str = ""
     """The running-cap entry this ticket holds (``running`` tickets, once granted)."""
 
@@ -152,6 +163,10 @@ class Scheduler:
         self._running_store: _Running | None = None
         self._keys: dict[str, str] = {}  # task id -> its running entry
         self._free_at: dict[Budget, float] = {}  # when the store last said a slot frees up
+        # This process's ledger of rate slots: granted requests in flight (-> grant time), and until
+        # when each replied one still counts.
+        self._in_flight: dict[Budget, dict[Ticket, float]] = {"create": {}, "poll": {}}
+        self._held: dict[Budget, list[float]] = {"create": [], "poll": []}
         self._puts = 0
 
     # ------------------------------------------------------------------ the queue
@@ -188,14 +203,38 @@ class Scheduler:
         created nothing: leave the queue and free what it held."""
         with self._lock:
             self._forget(ticket)
+            self._in_flight.get(ticket.budget, {}).pop(ticket, None)
             if ticket.key:
                 self._running().remove(ticket.key)
                 ticket.key = ""
+
+    def replied(self, ticket: Ticket) -> None:
+        """The request of a granted rate ticket ended (answered, failed or abandoned once sent): kie.ai
+        counted it at some moment between its grant and now, so its slot stays held until a whole window
+        after now if that is later than its grant's item leaves the window."""
+        with self._lock:
+            in_flight = self._in_flight.get(ticket.budget)
+            if in_flight is None or ticket not in in_flight:
+                return
+            del in_flight[ticket]
+            now = self._clock()
+            window = self._window(ticket.budget)
+            until = max(ticket.stamp + window + self.limits.margin, now + window)
+            self._held[ticket.budget].append(until)
+            if now - ticket.stamp > self.limits.margin:
+                # Late: also stamp it in the shared store where there is room, so the other processes
+                # sharing the budget see it too (this process's ledger counts it either way).
+                from pyrate_limiter import RateItem
+
+                self._bucket(ticket.budget).put(RateItem(f"{self._prefix}:{ticket.budget}", int(now * 1000)))
 
     def _forget(self, ticket: Ticket) -> None:
         queue = self._waiting[ticket.budget]
         if ticket in queue:
             queue.remove(ticket)
+
+    def _window(self, budget: Budget) -> float:
+        return self.limits.create_window if budget == "create" else 1.0
 
     def _interval(self, budget: Budget) -> float:
         limits = self.limits
@@ -210,16 +249,32 @@ class Scheduler:
     def _take_rate(self, ticket: Ticket) -> float:
         from pyrate_limiter import RateItem
 
-        bucket = self._bucket(ticket.budget)
-        now_ms = int(self._clock() * 1000)
-        item = RateItem(f"{self._prefix}:{ticket.budget}", now_ms)
+        budget = ticket.budget
+        now = self._clock()
+        # This process's ledger first: slots held by requests in flight (until replied, or for at most
+        # _LONGEST_FLIGHT) and by replied ones until a window after their reply. The store's items only
+        # cover ``window + margin`` from each grant.
+        held = self._held[budget] = [until for until in self._held[budget] if until > now]
+        in_flight = self._in_flight[budget]
+        for stale in [t for t, stamp in in_flight.items() if now - stamp > _LONGEST_FLIGHT]:
+            del in_flight[stale]
+        if len(held) + len(in_flight) >= self._limit(budget):
+            return max(min(held, default=now + self._interval(budget)) - now, 0.001)
+        bucket = self._bucket(budget)
+        now_ms = int(now * 1000)
+        item = RateItem(f"{self._prefix}:{budget}", now_ms)
         self._puts += 1
         if self._puts % _LEAK_EVERY == 0:
             bucket.leak(now_ms)
         if bucket.put(item):
+            ticket.stamp = now
+            in_flight[ticket] = now
             return 0.0
         waited = bucket.waiting(item)
         return (waited if isinstance(waited, int) and waited > 0 else 1) / 1000
+
+    def _limit(self, budget: Budget) -> int:
+        return self.limits.creates_per_window if budget == "create" else self.limits.polls_per_second
 
     def _bucket(self, budget: Budget) -> AbstractBucket:
         bucket = self._buckets.get(budget)
