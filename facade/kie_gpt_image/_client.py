@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import os
 import random
+import threading
 import time
 import urllib.request
 from collections.abc import (
@@ -44,6 +45,7 @@ from ._errors import (
     ReplyTooLargeError,
     redact,
 )
+from ._finishes import Watch
 from ._flow import Fetch, Flow, Flows, Gather, Notify, Send, Sleep, Take
 from ._many import (
     EditRequest,
@@ -98,6 +100,7 @@ ProgressCallback = Callable[[TaskInfo], object]
 
 T = TypeVar("T")
 _USER_AGENT = "kie-gpt-image"
+_STOP_CHECK = 0.25  # seconds between looks at an edit_many/wait_many stop while a watched wait sleeps
 # What a driver hands back to the flow: the failures ``_attempt`` classifies, and the local errors the
 # flow must raise with the task id (a destination that cannot be written, a client closed meanwhile).
 _OUTCOMES: tuple[type[Exception], ...] = (*CAUGHT, DestinationError, ClientClosedError)
@@ -365,6 +368,19 @@ class _BaseClient:
     def rate_limits(self) -> RateLimits:
         """The account limits every call of this client keeps to (``RateLimits``)."""
         return self._scheduler.limits
+
+    def poll_now(self, task_id: str) -> int:
+        """Word that ``task_id`` finished (say, a callback your own handler received): every ``wait`` on it
+        in this client (``edit``, ``wait``, ``edit_many``, ``wait_many``) polls now instead of at its next
+        scheduled poll, and the poll confirms it; nothing is trusted from the word itself.
+
+        A receiver given this client (``handle_callback``, ``asgi_receiver(..., client=client)``) needs no
+        call: the record it reads ends those waits without another poll.
+
+        Returns:
+            How many waits were woken (0: none was waiting on it; nothing is kept for later).
+        """
+        return self._flows.board.post(_check_task_id(task_id))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, upload_base_url={self.upload_base_url!r})"
@@ -705,10 +721,7 @@ class Client(_BaseClient):
                 elif isinstance(effect, Fetch):
                     value = self._fetch(effect)
                 elif isinstance(effect, Sleep):
-                    if stop is not None and self._sleep is time.sleep:
-                        stop.wait(effect.seconds)  # wakes at once when the loop is left
-                    else:
-                        self._sleep(effect.seconds)
+                    self._pause(effect, stop)
                 elif isinstance(effect, Notify):
                     if on_progress is not None:
                         on_progress(effect.info)
@@ -723,6 +736,32 @@ class Client(_BaseClient):
             raise
         finally:
             flow.close()
+
+    def _pause(self, effect: Sleep, stop: threading.Event | None) -> None:
+        """Sleep through ``effect``: until word of its task's finish, or the edit_many/wait_many loop is
+        left, whichever is first (both need the default ``time.sleep``; an injected sleep runs whole)."""
+        if self._sleep is not time.sleep:
+            self._sleep(effect.seconds)
+            return
+        watch = effect.watch
+        if watch is None:
+            if stop is None:
+                time.sleep(effect.seconds)
+            else:
+                stop.wait(effect.seconds)  # wakes at once when the loop is left
+            return
+        woken = threading.Event()
+        if not watch.arm(woken.set):
+            return  # the word arrived while the poll was out
+        try:
+            if stop is None:
+                woken.wait(effect.seconds)
+                return
+            end = time.monotonic() + effect.seconds
+            while not woken.is_set() and not stop.is_set() and (left := end - time.monotonic()) > 0:
+                woken.wait(min(left, _STOP_CHECK))
+        finally:
+            watch.disarm()
 
     def _gather(self, effect: Gather) -> list[object]:
         """Drive the sub-flows on up to ``limit`` threads; each one's value or the error that ended it."""
@@ -1243,7 +1282,10 @@ class AsyncClient(_BaseClient):
                 elif isinstance(effect, Fetch):
                     value = await self._fetch(effect)
                 elif isinstance(effect, Sleep):
-                    await self._sleep(effect.seconds)
+                    if effect.watch is None:
+                        await self._sleep(effect.seconds)
+                    else:
+                        await self._pause(effect, effect.watch)
                 elif isinstance(effect, Notify):
                     if on_progress is not None:
                         outcome = on_progress(effect.info)
@@ -1262,6 +1304,41 @@ class AsyncClient(_BaseClient):
             # Cancelled (CancelledError, the caller's asyncio.timeout) or failed at any step: the flow
             # cleans up (a .part file, a log line naming a task that goes on) and the client stays usable.
             flow.close()
+
+    async def _pause(self, effect: Sleep, watch: Watch) -> None:
+        """Sleep through ``effect`` (the client's ``sleep``, so a scaled clock still applies) until word
+        of its task's finish, which may come from this loop or from another thread."""
+        import anyio
+        import anyio.from_thread
+        import anyio.lowlevel
+
+        woken = anyio.Event()
+        token = anyio.lowlevel.current_token()
+        loop_thread = threading.get_ident()
+
+        def wake() -> None:
+            if threading.get_ident() == loop_thread:
+                woken.set()
+                return
+            try:
+                anyio.from_thread.run_sync(woken.set, token=token)
+            except RuntimeError:  # the loop is gone: nobody is sleeping any more
+                pass
+
+        if not watch.arm(wake):
+            return  # the word arrived while the poll was out
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def sleep() -> None:
+                    await self._sleep(effect.seconds)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(sleep)
+                await woken.wait()
+                group.cancel_scope.cancel()
+        finally:
+            watch.disarm()
 
     async def _take(self, effect: Take) -> float:
         if not self._scheduler.limits.shared:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -39,6 +39,7 @@ from ._errors import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
+from ._finishes import FinishBoard, Watch
 from ._inputs import ImageSource, LocalImage
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
@@ -93,9 +94,10 @@ class Fetch:
 
 @dataclass(frozen=True, slots=True)
 class Sleep:
-    """Wait ``seconds``."""
+    """Wait ``seconds``; with a ``watch``, less if word of its task's finish arrives (``_finishes``)."""
 
     seconds: float
+    watch: Watch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,8 @@ class Flows:
     """Masks the client's key in an error before anything (a log line, ``on_progress``) shows it."""
     scheduler: Scheduler | None = None
     """Keeps createTask and recordInfo within kie.ai's account limits (``None``: no limits kept)."""
+    board: FinishBoard = field(default_factory=FinishBoard)
+    """Where waits learn of finishes that others read (a callback's receiver, another wait)."""
 
     # ------------------------------------------------------------------------------- account limits
 
@@ -302,8 +306,10 @@ class Flows:
             raise
 
     def _seen(self, info: TaskInfo) -> None:
-        if self.scheduler is not None and info.state in (TaskState.SUCCESS, TaskState.FAIL):
-            self.scheduler.task_finished(info.task_id)
+        if info.state in (TaskState.SUCCESS, TaskState.FAIL):
+            if self.scheduler is not None:
+                self.scheduler.task_finished(info.task_id)
+            self.board.post(info.task_id, info)
 
     def create_task(
         self,
@@ -408,21 +414,35 @@ class Flows:
     def wait(self, task_id: str, timeout: float | None = None) -> Flow[TaskInfo]:
         """Poll until the task finishes; return its record on success, raise on failure or at the
         deadline (``timeout``, else the poll policy's). Failed polls are ridden out until then: they
-        cost nothing."""
+        cost nothing. A finish read elsewhere in this client (a callback's receiver, ``poll_now``)
+        ends the wait at once (``_finishes``)."""
         limit = self.poll.timeout if timeout is None else timeout
         start = self.clock()
+        watch = self.board.watch(task_id)
+        try:
+            return (yield from self._wait_watched(watch, limit, start))
+        finally:
+            self.board.unwatch(watch)
+
+    def _wait_watched(self, watch: Watch, limit: float, start: float) -> Flow[TaskInfo]:
+        task_id = watch.task_id
         last: TaskInfo | None = None
         failed = 0  # consecutive failed polls
         problem: KieError | None = None
         while True:
             left = limit - (self.clock() - start)
-            outcome = yield from self._send_once(
-                _api.get_task_request(task_id),
-                lambda r: _api.parse_task_info(r, task_id),
-                failed,
-                budget=max(left, _LAST_POLL),
-                until=start + limit + _LAST_POLL,
-            )
+            posted: TaskInfo | None = watch.record
+            if posted is not None:  # a receiver read the finished record: no poll needed
+                outcome: TaskInfo | Failure = posted
+            else:
+                watch.take_nudge()
+                outcome = yield from self._send_once(
+                    _api.get_task_request(task_id),
+                    lambda r: _api.parse_task_info(r, task_id),
+                    failed,
+                    budget=max(left, _LAST_POLL),
+                    until=start + limit + _LAST_POLL,
+                )
             elapsed = self.clock() - start
             if isinstance(outcome, Failure):
                 decision = decide(
@@ -464,7 +484,7 @@ class Flows:
                 if problem is not None:
                     raise error from problem
                 raise error
-            yield Sleep(min(delay, limit - elapsed))
+            yield Sleep(min(delay, limit - elapsed), watch)
 
     def upload_inputs(self, images: list[ImageSource]) -> Flow[list[str]]:
         """The URLs createTask takes: URLs pass through; local images are uploaded, several at once
