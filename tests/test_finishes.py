@@ -120,3 +120,27 @@ def test_a_posted_record_is_kept_only_while_someone_watches() -> None:
     assert not watch.arm(lambda: woken.append(True))  # word is in: no sleep
     board.unwatch(watch)
     assert board.post("t1", "record") == 0
+
+
+def test_a_wait_nudged_while_it_queues_for_the_poll_budget_goes_first() -> None:
+    # One poll per second: four waits' first polls go out about 0, 1, 2 and 3 s after they start, in
+    # the order they fell due. A nudge for the last one moves its poll to the front of the queue.
+    limits = kie.RateLimits(polls_per_second=1, margin=0.0)
+    with Emulator(schedule=Schedule(0.0, 0.0, 0.2)) as emulator:
+        with emulator.client(poll_policy=SLOW_POLLS, rate_limits=limits) as client:
+            tasks = [client.create_task(["https://example.com/a.png"], f"edit {i}") for i in range(4)]
+            time.sleep(1.1)  # every task finished; no poll in the last second
+            started = time.monotonic()
+            waits = []
+            for task in tasks:
+                waits.append(_wait_in_thread(client, task.task_id))
+                time.sleep(0.05)
+            client.poll_now(tasks[-1].task_id)
+            last_thread, last_outcome = waits[-1]
+            last_thread.join(timeout=5)
+            took = time.monotonic() - started
+            for thread, _ in waits:
+                thread.join(timeout=10)
+            assert isinstance(last_outcome[0], kie.EditResult)
+            assert took < 1.8  # granted the second slot (about 1 s), not the fourth (about 3 s)
+            assert all(isinstance(outcome[0], kie.EditResult) for _, outcome in waits)

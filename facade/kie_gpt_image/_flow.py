@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -144,13 +145,17 @@ class Flows:
 
     # ------------------------------------------------------------------------------- account limits
 
-    def _acquire(self, budget: Budget, until: float | None) -> Flow[Ticket | None]:
+    def _acquire(
+        self, budget: Budget, until: float | None, *, first: bool = False, watch: Watch | None = None
+    ) -> Flow[Ticket | None]:
         """Wait for a slot of ``budget``; the granted ticket, or ``None`` if ``until`` passed first.
-        Requests queue in the order they fell due (now); a lone request is granted at once."""
+        Requests queue in the order they fell due (now; ``first``: ahead of every scheduled one, as a
+        poll of ``watch``'s task becomes when a callback nudges it while it queues); a lone request is
+        granted at once."""
         scheduler = self.scheduler
         if scheduler is None:
             return None
-        ticket = scheduler.ticket(budget, self.clock())
+        ticket = scheduler.ticket(budget, -math.inf if first else self.clock())
         granted = False
         try:
             while True:
@@ -161,7 +166,10 @@ class Flows:
                 left = None if until is None else until - self.clock()
                 if left is not None and left <= 0:
                     return None
-                yield Sleep(wait if left is None else min(wait, left))
+                yield Sleep(wait if left is None else min(wait, left), None if first else watch)
+                if watch is not None and not first and watch.nudged:
+                    scheduler.release(ticket)
+                    ticket, first = scheduler.ticket(budget, -math.inf), True
         finally:
             if not granted:  # gave up, failed or cancelled: leave the queue
                 scheduler.release(ticket)
@@ -221,11 +229,13 @@ class Flows:
         budget: float | None = None,
         until: float | None = None,
         before_send: Callable[[], object] | None = None,
+        first: bool = False,
+        watch: Watch | None = None,
     ) -> Flow[T | Failure]:
         slot: Ticket | None = None
         if self.scheduler is not None and (request.paid or request.operation == _POLL):
             gate: Budget = "create" if request.paid else "poll"
-            slot = yield from self._acquire(gate, until)
+            slot = yield from self._acquire(gate, until, first=first, watch=watch)
             if slot is None:
                 return self._no_slot(request.operation, f"the account's {gate} budget")
         try:
@@ -435,13 +445,16 @@ class Flows:
             if posted is not None:  # a receiver read the finished record: no poll needed
                 outcome: TaskInfo | Failure = posted
             else:
-                watch.take_nudge()
                 outcome = yield from self._send_once(
                     _api.get_task_request(task_id),
                     lambda r: _api.parse_task_info(r, task_id),
                     failed,
                     budget=max(left, _LAST_POLL),
                     until=start + limit + _LAST_POLL,
+                    # A poll a callback asked for goes ahead of the scheduled ones: it is known to end
+                    # a task (and free its running slot), theirs are guesses on the documented schedule.
+                    first=watch.take_nudge(),
+                    watch=watch,
                 )
             elapsed = self.clock() - start
             if isinstance(outcome, Failure):
