@@ -72,8 +72,12 @@ def child(args: argparse.Namespace) -> int:
     from kie_gpt_image._cli import Context, main
 
     clock = SharedClock(args.origin, args.scale)
-    ctx = Context(env={"KIE_API_KEY": args.key}, clock=clock, async_sleep=clock.asleep, tty=False)
+    env = {"KIE_API_KEY": args.key}
     argv = ["batch", args.manifest, "--no-download", "--json", "--rate-store", args.store]
+    if args.webhook_key:  # receive the emulator's callbacks (signed on the same virtual clock)
+        env["KIE_WEBHOOK_HMAC_KEY"] = args.webhook_key
+        argv += ["--listen", "127.0.0.1:0"]
+    ctx = Context(env=env, clock=clock, wall_clock=clock, async_sleep=clock.asleep, tty=False)
     argv += ["--base-url", args.base_url, "--upload-base-url", args.upload_base_url]
     with open(os.devnull, "w") as quiet:  # the batch's own JSON report is not needed here
         sys.stdout = quiet
@@ -125,6 +129,7 @@ def batch(args: argparse.Namespace) -> int:
                     *("--manifest", str(manifest), "--store", store, "--key", emulator.api_key),
                     *("--base-url", server.base_url, "--upload-base-url", server.upload_base_url),
                     *("--origin", repr(origin), "--scale", repr(args.scale)),
+                    *(("--webhook-key", emulator.webhook_hmac_key) if args.callbacks else ()),
                 ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # the batch's per-item progress lines
@@ -145,7 +150,7 @@ def batch(args: argparse.Namespace) -> int:
     rate = (len(times) - 1) / span
     print(
         f"edits {args.edits} over {args.processes} process(es), store {store.split(':')[0]}, "
-        f"scale x{args.scale:g}"
+        f"scale x{args.scale:g}, " + ("callbacks and polls" if args.callbacks else "polls only")
     )
     print(f"exit codes            {[r['exit'] for r in reports]}")
     print(f"tasks created         {len(times)}")
@@ -178,6 +183,7 @@ def batch(args: argparse.Namespace) -> int:
         "peak_running": counters.peak_running,
         "peak_mib": max(r["peak_kib"] for r in reports) / 1024,
         "exits": [r["exit"] for r in reports],
+        "callbacks": args.callbacks,
     }
     print("RESULT " + json.dumps(result))
     return 0 if all(r["exit"] == 0 for r in reports) else 1
@@ -323,11 +329,17 @@ def main() -> int:
     run.add_argument("--processes", type=int, default=1)
     run.add_argument("--scale", type=float, default=20.0)
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--callbacks",
+        action="store_true",
+        help="each batch process receives the emulator's callbacks (--listen)",
+    )
     one = sub.add_parser("child")
     for name in ("--manifest", "--store", "--key", "--base-url", "--upload-base-url"):
         one.add_argument(name, required=True)
     one.add_argument("--origin", type=float, required=True)
     one.add_argument("--scale", type=float, required=True)
+    one.add_argument("--webhook-key", default=None)
     up = sub.add_parser("uploads")
     up.add_argument("--runs", type=int, default=7)
     up.add_argument("--latency", type=float, default=0.05, help="seconds added to each upload")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -100,8 +101,16 @@ class _Gate:
     """The receivers' one decision: which reply a request gets, and the verified callback if any."""
 
     def __init__(
-        self, key: str | None, tolerance: float, replay_guard: ReplayGuard | None, max_body_bytes: int
+        self,
+        key: str | None,
+        tolerance: float,
+        replay_guard: ReplayGuard | None,
+        max_body_bytes: int,
+        clock: Callable[[], float],
     ) -> None:
+        if not callable(clock):
+            raise InvalidInputError("clock", "must be a function returning the Unix time")
+        self.clock = clock
         self.key = _resolve_key(key)
         self.tolerance = check_tolerance(tolerance)
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
@@ -124,7 +133,7 @@ class _Gate:
         """Verify the request; the reply and, on success, the callback to process after it."""
         try:
             verified = verify_callback(
-                body, headers, self.key, tolerance=self.tolerance, replay_guard=self.guard
+                body, headers, self.key, tolerance=self.tolerance, now=self.clock(), replay_guard=self.guard
             )
         except ReplayedCallbackError as exc:
             _log.info("%s", exc)
@@ -353,6 +362,7 @@ def asgi_receiver(
     tolerance: float = DEFAULT_TOLERANCE,
     replay_guard: ReplayGuard | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    clock: Callable[[], float] = time.time,
 ) -> ASGIReceiver: ...
 @overload
 def asgi_receiver(
@@ -363,6 +373,7 @@ def asgi_receiver(
     tolerance: float = DEFAULT_TOLERANCE,
     replay_guard: ReplayGuard | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    clock: Callable[[], float] = time.time,
 ) -> ASGIReceiver: ...
 def asgi_receiver(
     handler: Callable[[Any], object],
@@ -372,6 +383,7 @@ def asgi_receiver(
     tolerance: float = DEFAULT_TOLERANCE,
     replay_guard: ReplayGuard | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    clock: Callable[[], float] = time.time,
 ) -> ASGIReceiver:
     """An ASGI app that verifies kie.ai callbacks, answers at once and then calls ``handler``.
 
@@ -385,6 +397,8 @@ def asgi_receiver(
         tolerance: the timestamp window in seconds (positive, finite).
         replay_guard: where accepted deliveries are remembered (default in memory, per process).
         max_body_bytes: larger bodies get 413 without being read.
+        clock: the Unix time the signed timestamps are checked against (default ``time.time``; a
+            scaled clock when kie.ai's emulator runs on one).
 
     Returns:
         The ASGI app, to mount (``app.mount("/kie/callback", receiver)``) or serve alone.
@@ -393,7 +407,7 @@ def asgi_receiver(
         InvalidInputError: no key (argument or environment), a bad tolerance, size or client: at
             start-up, never on a request.
     """
-    gate = _Gate(key, tolerance, replay_guard, max_body_bytes)
+    gate = _Gate(key, tolerance, replay_guard, max_body_bytes, clock)
     _check_client(handler, client, allow_async=True)
     return ASGIReceiver(handler, gate, client)
 
@@ -407,6 +421,7 @@ def wsgi_receiver(
     tolerance: float = DEFAULT_TOLERANCE,
     replay_guard: ReplayGuard | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    clock: Callable[[], float] = time.time,
     workers: int = 4,
 ) -> WSGIReceiver: ...
 @overload
@@ -418,6 +433,7 @@ def wsgi_receiver(
     tolerance: float = DEFAULT_TOLERANCE,
     replay_guard: ReplayGuard | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    clock: Callable[[], float] = time.time,
     workers: int = 4,
 ) -> WSGIReceiver: ...
 def wsgi_receiver(
@@ -428,6 +444,7 @@ def wsgi_receiver(
     tolerance: float = DEFAULT_TOLERANCE,
     replay_guard: ReplayGuard | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    clock: Callable[[], float] = time.time,
     workers: int = 4,
 ) -> WSGIReceiver:
     """A WSGI app that verifies kie.ai callbacks, answers at once and then calls ``handler`` in a thread.
@@ -443,6 +460,8 @@ def wsgi_receiver(
         tolerance: the timestamp window in seconds (positive, finite).
         replay_guard: where accepted deliveries are remembered (default in memory, per process).
         max_body_bytes: larger bodies get 413 without being read.
+        clock: the Unix time the signed timestamps are checked against (default ``time.time``; a
+            scaled clock when kie.ai's emulator runs on one).
         workers: threads running ``handler``.
 
     Returns:
@@ -452,6 +471,6 @@ def wsgi_receiver(
         InvalidInputError: no key (argument or environment), a bad tolerance, size, worker count or
             client: at start-up, never on a request.
     """
-    gate = _Gate(key, tolerance, replay_guard, max_body_bytes)
+    gate = _Gate(key, tolerance, replay_guard, max_body_bytes, clock)
     _check_client(handler, client, allow_async=False)
     return WSGIReceiver(handler, gate, client, workers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,59 @@ def test_an_item_still_waiting_for_its_slot_stays_pending_when_interrupted(
     assert result.code == ExitCode.INTERRUPTED
     assert slow.call_count(CREATE) == 1
     assert sorted(_states(tmp_path / "jobs.jsonl.journal.sqlite").values()) == ["pending", "submitted"]
+
+
+def _served_run(emulator: Emulator, tmp_path: Path, *argv: str, env: dict[str, str]) -> tuple[int, str]:
+    """``batch`` against the emulator served on loopback (its callbacks go over the network)."""
+    import io
+
+    from kie_gpt_image._cli import Context, main
+
+    err = io.StringIO()
+    with emulator.serve(port=0) as server:
+        code = main(
+            [*argv, "--base-url", server.base_url, "--upload-base-url", server.upload_base_url],
+            context=Context(env=env, stdout=io.StringIO(), stderr=err, tty=False),
+        )
+    return code, err.getvalue()
+
+
+def test_listen_ends_each_wait_when_its_callback_arrives(image: Path, tmp_path: Path) -> None:
+    emulator = Emulator(api_key=SECRET_KEY, schedule=Schedule(0.0, 0.0, 0.3))
+    manifest = write_manifest(tmp_path, _items(3))
+    env = {"KIE_API_KEY": SECRET_KEY, "KIE_WEBHOOK_HMAC_KEY": emulator.webhook_hmac_key}
+    # Polls 60 s apart: the batch ends within seconds only if the callbacks end its waits.
+    argv = ("batch", str(manifest), "--no-download", "--poll-interval", "60", "--listen", "127.0.0.1:0")
+    started = time.monotonic()
+    code, err = _served_run(emulator, tmp_path, *argv, env=env)
+    assert code == ExitCode.OK, err
+    assert time.monotonic() - started < 20
+    assert "receiving callbacks at http://127.0.0.1:" in err
+    delivered = emulator.callback_attempts_made
+    assert len(delivered) == 3
+    assert all(attempt.status_code == 200 for attempt in delivered)
+    # Each wait: its first poll (running), then the one poll the callback asked for.
+    assert emulator.call_count("get-task-details") == 6
+    assert set(_states(tmp_path / "jobs.jsonl.journal.sqlite").values()) == {"done"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "field"),
+    [
+        (("--listen", "127.0.0.1:0"), {}, "KIE_WEBHOOK_HMAC_KEY"),
+        (("--listen", "nohost"), {"KIE_WEBHOOK_HMAC_KEY": "k"}, "--listen"),
+        (("--listen", "0.0.0.0:0"), {"KIE_WEBHOOK_HMAC_KEY": "k"}, "--callback-url"),
+        (("--callback-url", "https://example.com/cb"), {"KIE_WEBHOOK_HMAC_KEY": "k"}, "--listen"),
+    ],
+)
+def test_bad_callback_flags_are_refused_before_anything_is_sent(
+    image: Path, tmp_path: Path, argv: tuple[str, ...], env: dict[str, str], field: str
+) -> None:
+    emulator = Emulator(api_key=SECRET_KEY, schedule=Schedule.instant())
+    manifest = write_manifest(tmp_path, _items(1))
+    code, err = _served_run(
+        emulator, tmp_path, "batch", str(manifest), *argv, env={"KIE_API_KEY": SECRET_KEY, **env}
+    )
+    assert code == ExitCode.USAGE
+    assert field in err
+    assert emulator.call_count(CREATE) == 0

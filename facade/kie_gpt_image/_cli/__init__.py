@@ -325,6 +325,22 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         action="store_true",
         help="submit again items whose earlier submission has an unknown outcome (may pay twice)",
     )
+    callbacks = batch.add_argument_group(
+        "callbacks",
+        "receive kie.ai's callbacks in this batch, so each task's running slot frees up as soon as it "
+        "finishes, not at its next poll (needs KIE_WEBHOOK_HMAC_KEY to verify them)",
+    )
+    callbacks.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="serve the callback receiver here (port 0: any free port)",
+    )
+    callbacks.add_argument(
+        "--callback-url",
+        metavar="URL",
+        help="the public https URL kie.ai posts to, forwarded to --listen (default: http://HOST:PORT/, "
+        "which only the emulator on this machine can reach)",
+    )
     batch.add_argument("--no-download", action="store_true", help="record result URLs without downloading")
     batch.add_argument("--check", action="store_true", help="validate the manifest and exit")
     _wait_options(batch)

@@ -50,6 +50,8 @@ class BatchOptions:
     """Save result images into each item's ``out`` folder (else only record the result URLs)."""
     timeout: float | None = None
     """Per-task wait timeout in seconds (``None``: the poll policy's)."""
+    callback_url: str | None = None
+    """The ``callBackUrl`` each task is created with (``batch --listen``), else none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +264,13 @@ class BatchRunner:
             # The item's model and options are known only at run time: the untyped entry point,
             # checked against the catalog exactly as create_task is.
             task = await self.client._submit(
-                urls, item.prompt, model=item.model, options=item.options, wait=False, on_submit=mark
+                urls,
+                item.prompt,
+                model=item.model,
+                options=item.options,
+                callback_url=self.options.callback_url,
+                wait=False,
+                on_submit=mark,
             )
         except SubmissionOutcomeUnknownError as exc:
             mark()  # it was sent (a no-op move when already marked): unknown comes after submitting

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -14,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -30,6 +32,9 @@ from .._results import EditResult
 from .._scheduler import RateLimits
 from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of
 from ._output import PROG, Output, describe
+
+if TYPE_CHECKING:
+    from ._listen import CallbackListener
 
 __all__ = [
     "COMMANDS",
@@ -67,6 +72,8 @@ class Context:
     """Sleep of the batch (polling and the rate gate)."""
     clock: Callable[[], float] = time.monotonic
     """Monotonic clock of the clients and the rate gate."""
+    wall_clock: Callable[[], float] = time.time
+    """Unix time, which callbacks' signed timestamps are checked against (``batch --listen``)."""
     on_batch_event: Callable[[Any], None] | None = None
     """Called with every ``BatchEvent`` (after the display handled it)."""
 
@@ -460,6 +467,28 @@ def _rate_limits(args: argparse.Namespace) -> RateLimits:
         raise InvalidInputError(flags.get(exc.field, exc.field), exc.problem) from None
 
 
+def _listen(args: argparse.Namespace, ctx: Context) -> CallbackListener | None:
+    """The callback receiver of ``--listen`` (bound now, so a taken port fails before anything is sent)."""
+    from ._listen import CallbackListener, parse_listen
+
+    if args.listen is None:
+        if args.callback_url is not None:
+            raise InvalidInputError("--callback-url", "needs --listen (where this batch receives them)")
+        return None
+    host, port, url = parse_listen(args.listen, args.callback_url)
+    key = ctx.env.get("KIE_WEBHOOK_HMAC_KEY")
+    if not key:
+        raise InvalidInputError(
+            "--listen", "callbacks are verified with the webhook HMAC key: set KIE_WEBHOOK_HMAC_KEY"
+        )
+    try:
+        return CallbackListener(host, port, key=key, clock=ctx.wall_clock, callback_url=url)
+    except OSError as exc:
+        raise InvalidInputError(
+            "--listen", f"cannot listen on {args.listen}: {exc.strerror or exc}"
+        ) from None
+
+
 def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     """``batch MANIFEST``: run a JSONL manifest, resumably (see ``_batch``)."""
     from ._batch import BatchEvent, BatchOptions, BatchReport, BatchRunner, check_against_journal
@@ -483,6 +512,7 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
         timeout=_timeout(args),
     )
     poll = _poll_policy(args)
+    listen = _listen(args, ctx)
     if problems:
         return _report_manifest_errors(out, manifest, problems)
     if args.check:
@@ -508,18 +538,28 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
             # A few more retries than interactive use: with many items a transient 429/5xx on a read
             # or an upload should not fail an item (createTask is still only retried when provably not
             # accepted).
-            async with AsyncClient(
-                key,
-                base_url=_base_url(args, ctx),
-                upload_base_url=_upload_base_url(args, ctx),
-                retry_policy=RetryPolicy(max_retries=4),
-                poll_policy=poll,
-                transport=ctx.async_transport,
-                sleep=ctx.async_sleep,
-                clock=ctx.clock,
-                rate_limits=limits,
-            ) as client:
-                runner = BatchRunner(client, journal, items, options, on_event=on_event)
+            async with contextlib.AsyncExitStack() as stack:
+                client = await stack.enter_async_context(
+                    AsyncClient(
+                        key,
+                        base_url=_base_url(args, ctx),
+                        upload_base_url=_upload_base_url(args, ctx),
+                        retry_policy=RetryPolicy(max_retries=4),
+                        poll_policy=poll,
+                        transport=ctx.async_transport,
+                        sleep=ctx.async_sleep,
+                        clock=ctx.clock,
+                        rate_limits=limits,
+                        allow_http_callback=listen is not None and listen.allow_http,
+                    )
+                )
+                run_options = options
+                if listen is not None:
+                    listen.on_callback = client.poll_now
+                    stack.enter_context(listen)
+                    run_options = dataclasses.replace(options, callback_url=listen.url)
+                    out.note(f"{PROG}: receiving callbacks at {listen.url}")
+                runner = BatchRunner(client, journal, items, run_options, on_event=on_event)
                 runners.append(runner)
                 display.runner_live = runner.live
                 ticker = asyncio.ensure_future(display.tick()) if out.tty else None
