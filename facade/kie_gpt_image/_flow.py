@@ -174,6 +174,17 @@ class Flows:
             if not granted:  # gave up, failed or cancelled: leave the queue
                 scheduler.release(ticket)
 
+    def _restamp(self, slot: Ticket, scheduler: Scheduler) -> Flow[None]:
+        """A granted slot about to be sent later than the margin after its grant (a busy event loop, a
+        journal write, a shared store's lock): kie.ai will count the request from about now, but other
+        processes sharing the store see only the grant's stamp. Stamp it again, waiting for room if
+        need be (``Scheduler.take`` of a granted ticket)."""
+        while self.clock() - slot.stamp > scheduler.stale_after:
+            wait = yield Take(slot)
+            if wait <= 0:
+                return
+            yield Sleep(wait)
+
     @staticmethod
     def _no_slot(operation: str, what: str) -> Failure:
         error = RateLimitError(
@@ -238,12 +249,16 @@ class Flows:
             slot = yield from self._acquire(gate, until, first=first, watch=watch)
             if slot is None:
                 return self._no_slot(request.operation, f"the account's {gate} budget")
+        sent = False
         try:
             if before_send is not None:
                 before_send()
+            if slot is not None and self.scheduler is not None:
+                yield from self._restamp(slot, self.scheduler)
+            sent = True
             outcome = yield Send(request, attempt, budget)
         except GeneratorExit:
-            if request.paid:
+            if request.paid and sent:
                 logger.warning(
                     "createTask was interrupted after it was sent: a task may have been created (%s)",
                     _api.describe(request),

@@ -53,6 +53,7 @@ _LEAK_EVERY = 256  # puts between two purges of expired entries (pyrate-limiter 
 # A granted request not reported back after this long is dropped from the ledger: every request of the
 # flows ends far sooner (its attempt deadline); only a caller that never calls ``replied`` gets here.
 _LONGEST_FLIGHT = 300.0
+_STALE_FLOOR = 0.05  # seconds: a request sent this soon after its grant keeps its first stamp
 _RUNNING_RECHECK = 0.25  # seconds between two looks at a full running cap (a read may free a slot)
 
 
@@ -180,10 +181,14 @@ class Scheduler:
         return ticket
 
     def take(self, ticket: Ticket) -> float:
-        """Take a slot for ``ticket``: ``0.0`` when taken, else seconds to wait before asking again."""
+        """Take a slot for ``ticket``: ``0.0`` when taken, else seconds to wait before asking again.
+
+        Asked again for a granted rate ticket whose request is still unsent more than ``margin`` after
+        its grant, it stamps the slot again in the store (``0.0``), or says how long until there is
+        room: kie.ai counts the request when it arrives, and other processes see only the store."""
         with self._lock:
             if ticket.granted:
-                return 0.0
+                return self._restamp(ticket) if ticket.budget != "running" else 0.0
             # Strict order: while a request that fell due earlier waits, this one does not take a slot.
             ahead = sum(1 for t in self._waiting[ticket.budget] if (t.due, t.seq) < (ticket.due, ticket.seq))
             now = self._clock()
@@ -269,6 +274,29 @@ class Scheduler:
         if bucket.put(item):
             ticket.stamp = now
             in_flight[ticket] = now
+            return 0.0
+        waited = bucket.waiting(item)
+        return (waited if isinstance(waited, int) and waited > 0 else 1) / 1000
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds after its grant that an unsent request is stamped again: the margin, but never under
+        ``_STALE_FLOOR`` (with no margin, any delay at all would cost a second stamp)."""
+        return max(self.limits.margin, _STALE_FLOOR)
+
+    def _restamp(self, ticket: Ticket) -> float:
+        # A granted request still unsent a margin after its grant: put it in the store again, stamped
+        # now, so that other processes sharing the store count it from when kie.ai may (this process's
+        # ledger already holds it until a window after its reply).
+        from pyrate_limiter import RateItem
+
+        now = self._clock()
+        if now - ticket.stamp <= self.stale_after:
+            return 0.0
+        bucket = self._bucket(ticket.budget)
+        item = RateItem(f"{self._prefix}:{ticket.budget}", int(now * 1000))
+        if bucket.put(item):
+            ticket.stamp = now
             return 0.0
         waited = bucket.waiting(item)
         return (waited if isinstance(waited, int) and waited > 0 else 1) / 1000
