@@ -74,6 +74,8 @@ def child(args: argparse.Namespace) -> int:
     clock = SharedClock(args.origin, args.scale)
     env = {"KIE_API_KEY": args.key}
     argv = ["batch", args.manifest, "--no-download", "--json", "--rate-store", args.store]
+    if args.margin is not None:
+        argv += ["--rate-margin", repr(args.margin)]
     if args.webhook_key:  # receive the emulator's callbacks (signed on the same virtual clock)
         env["KIE_WEBHOOK_HMAC_KEY"] = args.webhook_key
         argv += ["--listen", "127.0.0.1:0"]
@@ -130,6 +132,7 @@ def batch(args: argparse.Namespace) -> int:
                     *("--base-url", server.base_url, "--upload-base-url", server.upload_base_url),
                     *("--origin", repr(origin), "--scale", repr(args.scale)),
                     *(("--webhook-key", emulator.webhook_hmac_key) if args.callbacks else ()),
+                    *(("--margin", repr(args.margin)) if args.margin is not None else ()),
                 ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # the batch's per-item progress lines
@@ -330,6 +333,9 @@ def main() -> int:
     run.add_argument("--scale", type=float, default=20.0)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
+        "--margin", type=float, default=None, help="the batches' --rate-margin (default the CLI's, 0.25 s)"
+    )
+    run.add_argument(
         "--callbacks",
         action="store_true",
         help="each batch process receives the emulator's callbacks (--listen)",
@@ -340,6 +346,7 @@ def main() -> int:
     one.add_argument("--origin", type=float, required=True)
     one.add_argument("--scale", type=float, required=True)
     one.add_argument("--webhook-key", default=None)
+    one.add_argument("--margin", type=float, default=None)
     up = sub.add_parser("uploads")
     up.add_argument("--runs", type=int, default=7)
     up.add_argument("--latency", type=float, default=0.05, help="seconds added to each upload")
