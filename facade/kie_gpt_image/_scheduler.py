@@ -255,6 +255,10 @@ class Scheduler:
         from pyrate_limiter import RateItem
 
         budget = ticket.budget
+        # The store first, the clock after: the first call opens it (a Redis connection, a script
+        # load), and a stamp read before that would be older than the other processes' newest stamps,
+        # which pyrate-limiter's Redis script then leaves out of its count (ZCOUNT up to the stamp).
+        bucket = self._bucket(budget)
         now = self._clock()
         # This process's ledger first: slots held by requests in flight (until replied, or for at most
         # _LONGEST_FLIGHT) and by replied ones until a window after their reply. The store's items only
@@ -265,7 +269,6 @@ class Scheduler:
             del in_flight[stale]
         if len(held) + len(in_flight) >= self._limit(budget):
             return max(min(held, default=now + self._interval(budget)) - now, 0.001)
-        bucket = self._bucket(budget)
         now_ms = int(now * 1000)
         item = RateItem(f"{self._prefix}:{budget}", now_ms)
         self._puts += 1
