@@ -627,6 +627,38 @@ def _machine() -> str:
     return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()} ({platform.system()})"
 
 
+# Each group's figures are numbered from its digit ("1a.", "1b.", ... for overhead).
+GROUPS = {
+    "overhead": "1",
+    "imports": "2",
+    "batch": "3",
+    "upload-memory": "4",
+    "polling": "5",
+    "limits": "6-8",
+}
+
+
+def _number(name: str) -> str:
+    return re.match(r"\d+", name).group(0) if re.match(r"\d+", name) else ""
+
+
+def _merge(previous: str, fresh: list[Figure], rerun: set[str]) -> list[Figure]:
+    """The rows of ``previous`` (a BENCHMARKS.md) with those of the rerun groups replaced by ``fresh``;
+    each kept row notes the date it was measured."""
+    numbers = {n for group in rerun for n in (["6", "7", "8"] if group == "6-8" else [group])}
+    dated = re.search(r"^Date: (\S+ \S+ UTC)", previous, re.MULTILINE)
+    when = dated.group(1) if dated else "an earlier run"
+    kept: list[Figure] = []
+    for line in previous.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not _number(cells[0]) or _number(cells[0]) in numbers:
+            continue
+        note = cells[4] if "(measured " in cells[4] else f"{cells[4]} (measured {when})"
+        kept.append(Figure(cells[0], cells[1], cells[2], cells[3], note))
+    merged = kept + fresh
+    return sorted(merged, key=lambda f: (int(_number(f.name)), f.name))
+
+
 def render(figures: list[Figure], command: str, seconds: float) -> str:
     lines = [
         "| figure | measured | target | verdict | how |",
@@ -657,21 +689,31 @@ def main() -> int:
     parser.add_argument("--limits-scale", type=float, default=10.0, help="time scale of the limits benchmark")
     parser.add_argument("--limits-runs", type=int, default=3, help="runs of each limits figure (median)")
     parser.add_argument("--skip-limits", action="store_true", help="do not run scripts/bench_limits.py")
+    parser.add_argument(
+        "--only",
+        metavar="GROUPS",
+        help=f"comma-separated groups to rerun ({', '.join(GROUPS)}); BENCHMARKS.md keeps the other rows",
+    )
     args = parser.parse_args()
+    only = set(GROUPS) if args.only is None else set(args.only.split(","))
+    if not only <= set(GROUPS):
+        parser.error(f"--only: unknown group(s) {', '.join(sorted(only - set(GROUPS)))}")
     sys.path[:0] = [str(ROOT / "facade"), str(ROOT / "generated")]
     started = time.perf_counter()
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="kie-bench-") as scratch:
         folder = Path(scratch)
-        steps: list[Callable[[], list[Figure]]] = [
-            lambda: bench_overhead(args.calls),
-            lambda: bench_imports(args.imports, folder),
-            lambda: bench_batch(args.skip_batch),
-            lambda: bench_upload_memory(folder),
-            lambda: bench_polling(args.scale),
-            lambda: [] if args.skip_limits else bench_limits(args.limits_scale, args.limits_runs),
-        ]
-        for step in steps:
+        steps: dict[str, Callable[[], list[Figure]]] = {
+            "overhead": lambda: bench_overhead(args.calls),
+            "imports": lambda: bench_imports(args.imports, folder),
+            "batch": lambda: bench_batch(args.skip_batch),
+            "upload-memory": lambda: bench_upload_memory(folder),
+            "polling": lambda: bench_polling(args.scale),
+            "limits": lambda: [] if args.skip_limits else bench_limits(args.limits_scale, args.limits_runs),
+        }
+        for group, step in steps.items():
+            if group not in only:
+                continue
             new = step()
             for figure in new:
                 target = figure.target or "none"
@@ -680,11 +722,13 @@ def main() -> int:
                 )
             figures += new
     command = "./scripts/bench " + " ".join(sys.argv[1:])
+    document = ROOT / "BENCHMARKS.md"
+    if args.only is not None and document.exists():
+        figures = _merge(document.read_text(), figures, {GROUPS[g] for g in only})
     table = render(figures, command.strip(), time.perf_counter() - started)
     print()
     print(table)
     if not args.no_write:
-        document = ROOT / "BENCHMARKS.md"
         document.write_text(
             "# Benchmarks\n\nWritten by `scripts/bench.py` (do not edit by hand; rerun it). All figures "
             "against the offline emulator on loopback (127.0.0.1). Ratios are measured side by side in "
