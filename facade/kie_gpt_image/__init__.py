@@ -12,25 +12,9 @@ Everything public is re-exported here; the exception tree is drawn in ``kie_gpt_
 ``kie_gpt_image.emulator`` (an offline kie.ai) and ``kie_gpt_image.webhooks`` are imported on demand.
 """
 
-from ._api import (
-    ASPECT_RATIOS,
-    DEFAULT_ASPECT_RATIO,
-    DEFAULT_GENERATE_MODEL,
-    DEFAULT_QUALITY,
-    MODEL,
-    MODELS,
-    QUALITIES,
-)
-from ._client import (
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    DEFAULT_MAX_REPLY_BYTES,
-    DEFAULT_TIMEOUT,
-    DEFAULT_UPLOAD_BASE_URL,
-    AsyncClient,
-    Client,
-    ProgressCallback,
-)
+import importlib as _importlib
+import typing as _typing
+
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -69,14 +53,71 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._logging import configure_from_environment as _configure_logging
-from ._many import EditRequest, ItemOutcome
-from ._models import Task, TaskInfo, TaskState, UploadedFile
-from ._policies import PollPolicy, RetryPolicy
-from ._progress import UploadProgress, UploadProgressCallback
-from ._raw import RawResponse
-from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
-from ._scheduler import RateLimits
 from ._warnings import KieWarning, LoopbackCallbackWarning
+
+if _typing.TYPE_CHECKING:
+    from ._api import (
+        ASPECT_RATIOS,
+        DEFAULT_ASPECT_RATIO,
+        DEFAULT_GENERATE_MODEL,
+        DEFAULT_QUALITY,
+        MODEL,
+        MODELS,
+        QUALITIES,
+    )
+    from ._client import (
+        DEFAULT_BASE_URL,
+        DEFAULT_MAX_DOWNLOAD_BYTES,
+        DEFAULT_MAX_REPLY_BYTES,
+        DEFAULT_TIMEOUT,
+        DEFAULT_UPLOAD_BASE_URL,
+        AsyncClient,
+        Client,
+        ProgressCallback,
+    )
+    from ._many import EditRequest, ItemOutcome
+    from ._models import Task, TaskInfo, TaskState, UploadedFile
+    from ._policies import PollPolicy, RetryPolicy
+    from ._progress import UploadProgress, UploadProgressCallback
+    from ._raw import RawResponse
+    from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+    from ._scheduler import RateLimits
+
+# Every other public name is imported on first use (PEP 562): `import kie_gpt_image` then costs about what
+# `import httpx` does, and a program pays only for the parts it touches (issue 14; BENCHMARKS.md figure 2).
+_LAZY: dict[str, str] = {
+    "ASPECT_RATIOS": "_api",
+    "AsyncClient": "_client",
+    "AsyncEditResult": "_results",
+    "AsyncResultImage": "_results",
+    "Client": "_client",
+    "DEFAULT_ASPECT_RATIO": "_api",
+    "DEFAULT_BASE_URL": "_client",
+    "DEFAULT_GENERATE_MODEL": "_api",
+    "DEFAULT_MAX_DOWNLOAD_BYTES": "_client",
+    "DEFAULT_MAX_REPLY_BYTES": "_client",
+    "DEFAULT_QUALITY": "_api",
+    "DEFAULT_TIMEOUT": "_client",
+    "DEFAULT_UPLOAD_BASE_URL": "_client",
+    "EditRequest": "_many",
+    "EditResult": "_results",
+    "ItemOutcome": "_many",
+    "MODEL": "_api",
+    "MODELS": "_api",
+    "PollPolicy": "_policies",
+    "ProgressCallback": "_client",
+    "QUALITIES": "_api",
+    "RateLimits": "_scheduler",
+    "RawResponse": "_raw",
+    "ResultImage": "_results",
+    "RetryPolicy": "_policies",
+    "Task": "_models",
+    "TaskInfo": "_models",
+    "TaskState": "_models",
+    "UploadProgress": "_progress",
+    "UploadProgressCallback": "_progress",
+    "UploadedFile": "_models",
+}
 
 __version__ = "0.1.0"
 
@@ -152,12 +193,32 @@ __all__ = [
     "__version__",
 ]
 
-# Reprs and tracebacks read kie_gpt_image.Client, not kie_gpt_image._client.Client (as httpx does).
+
+def _public(value: object) -> None:
+    # Reprs and tracebacks read kie_gpt_image.Client, not kie_gpt_image._client.Client (as httpx does).
+    if isinstance(value, type) and value.__module__.startswith("kie_gpt_image._"):
+        value.__module__ = "kie_gpt_image"
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kie_gpt_image' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{module}", __name__), name)
+    _public(value)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type) and _obj.__module__.startswith("kie_gpt_image._"):
-        _obj.__module__ = "kie_gpt_image"
-del _name, _obj
+    if _name in globals():
+        _public(globals()[_name])
+del _name
 
 _configure_logging()  # KIE_LOG=debug|info (see _logging); nothing happens when it is unset
 del _configure_logging

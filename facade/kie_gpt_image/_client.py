@@ -29,12 +29,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, assert_never
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import sniffio
 
-from . import _api, _inputs, _raw
-from ._attempt import CAUGHT
-from ._deadline import Budget, DeadlineExceeded, Deadlines, active, clamp_timeout
-from ._download import FileSink, MemorySink, Sink, parse_destination
 from ._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -45,25 +40,79 @@ from ._errors import (
     ReplyTooLargeError,
     redact,
 )
-from ._finishes import Watch
-from ._flow import Fetch, Flow, Flows, Gather, Notify, Send, Sleep, Take
-from ._many import (
-    EditRequest,
-    ItemOutcome,
-    Stopped,
-    as_completed_async,
-    as_completed_threads,
-    check_concurrency,
-    stop_requested,
-)
-from ._models import Task, TaskInfo, UploadedFile
-from ._policies import PollPolicy, RetryPolicy
-from ._progress import UploadProgressCallback, watch
-from ._raw import AsyncRawResponses, RawResponses
-from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
-from ._scheduler import RateLimits, Scheduler
 from ._warnings import LoopbackCallbackWarning, warn
-from ._webhooks import DEFAULT_TOLERANCE, Headers, ReplayGuard, check_key, verify_callback
+
+if TYPE_CHECKING:
+    import sniffio
+
+    from . import _api, _inputs, _raw
+    from ._deadline import Budget, DeadlineExceeded, Deadlines, active, clamp_timeout
+    from ._download import FileSink, MemorySink, Sink, parse_destination
+    from ._finishes import Watch
+    from ._flow import Fetch, Flow, Flows, Gather, Notify, Send, Sleep, Take
+    from ._many import (
+        EditRequest,
+        ItemOutcome,
+        Stopped,
+        as_completed_async,
+        as_completed_threads,
+        check_concurrency,
+        stop_requested,
+    )
+    from ._models import Task, TaskInfo, UploadedFile
+    from ._policies import PollPolicy, RetryPolicy
+    from ._progress import UploadProgressCallback, watch
+    from ._raw import AsyncRawResponses, RawResponses
+    from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+    from ._scheduler import RateLimits, Scheduler
+    from ._webhooks import DEFAULT_TOLERANCE, Headers, ReplayGuard, check_key, verify_callback
+
+# The machinery behind a client's calls, imported when the first client is made rather than with this
+# module: `from kie_gpt_image import Client` then costs about what `import httpx` does (issue 14;
+# BENCHMARKS.md figure 2). Every name below is used only inside the clients' methods and the helpers they
+# call, never at import time; type checkers read the same imports above.
+_ENGINE: dict[str, tuple[str, ...]] = {
+    "sniffio": (),
+    "._api": (),
+    "._inputs": (),
+    "._raw": ("AsyncRawResponses", "RawResponses"),
+    "._attempt": ("CAUGHT",),
+    "._deadline": ("Budget", "DeadlineExceeded", "Deadlines", "active", "clamp_timeout"),
+    "._download": ("FileSink", "MemorySink", "Sink", "parse_destination"),
+    "._finishes": ("Watch",),
+    "._flow": ("Fetch", "Flow", "Flows", "Gather", "Notify", "Send", "Sleep", "Take"),
+    "._many": (
+        "EditRequest",
+        "ItemOutcome",
+        "Stopped",
+        "as_completed_async",
+        "as_completed_threads",
+        "check_concurrency",
+        "stop_requested",
+    ),
+    "._models": ("Task", "TaskInfo", "UploadedFile"),
+    "._policies": ("PollPolicy", "RetryPolicy"),
+    "._progress": ("UploadProgressCallback", "watch"),
+    "._results": ("AsyncEditResult", "AsyncResultImage", "EditResult", "ResultImage"),
+    "._scheduler": ("RateLimits", "Scheduler"),
+    "._webhooks": ("DEFAULT_TOLERANCE", "Headers", "ReplayGuard", "check_key", "verify_callback"),
+}
+
+
+def _load_engine() -> None:
+    """Import the clients' machinery into this module's namespace (once; see ``_ENGINE``)."""
+    if _OUTCOMES:
+        return
+    import importlib
+
+    loaded: dict[str, object] = {}
+    for module_name, names in _ENGINE.items():
+        module = importlib.import_module(module_name, __package__)
+        loaded[module_name.lstrip(".")] = module
+        loaded.update((name, getattr(module, name)) for name in names)
+    loaded["_OUTCOMES"] = (*loaded["CAUGHT"], DestinationError, ClientClosedError)  # type: ignore[misc]
+    globals().update(loaded)  # _OUTCOMES last: it marks the whole engine as loaded
+
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -94,7 +143,7 @@ DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024
 """kie.ai replies (JSON envelopes of a few kB) larger than this, after decoding, are refused."""
 DEFAULT_UPLOAD_PATH = "images/kie-gpt-image"
 
-ProgressCallback = Callable[[TaskInfo], object]
+ProgressCallback = Callable[["TaskInfo"], object]
 """Called with the task's record each time its state changes (``AsyncClient`` also awaits an
 ``async def`` callback)."""
 
@@ -103,7 +152,8 @@ _USER_AGENT = "kie-gpt-image"
 _STOP_CHECK = 0.25  # seconds between looks at an edit_many/wait_many stop while a watched wait sleeps
 # What a driver hands back to the flow: the failures ``_attempt`` classifies, and the local errors the
 # flow must raise with the task id (a destination that cannot be written, a client closed meanwhile).
-_OUTCOMES: tuple[type[Exception], ...] = (*CAUGHT, DestinationError, ClientClosedError)
+# Filled in by ``_load_engine`` with the first client.
+_OUTCOMES: tuple[type[Exception], ...] = ()
 _SAVE_HINT = (
     "; results are downloaded through the client that produced them: call result.save()/bytes() inside "
     "the `with` block, or create the client without `with` and close it when you are done"
@@ -296,6 +346,7 @@ class _BaseClient:
         rand: Callable[[], float],
         rate_limits: RateLimits | None,
     ) -> None:
+        _load_engine()
         self._key, self._key_source = _resolve_key(api_key)
         self._auth = _BearerAuth(self._key)
         self.base_url = _check_base_url(
@@ -403,6 +454,8 @@ class _BaseClient:
     ) -> Flow[Task | TaskInfo]:
         # Every check runs here, before the flow yields its first request: the model, its images, the
         # prompt and every option against the model's catalog entry (``_inputs.check_task``).
+        if model is None and kind in ("edit", "generate"):  # the model named by the documents
+            model = _api.MODEL if kind == "edit" else _api.DEFAULT_GENERATE_MODEL
         progress = _check_upload_progress(on_upload_progress)
         task = _inputs.check_task(model, images, prompt, options, kind)
         sources = [watch(source, progress) for source in task.images]
@@ -521,9 +574,14 @@ class _BaseClient:
             for (_, url), path in zip(targets, paths, strict=True)
         ]
 
-    def _verified_task_id(self, body: bytes, headers: Headers, tolerance: float) -> tuple[str, int, float]:
+    def _verified_task_id(
+        self, body: bytes, headers: Headers, tolerance: float | None
+    ) -> tuple[str, int, float]:
         """Verify a callback's signature and timestamp (not yet the replay window: see
-        ``handle_callback``); return its signed task id, timestamp and the window."""
+        ``handle_callback``); return its signed task id, timestamp and the window (default
+        ``DEFAULT_TOLERANCE``, 300 s)."""
+        if tolerance is None:
+            tolerance = DEFAULT_TOLERANCE
         if self._webhook_key is None:
             raise InvalidInputError(
                 "webhook_key",
@@ -573,8 +631,9 @@ def _check_upload_progress(callback: object) -> UploadProgressCallback | None:
     return callback
 
 
-Images = Iterable[_inputs.ImageInput] | _inputs.ImageInput
-"""What ``images=`` accepts: one image or several (see ``_inputs.ImageInput``)."""
+if TYPE_CHECKING:
+    Images = Iterable[_inputs.ImageInput] | _inputs.ImageInput
+    """What ``images=`` accepts: one image or several (see ``_inputs.ImageInput``)."""
 
 
 def _check_one_of(http_client: object, transport: object) -> None:
@@ -889,7 +948,7 @@ class Client(_BaseClient):
             images,
             prompt,
             *,
-            model=_api.MODEL,
+            model=None,
             callback_url=None,
             wait=True,
             timeout=None,
@@ -947,7 +1006,7 @@ class Client(_BaseClient):
             )
 
         def create_task(
-            self, images, prompt, *, model=_api.MODEL, callback_url=None, on_upload_progress=None, **options
+            self, images, prompt, *, model=None, callback_url=None, on_upload_progress=None, **options
         ):
             """Upload local inputs and create the task; return at once with its ``Task`` (same arguments
             as ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
@@ -966,7 +1025,7 @@ class Client(_BaseClient):
             self,
             prompt,
             *,
-            model=_api.DEFAULT_GENERATE_MODEL,
+            model=None,
             callback_url=None,
             wait=True,
             timeout=None,
@@ -1137,9 +1196,7 @@ class Client(_BaseClient):
         for sink in sinks:
             self._run(self._flows.fetch(sink.url, sink, task_id))
 
-    def handle_callback(
-        self, body: bytes, headers: Headers, *, tolerance: float = DEFAULT_TOLERANCE
-    ) -> TaskInfo:
+    def handle_callback(self, body: bytes, headers: Headers, *, tolerance: float | None = None) -> TaskInfo:
         """Verify a kie.ai callback and read its task from kie.ai: the one safe call for a receiver.
 
         kie.ai signs only the task id and the timestamp, never the body (reference §5), so the record is
@@ -1149,7 +1206,7 @@ class Client(_BaseClient):
         Args:
             body: the raw request body, as received.
             headers: the request headers (any mapping, or ``(name, value)`` pairs).
-            tolerance: seconds the signed timestamp may differ from now, either way.
+            tolerance: seconds the signed timestamp may differ from now, either way (default 300).
 
         The replay window lives in this client (in memory): one receiver process. With several
         processes, give ``kie_gpt_image.webhooks.ReplayGuard`` a shared store and use the receivers.
@@ -1486,7 +1543,7 @@ class AsyncClient(_BaseClient):
             images,
             prompt,
             *,
-            model=_api.MODEL,
+            model=None,
             callback_url=None,
             wait=True,
             timeout=None,
@@ -1516,7 +1573,7 @@ class AsyncClient(_BaseClient):
             )
 
         async def create_task(
-            self, images, prompt, *, model=_api.MODEL, callback_url=None, on_upload_progress=None, **options
+            self, images, prompt, *, model=None, callback_url=None, on_upload_progress=None, **options
         ):
             """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
             return await self._submit(
@@ -1534,7 +1591,7 @@ class AsyncClient(_BaseClient):
             self,
             prompt,
             *,
-            model=_api.DEFAULT_GENERATE_MODEL,
+            model=None,
             callback_url=None,
             wait=True,
             timeout=None,
@@ -1642,7 +1699,7 @@ class AsyncClient(_BaseClient):
             await self._run(self._flows.fetch(sink.url, sink, task_id))
 
     async def handle_callback(
-        self, body: bytes, headers: Headers, *, tolerance: float = DEFAULT_TOLERANCE
+        self, body: bytes, headers: Headers, *, tolerance: float | None = None
     ) -> TaskInfo:
         """Verify a kie.ai callback and read its task from kie.ai (see ``Client.handle_callback``)."""
         task_id, timestamp, window = self._verified_task_id(body, headers, tolerance)
