@@ -90,6 +90,8 @@ class FinishBoard:
     def post(self, task_id: str, record: Any = None) -> int:
         """Word that ``task_id`` finished: its trusted final ``record``, or ``None`` for a nudge. Wakes
         the waits on it; how many there were (nothing is kept for a task nobody waits on)."""
+        if task_id not in self._watches:  # nobody waits on it (every get_task of a final task asks)
+            return 0
         with self.lock:
             watches = list(self._watches.get(task_id, ()))
             wakes = [wake for watch in watches if (wake := watch._post(record)) is not None]

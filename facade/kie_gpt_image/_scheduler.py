@@ -30,6 +30,7 @@ recordInfo polls per second, and answers excess requests with code 429 without q
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import threading
 import time
@@ -167,7 +168,7 @@ class Scheduler:
         # This process's ledger of rate slots: granted requests in flight (-> grant time), and until
         # when each replied one still counts.
         self._in_flight: dict[Budget, dict[Ticket, float]] = {"create": {}, "poll": {}}
-        self._held: dict[Budget, list[float]] = {"create": [], "poll": []}
+        self._held: dict[Budget, list[float]] = {"create": [], "poll": []}  # heaps: earliest first
         self._puts = 0
 
     # ------------------------------------------------------------------ the queue
@@ -225,7 +226,7 @@ class Scheduler:
             now = self._clock()
             window = self._window(ticket.budget)
             until = max(ticket.stamp + window + self.limits.margin, now + window)
-            self._held[ticket.budget].append(until)
+            heapq.heappush(self._held[ticket.budget], until)
             if now - ticket.stamp > self.limits.margin:
                 # Late: also stamp it in the shared store where there is room, so the other processes
                 # sharing the budget see it too (this process's ledger counts it either way).
@@ -263,12 +264,16 @@ class Scheduler:
         # This process's ledger first: slots held by requests in flight (until replied, or for at most
         # _LONGEST_FLIGHT) and by replied ones until a window after their reply. The store's items only
         # cover ``window + margin`` from each grant.
-        held = self._held[budget] = [until for until in self._held[budget] if until > now]
+        # A heap, so that a take costs O(log n) whatever the budget (a high one holds many entries).
+        held = self._held[budget]
+        while held and held[0] <= now:
+            heapq.heappop(held)
         in_flight = self._in_flight[budget]
-        for stale in [t for t, stamp in in_flight.items() if now - stamp > _LONGEST_FLIGHT]:
-            del in_flight[stale]
         if len(held) + len(in_flight) >= self._limit(budget):
-            return max(min(held, default=now + self._interval(budget)) - now, 0.001)
+            for stale in [t for t, stamp in in_flight.items() if now - stamp > _LONGEST_FLIGHT]:
+                del in_flight[stale]
+            if len(held) + len(in_flight) >= self._limit(budget):
+                return max((held[0] if held else now + self._interval(budget)) - now, 0.001)
         now_ms = int(now * 1000)
         item = RateItem(f"{self._prefix}:{budget}", now_ms)
         self._puts += 1
