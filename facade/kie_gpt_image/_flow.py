@@ -159,7 +159,10 @@ class Flows:
         granted = False
         try:
             while True:
-                wait = yield Take(ticket)
+                # An in-memory store answers at once: asked here, without a round trip through the
+                # driver (a shared one waits on a file lock or the network: the driver keeps it off
+                # the event loop).
+                wait = scheduler.take(ticket) if not scheduler.limits.shared else (yield Take(ticket))
                 if wait <= 0:
                     granted = True
                     return ticket
