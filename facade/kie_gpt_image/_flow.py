@@ -256,7 +256,8 @@ class Flows:
         try:
             if before_send is not None:
                 before_send()
-            if slot is not None and self.scheduler is not None:
+            if slot is not None and self.scheduler is not None and self.scheduler.limits.shared:
+                # In memory, this client's ledger holds the slot until a window after the reply anyway.
                 yield from self._restamp(slot, self.scheduler)
             sent = True
             outcome = yield Send(request, attempt, budget)
