@@ -516,7 +516,9 @@ class _BaseClient:
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
         kwargs["headers"] = {**kwargs.pop("headers", {}), "User-Agent": _USER_AGENT}
         logger.debug("%s %s (attempt %d)", method, spec.operation, effect.attempt + 1)
-        return http.build_request(method, url, timeout=clamp_timeout(http.timeout, budget.left()), **kwargs)
+        return http.build_request(
+            method, url, extensions={"timeout": clamp_timeout(http.timeout, budget.left())}, **kwargs
+        )
 
     def _budget(self, effect: Send) -> Budget:
         seconds = self.deadlines.request
@@ -880,7 +882,7 @@ class Client(_BaseClient):
                     effect.url,
                     headers={"User-Agent": _USER_AGENT},
                     follow_redirects=True,
-                    timeout=clamp_timeout(self._http.timeout, self.deadlines.request),
+                    extensions={"timeout": clamp_timeout(self._http.timeout, self.deadlines.request)},
                 ) as response,
             ):
                 sink.start(response.status_code, response.headers)
@@ -1468,7 +1470,7 @@ class AsyncClient(_BaseClient):
                     effect.url,
                     headers={"User-Agent": _USER_AGENT},
                     follow_redirects=True,
-                    timeout=clamp_timeout(self._http.timeout, self.deadlines.request),
+                    extensions={"timeout": clamp_timeout(self._http.timeout, self.deadlines.request)},
                 ) as response:
                     sink.start(response.status_code, response.headers)
                     scope.deadline = started + self.deadlines.download_budget(sink.declared or sink.max_bytes)
