@@ -604,7 +604,9 @@ def bench_limits(scale: float, runs: int) -> list[Figure]:
                     f"{peak:.1f} MiB ({peak * 1.048576:.1f} MB)",
                     "<= 60 MB",
                     "PASS" if peak * 1.048576 <= 60 else "MISS",
-                    f"highest of {runs} runs (ru_maxrss of the batch process; the emulator is in another)",
+                    f"highest of {runs} runs (ru_maxrss of the batch process, which imports only the "
+                    "library's runtime requirements, as after `pip install kie-gpt-image`; the emulator is "
+                    "in another process)",
                 )
             )
     for server in ("canned", "emulator"):
