@@ -70,17 +70,23 @@ def test_a_request_still_unanswered_when_its_window_passes_keeps_its_slot() -> N
     assert drain(scheduler, clock, "poll", due=1.0) == pytest.approx(1.0, abs=0.01)
 
 
-def test_a_reply_later_than_the_margin_counts_again_from_the_reply() -> None:
-    clock = FakeClock()
-    scheduler = Scheduler(RateLimits(polls_per_second=3, margin=0.1), "key", clock=clock)
+def test_a_reply_later_than_the_margin_counts_again_from_the_reply_in_a_shared_store(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(time.time())
+    limits = RateLimits.shared_file(str(tmp_path / "budget.db"), polls_per_second=3, margin=0.1)
+    scheduler = Scheduler(limits, "key", clock=clock)
     slow, fast = grant(scheduler), grant(scheduler)
     scheduler.replied(fast)  # type: ignore[arg-type]
     clock.now += 0.5
     scheduler.replied(slow)  # type: ignore[arg-type]
     clock.now += 0.61  # both grants left the window (1 s + margin); the slow reply (at 0.5) did not
-    assert drain(scheduler, clock, "poll", due=2.0) == 0.0
-    assert drain(scheduler, clock, "poll", due=2.0) == 0.0
-    assert drain(scheduler, clock, "poll", due=2.0) == pytest.approx(0.49, abs=0.01)
+    other = Scheduler(limits, "key", clock=clock)  # another process: it sees only the store
+    assert drain(other, clock, "poll", due=2.0) == 0.0
+    assert drain(other, clock, "poll", due=2.0) == 0.0
+    assert drain(other, clock, "poll", due=2.0) == pytest.approx(0.49, abs=0.01)
+    scheduler.close()
+    other.close()
 
 
 def test_a_slow_reply_into_a_full_store_window_still_holds_its_slot_a_window_after_it() -> None:
@@ -161,6 +167,67 @@ def test_a_newcomer_never_takes_a_slot_while_an_earlier_request_waits() -> None:
     scheduler.replied(early)
     clock.now += 1.01
     assert scheduler.take(late) == 0.0
+
+
+def test_a_poll_of_a_task_younger_than_any_finish_goes_after_older_ones() -> None:
+    # A poll that almost surely finds its task running yields its turn while others queue.
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=1), "key", clock=clock)
+    scheduler.task_finished("an-earlier-task", took=20.0)
+    scheduler.replied(grant(scheduler))  # type: ignore[arg-type]  # the window is full
+    young = scheduler.ticket("poll", due=1.0, born=clock.now - 5.0)  # fell due first, 5 s old
+    old = scheduler.ticket("poll", due=2.0, born=clock.now - 40.0)
+    clock.now += 1.01  # the window reopens
+    assert scheduler.take(young) > 0
+    assert scheduler.take(old) == 0.0
+
+
+def test_a_young_task_s_poll_still_goes_at_once_when_the_budget_is_free() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=1), "key", clock=clock)
+    scheduler.task_finished("an-earlier-task", took=20.0)
+    assert scheduler.take(scheduler.ticket("poll", due=1.0, born=clock.now - 5.0)) == 0.0
+
+
+def test_polls_keep_the_order_they_fell_due_until_a_finish_is_read_or_once_tasks_are_old() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=1), "key", clock=clock)
+    scheduler.replied(grant(scheduler))  # type: ignore[arg-type]
+    early = scheduler.ticket("poll", due=1.0, born=clock.now - 5.0)
+    late = scheduler.ticket("poll", due=2.0, born=clock.now - 40.0)
+    clock.now += 1.01
+    assert scheduler.take(late) > 0  # no finish read yet: nothing is known to be young
+    scheduler.task_finished("t", took=6.0)  # the early one's task is now older than the quickest
+    assert scheduler.take(late) > 0
+    assert scheduler.take(early) == 0.0
+
+
+def test_in_memory_the_ledger_replaces_the_margin_and_a_shared_store_keeps_it() -> None:
+    assert RateLimits().window_margin == 0.0
+    assert RateLimits.shared_file("budget.db").window_margin == 0.25
+    assert RateLimits(margin=0.5).window_margin == 0.5
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=2), "key", clock=clock)
+    waits = [drain(scheduler, clock, "poll", due=i) for i in range(3)]
+    # The third poll waits exactly a window after the first one's reply: polls can use all 8 per second.
+    assert waits == [0.0, 0.0, pytest.approx(1.0, abs=0.01)]
+
+
+def test_in_memory_a_late_reply_costs_no_second_slot() -> None:
+    # Each createTask answered 0.1 s after its grant: the ledger holds its slot a window after the
+    # reply, and nothing more, so 40 creates fit in about one window and 2 s (a second stamp per
+    # reply would halve the budget).
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(), "key", clock=clock)
+    start = clock.now
+    for _ in range(40):
+        ticket = scheduler.ticket("create", clock.now)
+        while (delay := scheduler.take(ticket)) > 0:
+            clock.now += delay
+        clock.now += 0.1
+        scheduler.replied(ticket)
+    # The 21st goes when the first reply is a window old (10.1 s); the 40th 19 grants later.
+    assert clock.now - start == pytest.approx(10.1 + 19 * 0.1 + 0.1, abs=0.01)
 
 
 def _hold(scheduler: Scheduler) -> object:

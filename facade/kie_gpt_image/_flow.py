@@ -146,16 +146,22 @@ class Flows:
     # ------------------------------------------------------------------------------- account limits
 
     def _acquire(
-        self, budget: Budget, until: float | None, *, first: bool = False, watch: Watch | None = None
+        self,
+        budget: Budget,
+        until: float | None,
+        *,
+        first: bool = False,
+        watch: Watch | None = None,
+        born: float | None = None,
     ) -> Flow[Ticket | None]:
         """Wait for a slot of ``budget``; the granted ticket, or ``None`` if ``until`` passed first.
         Requests queue in the order they fell due (now; ``first``: ahead of every scheduled one, as a
         poll of ``watch``'s task becomes when a callback nudges it while it queues); a lone request is
-        granted at once."""
+        granted at once. ``born``: when a polled task was created, at the latest (``Scheduler.ticket``)."""
         scheduler = self.scheduler
         if scheduler is None:
             return None
-        ticket = scheduler.ticket(budget, -math.inf if first else self.clock())
+        ticket = scheduler.ticket(budget, -math.inf if first else self.clock(), born=born)
         granted = False
         try:
             while True:
@@ -172,7 +178,7 @@ class Flows:
                 yield Sleep(wait if left is None else min(wait, left), None if first else watch)
                 if watch is not None and not first and watch.nudged:
                     scheduler.release(ticket)
-                    ticket, first = scheduler.ticket(budget, -math.inf), True
+                    ticket, first = scheduler.ticket(budget, -math.inf, born=born), True
         finally:
             if not granted:  # gave up, failed or cancelled: leave the queue
                 scheduler.release(ticket)
@@ -245,11 +251,12 @@ class Flows:
         before_send: Callable[[], object] | None = None,
         first: bool = False,
         watch: Watch | None = None,
+        born: float | None = None,
     ) -> Flow[T | Failure]:
         slot: Ticket | None = None
         if self.scheduler is not None and (request.paid or request.operation == _POLL):
             gate: Budget = "create" if request.paid else "poll"
-            slot = yield from self._acquire(gate, until, first=first, watch=watch)
+            slot = yield from self._acquire(gate, until, first=first, watch=watch, born=born)
             if slot is None:
                 return self._no_slot(request.operation, f"the account's {gate} budget")
         sent = False
@@ -337,7 +344,10 @@ class Flows:
     def _seen(self, info: TaskInfo) -> None:
         if info.state in (TaskState.SUCCESS, TaskState.FAIL):
             if self.scheduler is not None:
-                self.scheduler.task_finished(info.task_id)
+                took = None
+                if info.created_at is not None and info.completed_at is not None:
+                    took = (info.completed_at - info.created_at).total_seconds()
+                self.scheduler.task_finished(info.task_id, took)
             self.board.post(info.task_id, info)
 
     def create_task(
@@ -358,18 +368,21 @@ class Flows:
         parse = lambda response: _api.parse_created_task(  # noqa: E731
             response, _api.MODELS[model].operation_id
         )
-        submitted = False
+        submitted: list[float] = []  # when the first createTask went out, on the scheduler's clock
+        scheduler = self.scheduler
 
         def before_send() -> None:
-            nonlocal submitted
-            if not submitted and on_submit is not None:
-                on_submit()
-            submitted = True
+            if not submitted:
+                if on_submit is not None:
+                    on_submit()
+                submitted.append(scheduler.now() if scheduler is not None else 0.0)
 
         if self.scheduler is None:
             task = yield from self.call(build, parse, before_send=before_send)
         else:
-            task = yield from self._create_within_limits(build, parse, self.scheduler, timeout, before_send)
+            task = yield from self._create_within_limits(
+                build, parse, self.scheduler, timeout, before_send, submitted
+            )
         logger.info("created task %s", task.task_id)
         return task
 
@@ -380,6 +393,7 @@ class Flows:
         scheduler: Scheduler,
         timeout: float | None,
         before_send: Callable[[], object],
+        submitted: list[float],
     ) -> Flow[Task]:
         until = self.clock() + (self.poll.timeout if timeout is None else timeout)
         running = yield from self._acquire("running", until)
@@ -392,7 +406,7 @@ class Flows:
             if not isinstance(exc, SubmissionOutcomeUnknownError) and exc.task_id is None:
                 scheduler.release(running)
             raise
-        scheduler.task_started(running, task.task_id)
+        scheduler.task_started(running, task.task_id, submitted[0] if submitted else None)
         return task
 
     def credits(self) -> Flow[float]:
@@ -447,13 +461,15 @@ class Flows:
         ends the wait at once (``_finishes``)."""
         limit = self.poll.timeout if timeout is None else timeout
         start = self.clock()
+        # A task this client created: its polls may yield their turn while it is young (``Scheduler``).
+        born = None if self.scheduler is None else self.scheduler.born(task_id)
         watch = self.board.watch(task_id)
         try:
-            return (yield from self._wait_watched(watch, limit, start))
+            return (yield from self._wait_watched(watch, limit, start, born))
         finally:
             self.board.unwatch(watch)
 
-    def _wait_watched(self, watch: Watch, limit: float, start: float) -> Flow[TaskInfo]:
+    def _wait_watched(self, watch: Watch, limit: float, start: float, born: float | None) -> Flow[TaskInfo]:
         task_id = watch.task_id
         last: TaskInfo | None = None
         failed = 0  # consecutive failed polls
@@ -474,6 +490,7 @@ class Flows:
                     # a task (and free its running slot), theirs are guesses on the documented schedule.
                     first=watch.take_nudge(),
                     watch=watch,
+                    born=born,
                 )
             elapsed = self.clock() - start
             if isinstance(outcome, Failure):

@@ -309,9 +309,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     limits.add_argument(
         "--rate-margin",
         type=float,
-        default=0.25,
+        default=None,
         metavar="S",
-        help="seconds added to each window for the time a request takes to reach kie.ai (0.25)",
+        help="seconds added to each window for the time a request takes to reach kie.ai "
+        "(default 0.25 with a shared --rate-store, 0 in memory, where the client's own ledger covers it)",
     )
     limits.add_argument(
         "--rate-store",
