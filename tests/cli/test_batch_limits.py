@@ -144,6 +144,21 @@ def test_listen_ends_each_wait_when_its_callback_arrives(image: Path, tmp_path: 
     assert set(_states(tmp_path / "jobs.jsonl.journal.sqlite").values()) == {"done"}
 
 
+def test_with_listen_polls_only_back_callbacks_up(image: Path, tmp_path: Path) -> None:
+    # 3 s tasks: kie.ai's schedule would poll each at 0 and 2 s before its callback; with --listen the
+    # next scheduled poll is 30 s away, so each wait polls once, then once more when its callback comes.
+    emulator = Emulator(api_key=SECRET_KEY, schedule=Schedule(0.0, 0.0, 3.0))
+    manifest = write_manifest(tmp_path, _items(3))
+    env = {"KIE_API_KEY": SECRET_KEY, "KIE_WEBHOOK_HMAC_KEY": emulator.webhook_hmac_key}
+    code, err = _served_run(
+        emulator, tmp_path, "batch", str(manifest), "--no-download", "--listen", "127.0.0.1:0", env=env
+    )
+    assert code == ExitCode.OK, err
+    assert len(emulator.callback_attempts_made) == 3
+    assert emulator.call_count("get-task-details") == 6
+    assert set(_states(tmp_path / "jobs.jsonl.journal.sqlite").values()) == {"done"}
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "field"),
     [

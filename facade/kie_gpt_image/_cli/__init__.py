@@ -334,7 +334,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     callbacks.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        help="serve the callback receiver here (port 0: any free port)",
+        help="serve the callback receiver here (port 0: any free port); each callback ends its wait, and "
+        "polls only back callbacks up (every 30 s unless --poll-interval)",
     )
     callbacks.add_argument(
         "--callback-url",

@@ -100,6 +100,12 @@ def read_key(args: argparse.Namespace, ctx: Context) -> str | None:
     return ctx.env.get("KIE_API_KEY")
 
 
+# With --listen each finish arrives as a callback (which makes its wait poll at once): the scheduled polls
+# only back up a callback that never comes, so they go every 30 s instead of kie.ai's 2-5 s schedule.
+# 100 running tasks then ask about 3 polls a second of the 8, and the budget no longer runs full.
+LISTEN_POLL_INTERVAL = 30.0
+
+
 def _poll_policy(args: argparse.Namespace) -> PollPolicy | None:
     interval = getattr(args, "poll_interval", None)
     if interval is None:
@@ -513,6 +519,12 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     )
     poll = _poll_policy(args)
     listen = _listen(args, ctx)
+    if listen is not None and poll is None:
+        poll = PollPolicy(
+            early_interval=LISTEN_POLL_INTERVAL,
+            middle_interval=LISTEN_POLL_INTERVAL,
+            late_interval=LISTEN_POLL_INTERVAL,
+        )
     if problems:
         return _report_manifest_errors(out, manifest, problems)
     if args.check:
