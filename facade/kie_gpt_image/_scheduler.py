@@ -14,8 +14,8 @@ recordInfo polls per second, and answers excess requests with code 429 without q
   one slot interval per waiter ahead, so they do not all ask at once. One exception, for polls: a poll
   of a task younger than the quickest finish this client has read (``task_finished``) goes after the
   others, because it almost surely finds the task still running; with the budget to spare it goes at
-  once, so it only changes the order when polls queue (a measured +2-3 points of throughput at kie.ai's
-  running cap: ``scripts/simulate_polling.py``);
+  once, so it only changes the order when polls queue (+1-2 points of throughput at kie.ai's running
+  cap in ``scripts/simulate_polling.py``);
 - the rate budgets (``create``, ``poll``) live in pyrate-limiter buckets: in memory by default, in a
   SQLite file to share them between processes on one machine (file-locked), or in Redis to share them
   between machines;
