@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -306,6 +308,25 @@ def _three_processes_share(limits: RateLimits) -> None:
     for start in times:
         assert len([t for t in times if start <= t < start + 1.0]) <= 5
     assert times[-1] - times[0] >= 2.0
+
+
+def test_a_sqlite_file_another_process_is_writing_to_is_opened_once_it_is_free(tmp_path: Path) -> None:
+    # Opening switches the file to WAL, which SQLite refuses at once while another connection writes
+    # (another process adding a running task): the open waits instead of failing the request.
+    path = tmp_path / "budget.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE busy (k TEXT)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO busy VALUES ('x')")
+    release = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    release.start()
+    scheduler = Scheduler(RateLimits.shared_file(str(path)), "key")
+    try:
+        assert scheduler.take(scheduler.ticket("create", 0.0)) == 0.0
+    finally:
+        release.join()
+        scheduler.close()
+        writer.close()
 
 
 def test_a_sqlite_file_shares_the_create_window_between_processes(tmp_path: Path) -> None:

@@ -60,6 +60,7 @@ _LEAK_EVERY = 256  # puts between two purges of expired entries (pyrate-limiter 
 _LONGEST_FLIGHT = 300.0
 _STALE_FLOOR = 0.05  # seconds: a request sent this soon after its grant keeps its first stamp
 _RUNNING_RECHECK = 0.25  # seconds between two looks at a full running cap (a read may free a slot)
+_OPEN_PATIENCE = 30.0  # seconds a shared SQLite file may stay locked while it is first opened
 _SHARED_MARGIN = 0.25  # seconds: other processes see a grant's stamp, not when the request arrived
 
 
@@ -554,12 +555,26 @@ def _open_bucket(limits: RateLimits, budget: Budget, prefix: str) -> AbstractBuc
     if store == "memory":
         return InMemoryBucket([rate])
     if store.startswith("sqlite:///"):
+        import sqlite3
+
         from pyrate_limiter import SQLiteBucket
 
         # The file lock makes count-then-insert atomic across processes (pyrate-limiter's SQLiteBucket).
-        return SQLiteBucket.init_from_file(
-            [rate], table=_table(prefix, budget), db_path=_sqlite_path(store), use_file_lock=True
-        )
+        # Opening switches the file to WAL, which SQLite refuses ("database is locked") while another
+        # process holds a write (our running-task table, outside that lock): several processes starting
+        # together meet it (tests/test_many.py), so the first open is retried for a while.
+        give_up = time.monotonic() + _OPEN_PATIENCE
+        delay = 0.01
+        while True:
+            try:
+                return SQLiteBucket.init_from_file(
+                    [rate], table=_table(prefix, budget), db_path=_sqlite_path(store), use_file_lock=True
+                )
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > give_up:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
     from pyrate_limiter import RedisBucket
 
     # A sync Redis client makes init return the bucket itself (an async one would return a coroutine).
