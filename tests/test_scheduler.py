@@ -204,6 +204,19 @@ def test_polls_keep_the_order_they_fell_due_until_a_finish_is_read_or_once_tasks
     assert scheduler.take(early) == 0.0
 
 
+def test_creation_times_of_tasks_never_read_to_the_end_do_not_pile_up() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(max_running=10**6, running_expiry=60.0), "key", clock=clock)
+    for i in range(5000):
+        running = scheduler.ticket("running", 0.0)
+        assert scheduler.take(running) == 0.0
+        scheduler.task_started(running, f"task-{i}", sent=clock.now)
+        clock.now += 1.0
+    assert scheduler.born("task-0") is None  # created 5000 s ago, never read finished
+    assert scheduler.born("task-4999") == clock.now - 1.0
+    assert sum(scheduler.born(f"task-{i}") is not None for i in range(5000)) <= 4097
+
+
 def test_in_memory_the_ledger_replaces_the_margin_and_a_shared_store_keeps_it() -> None:
     assert RateLimits().window_margin == 0.0
     assert RateLimits.shared_file("budget.db").window_margin == 0.25

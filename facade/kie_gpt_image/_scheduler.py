@@ -60,6 +60,7 @@ _LEAK_EVERY = 256  # puts between two purges of expired entries (pyrate-limiter 
 _LONGEST_FLIGHT = 300.0
 _STALE_FLOOR = 0.05  # seconds: a request sent this soon after its grant keeps its first stamp
 _RUNNING_RECHECK = 0.25  # seconds between two looks at a full running cap (a read may free a slot)
+_BORN_KEPT = 4096  # creation times kept before those older than running_expiry are dropped
 _OPEN_PATIENCE = 30.0  # seconds a shared SQLite file may stay locked while it is first opened
 _SHARED_MARGIN = 0.25  # seconds: other processes see a grant's stamp, not when the request arrived
 
@@ -387,6 +388,11 @@ class Scheduler:
                 self._keys[task_id] = ticket.key
             if sent is not None:
                 self._born[task_id] = sent
+                if len(self._born) > _BORN_KEPT:
+                    # Tasks nobody read to the end: past running_expiry they stop counting as running,
+                    # and their polls are long past young.
+                    horizon = self._clock() - self.limits.running_expiry
+                    self._born = {task: at for task, at in self._born.items() if at >= horizon}
 
     def now(self) -> float:
         """The time on this scheduler's clock (which ``ticket``'s ``born`` and ``task_started`` use)."""
