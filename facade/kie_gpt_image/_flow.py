@@ -368,21 +368,18 @@ class Flows:
         parse = lambda response: _api.parse_created_task(  # noqa: E731
             response, _api.MODELS[model].operation_id
         )
-        submitted: list[float] = []  # when the first createTask went out, on the scheduler's clock
-        scheduler = self.scheduler
+        submitted = False
 
         def before_send() -> None:
-            if not submitted:
-                if on_submit is not None:
-                    on_submit()
-                submitted.append(scheduler.now() if scheduler is not None else 0.0)
+            nonlocal submitted
+            if not submitted and on_submit is not None:
+                on_submit()
+            submitted = True
 
         if self.scheduler is None:
             task = yield from self.call(build, parse, before_send=before_send)
         else:
-            task = yield from self._create_within_limits(
-                build, parse, self.scheduler, timeout, before_send, submitted
-            )
+            task = yield from self._create_within_limits(build, parse, self.scheduler, timeout, before_send)
         logger.info("created task %s", task.task_id)
         return task
 
@@ -393,20 +390,26 @@ class Flows:
         scheduler: Scheduler,
         timeout: float | None,
         before_send: Callable[[], object],
-        submitted: list[float],
     ) -> Flow[Task]:
         until = self.clock() + (self.poll.timeout if timeout is None else timeout)
+        sent: list[float] = []  # when the first createTask went out, on the scheduler's clock
+
+        def mark_sent() -> None:
+            if not sent:
+                sent.append(scheduler.now())
+            before_send()
+
         running = yield from self._acquire("running", until)
         if running is None:
             raise self._no_slot(build().operation, "the account's running-task cap").error
         try:
-            task = yield from self.call(build, parse, until=until, before_send=before_send)
+            task = yield from self.call(build, parse, until=until, before_send=mark_sent)
         except KieError as exc:
             # The entry stays (until it expires) when a task may exist: it may be running at kie.ai.
             if not isinstance(exc, SubmissionOutcomeUnknownError) and exc.task_id is None:
                 scheduler.release(running)
             raise
-        scheduler.task_started(running, task.task_id, submitted[0] if submitted else None)
+        scheduler.task_started(running, task.task_id, sent[0] if sent else None)
         return task
 
     def credits(self) -> Flow[float]:
