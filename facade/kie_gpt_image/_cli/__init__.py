@@ -17,6 +17,7 @@ from typing import Any
 from .. import __version__, _api
 from ._commands import COMMANDS, OPTION_DEST, Context, read_key
 from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
+from ._gallery import cmd_report
 from ._output import PROG, Output
 
 __all__ = ["Context", "ExitCode", "build_parser", "main"]
@@ -347,6 +348,17 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     batch.add_argument("--check", action="store_true", help="validate the manifest and exit")
     _wait_options(batch)
 
+    report = add(
+        "report", "rebuild a batch's HTML gallery (inputs, prompts, outputs, states) from its journal"
+    )
+    report.add_argument("journal", metavar="JOURNAL", help="the batch's journal (MANIFEST.journal.sqlite)")
+    report.add_argument(
+        "--manifest", metavar="PATH", help="the manifest (default: JOURNAL without .journal.sqlite)"
+    )
+    report.add_argument(
+        "-o", "--output", metavar="PAGE", help="the page (default: MANIFEST's stem + .gallery.html)"
+    )
+
     emulator = sub.add_parser(
         "emulator",
         help=_EMULATOR_HELP,
@@ -405,7 +417,8 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     try:
         secret = read_key(args, ctx) if args.command != "emulator" else None
         out.secret = secret
-        return int(COMMANDS[args.command](args, ctx, out))
+        command = cmd_report if args.command == "report" else COMMANDS[args.command]
+        return int(command(args, ctx, out))
     except KeyboardInterrupt:
         out.end_status()
         out.note(f"{PROG}: interrupted")
