@@ -77,6 +77,7 @@ if _typing.TYPE_CHECKING:
     )
     from ._many import EditRequest, ItemOutcome
     from ._models import Task, TaskInfo, TaskState, UploadedFile
+    from ._notebook import show_progress
     from ._policies import PollPolicy, RetryPolicy
     from ._progress import UploadProgress, UploadProgressCallback
     from ._raw import RawResponse
@@ -117,6 +118,7 @@ _LAZY: dict[str, str] = {
     "UploadProgress": "_progress",
     "UploadProgressCallback": "_progress",
     "UploadedFile": "_models",
+    "show_progress": "_notebook",
 }
 
 __version__ = "0.1.0"
@@ -190,6 +192,7 @@ __all__ = [
     "UsageCapExceededError",
     "WaitTimeoutError",
     "WebhookVerificationError",
+    "show_progress",
     "__version__",
 ]
 

@@ -88,6 +88,26 @@ class TaskInfo:
         """True when the task succeeded or failed."""
         return self.state.is_finished
 
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds from ``created_at`` to ``completed_at`` (else ``updated_at``); ``None`` without them."""
+        end = self.completed_at or self.updated_at
+        if self.created_at is None or end is None:
+            return None
+        return max(0.0, (end - self.created_at).total_seconds())
+
+    def __repr__(self) -> str:
+        # Short (a notebook's on_progress=print shows one line per state change); every field, and ``raw``
+        # (the record as received), stay available as attributes.
+        parts = [f"task_id={self.task_id!r}", f"model={self.model!r}", f"state={self.state.value!r}"]
+        if self.elapsed is not None:
+            parts.append(f"elapsed={self.elapsed:.1f}s")
+        if self.fail_code is not None:
+            parts.append(f"fail_code={self.fail_code!r}")
+        if self.poll_error is not None:
+            parts.append(f"poll_error={type(self.poll_error).__name__}")
+        return f"TaskInfo({', '.join(parts)})"
+
 
 @dataclass(frozen=True, slots=True)
 class UploadedFile:

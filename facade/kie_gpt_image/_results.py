@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import DownloadError, InvalidInputError
 from ._models import TaskInfo
+from ._notebook import image_html, image_kind, result_html
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -74,6 +75,30 @@ class _ImageBase:
     """Its position in the task's results (0-based: ``result.images[i].index == i``)."""
     task_id: str
     """The task that produced it."""
+    # The bytes of the last read(), kept for the image's display in a notebook (a repr never downloads).
+    _last_read: list[builtins.bytes] = field(default_factory=list, repr=False, compare=False, kw_only=True)
+
+    def _remember(self, data: builtins.bytes) -> builtins.bytes:
+        self._last_read[:] = [data]
+        return data
+
+    def _repr_bytes(self) -> builtins.bytes | None:
+        return self._last_read[0] if self._last_read else None
+
+    def _repr_png_(self) -> builtins.bytes | None:
+        """Jupyter: the image itself once its bytes were read and they are a PNG (no download here)."""
+        data = self._repr_bytes()
+        return data if image_kind(data) == "png" else None
+
+    def _repr_jpeg_(self) -> builtins.bytes | None:
+        """Jupyter: the image itself once its bytes were read and they are a JPEG (no download here)."""
+        data = self._repr_bytes()
+        return data if image_kind(data) == "jpeg" else None
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter: an ``<img>`` of the URL (the notebook's browser loads it), or of bytes read that are
+        neither PNG nor JPEG; ``None`` when ``_repr_png_``/``_repr_jpeg_`` show it."""
+        return None if image_kind(self._repr_bytes()) in ("png", "jpeg") else image_html(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +121,7 @@ class ResultImage(_ImageBase):
         Raises:
             DownloadError (``ResultTooLargeError`` past ``max_download_bytes``), ClientClosedError.
         """
-        return self._client.read_results(self)[0]
+        return self._remember(self._client.read_results(self)[0])
 
     def save(self, path: Dest = ".") -> Path:
         """Download the image to ``path`` and return the path written.
@@ -136,7 +161,7 @@ class AsyncResultImage(_ImageBase):
 
     async def read(self) -> builtins.bytes:
         """Download the image into memory and return its bytes (see ``ResultImage.read``)."""
-        return (await self._client.read_results(self))[0]
+        return self._remember((await self._client.read_results(self))[0])
 
     async def save(self, path: Dest = ".") -> Path:
         """Download the image to ``path``; return the path written (see ``ResultImage.save``)."""
@@ -160,6 +185,11 @@ class _ResultBase:
     """Result image URLs (kie.ai keeps generated files for 14 days: download promptly)."""
     info: TaskInfo = field(repr=False)
     """The task's final record."""
+
+    def _repr_html_(self) -> str:
+        """Jupyter: every image of the result (bytes already read, else the URLs; no download here)."""
+        images: tuple[_ImageBase, ...] = getattr(self, "images", ())
+        return result_html(self.task_id, images)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +228,10 @@ class EditResult(_ResultBase):
 
     def bytes(self) -> list[builtins.bytes]:
         """Download every result image into memory."""
-        return self._client.read_results(self)
+        data = self._client.read_results(self)
+        for image, one in zip(self.images, data, strict=False):
+            image._remember(one)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,4 +263,7 @@ class AsyncEditResult(_ResultBase):
 
     async def bytes(self) -> list[builtins.bytes]:
         """Download every result image into memory."""
-        return await self._client.read_results(self)
+        data = await self._client.read_results(self)
+        for image, one in zip(self.images, data, strict=False):
+            image._remember(one)
+        return data
