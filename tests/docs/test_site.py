@@ -44,6 +44,7 @@ PAGES = {
     "emulator/": "The emulator",
     "testing/": "Testing with pytest",
     "cli/": "Command line and batch",
+    "gallery/": "The batch gallery",
     "recipes/fastapi/": "A FastAPI back end that edits in the background",
     "recipes/notebook/": "A notebook with the async client",
     "recipes/resume/": "Resuming after a crash",
