@@ -1,5 +1,5 @@
 """Issue 27 item 3: results display themselves in Jupyter without any network I/O inside a repr,
-``TaskInfo``'s repr is short, and ``kie.show_progress`` shows tasks with tqdm or with plain lines."""
+``TaskInfo``'s repr is short, and ``kie.Progress`` shows tasks with tqdm or with plain lines."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def no_tqdm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class FakeTqdm:
-    """The part of ``tqdm.auto.tqdm`` that show_progress uses, recording what it was asked to show."""
+    """The part of ``tqdm.auto.tqdm`` that Progress uses, recording what it was asked to show."""
 
     made: ClassVar[list[FakeTqdm]] = []
     written: ClassVar[list[str]] = []
@@ -215,7 +215,7 @@ def fake_tqdm(monkeypatch: pytest.MonkeyPatch) -> type[FakeTqdm]:
 def test_plain_lines_one_per_state_change(capsys: pytest.CaptureFixture[str]) -> None:
     emulator = _emulator()
     with emulator, emulator.client() as client:
-        result = client.edit([REQUESTS[0].images[0]], "one", on_progress=kie.show_progress)
+        result = client.edit([REQUESTS[0].images[0]], "one", on_progress=kie.Progress())
     lines = capsys.readouterr().out.splitlines()
     assert lines
     assert all(line.startswith(f"{result.task_id}  gpt-image/1.5-image-to-image  ") for line in lines)
@@ -227,7 +227,7 @@ def test_plain_lines_one_per_state_change(capsys: pytest.CaptureFixture[str]) ->
 def test_plain_bar_for_edit_many_sync_and_async(capsys: pytest.CaptureFixture[str]) -> None:
     emulator = _emulator()
     with emulator, emulator.client() as client:
-        outcomes = list(kie.show_progress(client.edit_many(REQUESTS, concurrency=1), total=3))
+        outcomes = list(kie.Progress().track(client.edit_many(REQUESTS, concurrency=1), total=3))
     assert [o.ok for o in outcomes] == [True, False, True]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"[1/3] done (task {outcomes[0].task_id})"
@@ -236,7 +236,7 @@ def test_plain_bar_for_edit_many_sync_and_async(capsys: pytest.CaptureFixture[st
 
     async def many() -> list[Any]:
         async with emulator.async_client() as client:
-            return [o async for o in kie.show_progress(client.edit_many(REQUESTS, concurrency=1))]
+            return [o async for o in kie.Progress().track(client.edit_many(REQUESTS, concurrency=1))]
 
     with emulator:
         assert len(asyncio.run(many())) == 3
@@ -246,8 +246,8 @@ def test_plain_bar_for_edit_many_sync_and_async(capsys: pytest.CaptureFixture[st
 def test_tqdm_when_installed(fake_tqdm: type[FakeTqdm], capsys: pytest.CaptureFixture[str]) -> None:
     emulator = _emulator()
     with emulator, emulator.client() as client:
-        client.edit([REQUESTS[0].images[0]], "one", on_progress=kie.show_progress)
-        outcomes = list(kie.show_progress(client.edit_many(REQUESTS, concurrency=1), total=3))
+        client.edit([REQUESTS[0].images[0]], "one", on_progress=kie.Progress())
+        outcomes = list(kie.Progress().track(client.edit_many(REQUESTS, concurrency=1), total=3))
     (bar,) = fake_tqdm.made
     assert (bar.total, bar.count, bar.postfix, bar.closed) == (3, 3, {"failed": 1}, True)
     state_lines = [line for line in fake_tqdm.written if "gpt-image/1.5-image-to-image" in line]
@@ -268,9 +268,9 @@ def test_leaving_the_loop_early_closes_what_it_wraps(capsys: pytest.CaptureFixtu
         finally:
             closed.append(True)
 
-    for _ in kie.show_progress(outcomes(), total=10):
+    for _ in kie.Progress().track(outcomes(), total=10):
         break
     assert closed == [True]
     assert capsys.readouterr().out == "[1/10] done\n"
-    with pytest.raises(TypeError, match="TaskInfo or the outcomes"):
-        kie.show_progress(42)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="the outcomes of edit_many"):
+        kie.Progress().track(42)  # type: ignore[call-overload]

@@ -77,7 +77,7 @@ if _typing.TYPE_CHECKING:
     )
     from ._many import EditRequest, ItemOutcome
     from ._models import Task, TaskInfo, TaskState, UploadedFile
-    from ._notebook import show_progress
+    from ._notebook import Progress
     from ._policies import PollPolicy, RetryPolicy
     from ._progress import UploadProgress, UploadProgressCallback
     from ._raw import RawResponse
@@ -106,6 +106,7 @@ _LAZY: dict[str, str] = {
     "MODEL": "_api",
     "MODELS": "_api",
     "PollPolicy": "_policies",
+    "Progress": "_notebook",
     "ProgressCallback": "_client",
     "QUALITIES": "_api",
     "RateLimits": "_scheduler",
@@ -118,7 +119,6 @@ _LAZY: dict[str, str] = {
     "UploadProgress": "_progress",
     "UploadProgressCallback": "_progress",
     "UploadedFile": "_models",
-    "show_progress": "_notebook",
 }
 
 __version__ = "0.1.0"
@@ -165,6 +165,7 @@ __all__ = [
     "MissingHeaderError",
     "NotFoundError",
     "PollPolicy",
+    "Progress",
     "ProgressCallback",
     "RateLimitError",
     "RateLimits",
@@ -192,7 +193,6 @@ __all__ = [
     "UsageCapExceededError",
     "WaitTimeoutError",
     "WebhookVerificationError",
-    "show_progress",
     "__version__",
 ]
 

@@ -1,11 +1,11 @@
-"""Notebooks: how results show themselves in Jupyter, and ``show_progress``, a ready progress display.
+"""Notebooks: how results show themselves in Jupyter, and ``Progress``, a ready progress display.
 
 The display helpers (``image_html``, ``result_html``, ``image_kind``) do no I/O at all: a repr must never
 download (IPython calls reprs whenever it pleases, e.g. to complete a name). A result image whose bytes
 were already read shows those bytes; otherwise the notebook's browser is handed the image's URL.
 
-``show_progress`` is the one public name here: given to ``on_progress`` it prints one line per task state
-change; wrapped around ``edit_many``/``wait_many`` (or any iterable of outcomes) it draws a bar. It uses
+``Progress`` is the one public name here: given to ``on_progress`` it prints one line per task state
+change; its ``track`` wraps ``edit_many``/``wait_many`` (or any iterable of outcomes) in a bar. It uses
 tqdm when tqdm is installed (``tqdm.auto``: a widget in Jupyter, text in a terminal) and plain lines
 otherwise; tqdm stays optional, imported only when a line or a bar is first shown.
 """
@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from ._models import TaskInfo
 
-__all__ = ["image_html", "image_kind", "result_html", "show_progress", "task_line"]
+__all__ = ["Progress", "image_html", "image_kind", "result_html", "task_line"]
 
 T = TypeVar("T")
 
@@ -184,44 +184,46 @@ async def _track_async(outcomes: AsyncIterable[T], total: int | None) -> AsyncIt
             await aclose()
 
 
-@overload
-def show_progress(event: TaskInfo, /) -> None: ...
-@overload
-def show_progress(event: AsyncIterable[T], /, *, total: int | None = None) -> AsyncIterator[T]: ...
-@overload
-def show_progress(event: Iterable[T], /, *, total: int | None = None) -> Iterator[T]: ...
-def show_progress(event: object, /, *, total: int | None = None) -> object:
-    """Show how tasks are going: one line per state change, or a bar over many tasks' outcomes.
+class Progress:
+    """A ready progress display: one line per task state change, and a bar over many tasks' outcomes.
 
-    Uses tqdm when it is installed (``pip install tqdm``: a widget in Jupyter, a bar in a terminal),
-    plain lines otherwise. It never reads anything from kie.ai itself.
+    Uses tqdm when it is installed (``pip install tqdm``: a widget in Jupyter with ipywidgets, a bar in a
+    terminal), plain lines otherwise. It never reads anything from kie.ai itself.
 
     Example::
 
-        client.edit(images, prompt, on_progress=kie.show_progress)    # task_… gpt-image/… generating 4.1 s
-        for outcome in kie.show_progress(client.edit_many(requests), total=len(requests)):
-            ...                                                        # a bar; a line per failed item
-        async for outcome in kie.show_progress(async_client.edit_many(requests), total=len(requests)):
+        progress = kie.Progress()
+        client.edit(images, prompt, on_progress=progress)   # task_… gpt-image/… generating 4.1 s
+        for outcome in progress.track(client.edit_many(requests), total=len(requests)):
+            ...                                              # a bar; a line for each failed item
+        async for outcome in progress.track(async_client.edit_many(requests), total=len(requests)):
             ...
-
-    Args:
-        event: a ``TaskInfo`` (as ``on_progress`` passes it): prints its line (task id, model, state,
-            seconds since creation, results or failure). An iterable or async iterable of outcomes
-            (``edit_many``, ``wait_many``): returns an iterator of the same outcomes that advances a bar
-            as each arrives, and prints a line for each that failed, with its task id. Leaving the loop
-            early closes the wrapped iterator (``edit_many`` then stops its work, as without the bar).
-        total: the number of outcomes expected (``len(requests)``), for the bar's length.
-
-    Raises:
-        TypeError: ``event`` is neither a ``TaskInfo`` nor iterable.
     """
-    if isinstance(event, TaskInfo):
-        _write(task_line(event))
-        return None
-    if isinstance(event, AsyncIterable):
-        return _track_async(event, total)
-    if isinstance(event, Iterable):
-        return _track(event, total)
-    raise TypeError(
-        f"show_progress takes a TaskInfo or the outcomes of edit_many, not {type(event).__name__}"
-    )
+
+    def __call__(self, info: TaskInfo) -> None:
+        """Print ``info``'s line (an ``on_progress`` callback): task id, model, state, seconds since it
+        was created, and its results or failure."""
+        _write(task_line(info))
+
+    @overload
+    def track(self, outcomes: AsyncIterable[T], *, total: int | None = None) -> AsyncIterator[T]: ...
+    @overload
+    def track(self, outcomes: Iterable[T], *, total: int | None = None) -> Iterator[T]: ...
+    def track(self, outcomes: object, *, total: int | None = None) -> object:
+        """The same outcomes, advancing a bar as each arrives, with a line for each that failed (with its
+        task id).
+
+        Leaving the loop early closes ``outcomes`` (``edit_many`` then stops its work, as without the bar).
+
+        Args:
+            outcomes: an iterable or async iterable of outcomes (``edit_many``, ``wait_many``).
+            total: the number of outcomes expected (``len(requests)``), for the bar's length.
+
+        Raises:
+            TypeError: ``outcomes`` is not iterable.
+        """
+        if isinstance(outcomes, AsyncIterable):
+            return _track_async(outcomes, total)
+        if isinstance(outcomes, Iterable):
+            return _track(outcomes, total)
+        raise TypeError(f"Progress.track takes the outcomes of edit_many, not {type(outcomes).__name__}")
