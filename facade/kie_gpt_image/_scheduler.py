@@ -221,13 +221,15 @@ class Scheduler:
                 place = self._place(ticket, now)
                 ahead = sum(1 for t in queue if self._place(t, now) < place)
             if ahead:
-                free_in = max(self._free_at.get(ticket.budget, now) - now, 0.0)
-                wait = free_in + ahead * self._interval(ticket.budget)
-                if place[0] and ticket.born is not None and self._quickest is not None:
-                    # A young task's poll asks again when it comes of age and moves up the queue:
-                    # asleep there, it would hold up every waiter behind it.
-                    wait = min(wait, max(ticket.born + self._quickest - now, 0.0) + 0.001)
-                return wait
+                wait = self._queued_wait(ticket.budget, ahead, now)
+                if wait > 0:
+                    if place[0] and ticket.born is not None and self._quickest is not None:
+                        # A young task's poll asks again when it comes of age and moves up the queue:
+                        # asleep there, it would hold up every waiter behind it.
+                        wait = min(wait, max(ticket.born + self._quickest - now, 0.0) + 0.001)
+                    return wait
+                # There is room for every waiter ahead and for this one: it goes now, with them (a
+                # reopened window lets the whole queue go at once rather than one per interval).
             wait = self._take_running(ticket) if ticket.budget == "running" else self._take_rate(ticket)
             if wait == 0.0:
                 ticket.granted = True
@@ -267,6 +269,43 @@ class Scheduler:
                 from pyrate_limiter import RateItem
 
                 self._bucket(ticket.budget).put(RateItem(f"{self._prefix}:{ticket.budget}", int(now * 1000)))
+
+    def _queued_wait(self, budget: Budget, ahead: int, now: float) -> float:
+        """``0.0`` when the budget has room for the ``ahead`` waiters before a request and for the
+        request itself; else when its own slot may free up: a waiter is told the time of the slot that
+        frees for it (the ``ahead``-th to free), so that when the window reopens every queued request
+        whose slot is free asks again at once, instead of one per interval."""
+        if budget == "running":
+            room = self.limits.max_running - self._running().count(now - self.limits.running_expiry)
+            if room > ahead:
+                return 0.0
+            # Only a finish (or an expiry) frees a running slot, and nothing tells when: the head of
+            # the queue looks again every _RUNNING_RECHECK; waiters further back, which need more
+            # finishes, look less often (at most one create window of them goes per window anyway).
+            return _RUNNING_RECHECK * (1 + (ahead - room) // self.limits.creates_per_window)
+        held = self._held[budget]
+        while held and held[0] <= now:
+            heapq.heappop(held)
+        room = self._limit(budget) - len(held) - len(self._in_flight[budget])
+        # A shared store may hold other processes' requests too: its last answer bounds the wait.
+        store_wait = max(self._free_at.get(budget, now) - now, 0.0) if self.limits.shared else 0.0
+        if room > ahead:
+            return store_wait
+        # The slots in the order they free up: the ``room`` free now, then those held by replied
+        # requests, then those of requests in flight (a window after their replies at the earliest).
+        # Each slot freed is taken again by the next waiter and held for a window at least, so the
+        # waiter with ``ahead`` before it takes the (ahead mod limit)-th, ``ahead // limit`` windows on:
+        # a lower bound, so asking again then never comes too late (the answer then is exact or later).
+        limit, window = self._limit(budget), self._window(budget)
+        turn, index = divmod(ahead, limit)
+        index -= max(room, 0)
+        if index < 0:
+            frees = now
+        elif index < len(held):
+            frees = heapq.nsmallest(index + 1, held)[-1]
+        else:
+            frees = now + window
+        return max(frees + turn * window - now, store_wait, 0.001)
 
     def _place(self, ticket: Ticket, now: float) -> tuple[bool, float, int]:
         """A waiter's place in its queue: polls of tasks younger than the quickest finish read so far
