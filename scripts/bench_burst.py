@@ -87,7 +87,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs of the 40-edit cases")
     parser.add_argument("--small-runs", type=int, default=10, help="runs of the 20-edit and raised cases")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--cases", default="small,raised,2000,40", help="comma-separated cases to run (default: all)"
+    )
     args = parser.parse_args()
+    cases = set(args.cases.split(","))
     results: dict[str, dict[str, list[float]]] = {}
 
     def record(name: str, outcome: tuple[float, float | None]) -> None:
@@ -98,14 +102,14 @@ def main() -> int:
         spread = "" if outcome[1] is None else f" (creates 21-40 within {outcome[1]:.2f} s)"
         print(f"{name:34} {outcome[0]:7.2f} s{spread}", flush=True)
 
-    for _ in range(args.small_runs):
+    for _ in range(args.small_runs if "small" in cases else 0):
         record("Client 20 instant edits", run_sync(20))
         record("AsyncClient 20 instant edits", run_async(20))
-    for _ in range(args.small_runs):
+    for _ in range(args.small_runs if "raised" in cases else 0):
         record("Client 40 edits, raised, 8 threads", run_sync(40, raised=True, concurrency=8))
-    for _ in range(args.runs):
+    for _ in range(args.runs if "2000" in cases else 0):
         record("AsyncClient 2,000 edits, raised", run_async(2000, raised=True))
-    for _ in range(args.runs):
+    for _ in range(args.runs if "40" in cases else 0):
         record("Client 40 instant edits", run_sync(40))
         record("AsyncClient 40 instant edits", run_async(40))
     for name, entry in results.items():

@@ -78,12 +78,19 @@ def test_a_store_that_cannot_be_opened_is_a_typed_error_before_anything_is_sent(
         pytest.skip("needs Linux's read-only /proc")
     url = store(tmp_path)  # type: ignore[operator]
     emulator = _emulator()
-    with pytest.raises(kie.BudgetStoreError) as caught:
-        emulator.client(rate_limits=RateLimits(store=url))
+    with (
+        emulator.client(rate_limits=RateLimits(store=url)) as client,
+        pytest.raises(kie.BudgetStoreError) as caught,
+    ):
+        client.edit([URL], "never sent")
     assert caught.value.store.split("@")[-1] == url.split("@")[-1]
     assert "the budget store" in str(caught.value)
     assert ":pw@" not in str(caught.value)
+    assert caught.value.task_id is None
     assert emulator.create_times == []
+    # Opened at once on demand (a CLI checking its --rate-store before it starts):
+    with pytest.raises(kie.BudgetStoreError):
+        Scheduler(RateLimits(store=url), "key").open()
 
 
 # ------------------------------------------------------------------------------------ Redis scripts
@@ -167,6 +174,7 @@ def test_a_store_blip_during_a_wait_is_ridden_out(tmp_path: Path) -> None:
 
     with _emulator().client(rate_limits=RateLimits(store=store), sleep=sleep) as client:
         task = client.edit([URL], "paid", wait=False)
+        client._scheduler.open()  # the poll budget's table exists from here (opened on first use)
         broken.append(_drop_table(store, "poll"))  # no poll slot can be granted for now
         assert client.wait(task.task_id).task_id == task.task_id
     assert not broken
@@ -182,6 +190,7 @@ def test_a_store_that_stays_broken_ends_the_wait_with_the_task_id(tmp_path: Path
     options = {"sleep": sleep, "clock": lambda: clock[0]}
     with _emulator().client(rate_limits=RateLimits(store=store), **options) as client:
         task = client.edit([URL], "paid", wait=False)
+        client._scheduler.open()
         _drop_table(store, "poll")
         with pytest.raises(kie.KieError) as caught:
             client.wait(task.task_id, timeout=30)

@@ -20,8 +20,8 @@ recordInfo polls per second, and answers excess requests with code 429 without q
   cap in ``scripts/simulate_polling.py``);
 - the rate budgets (``create``, ``poll``) live in pyrate-limiter buckets: in memory by default, in a
   SQLite file to share them between processes on one machine (file-locked), or in Redis to share them
-  between machines (``_stores``: a store that fails is a ``BudgetStoreError``; a shared store is opened
-  with the scheduler, so a bad one is reported before anything is sent);
+  between machines (``_stores``: a store that fails is a ``BudgetStoreError``, raised before the request
+  that needed it is sent; ``open`` opens them at once);
 - a rate slot covers its request from the grant until a window after its reply: kie.ai counts the
   request when it arrives, at some moment between the two. pyrate-limiter stamps an item when it is put,
   so the store's item covers ``window + margin`` from the grant; each client also keeps a ledger of its
@@ -207,16 +207,18 @@ class Scheduler:
         self._puts = 0
         self._quickest: float | None = None  # the shortest task duration read so far
         self._born: dict[str, float] = {}  # task id -> when this client sent its createTask
-        if limits.shared:
-            # Open a shared store now: one that cannot be opened or written (a file that is not a
-            # database, a read-only folder, an unreachable server) is a BudgetStoreError before
-            # anything is sent, not a surprise in the middle of a call.
+
+    def open(self) -> None:
+        """Open the store's budgets now (else the first request that needs them does): a store that
+        cannot be opened or written (a file that is not a database, a read-only folder, an unreachable
+        server) raises ``BudgetStoreError`` here. Does I/O for a shared store: off the event loop."""
+        with self._lock:
             try:
                 self._running()
                 self._bucket("create")
                 self._bucket("poll")
-            except BaseException:
-                self.close()
+            except BudgetStoreError:
+                self._close()
                 raise
 
     # ------------------------------------------------------------------ the queue
@@ -509,9 +511,12 @@ class Scheduler:
     def close(self) -> None:
         """Close the store's connections."""
         with self._lock:
-            for bucket in self._buckets.values():
-                bucket.close()
-            self._buckets.clear()
-            if self._running_store is not None:
-                self._running_store.close()
-                self._running_store = None
+            self._close()
+
+    def _close(self) -> None:
+        for bucket in self._buckets.values():
+            bucket.close()
+        self._buckets.clear()
+        if self._running_store is not None:
+            self._running_store.close()
+            self._running_store = None
