@@ -637,6 +637,81 @@ def bench_limits(scale: float, runs: int) -> list[Figure]:
     return figures
 
 
+# ------------------------------------------------------------------------------------------ 9. bursts
+
+
+def _script_result(script: str, *argv: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *argv, "--json"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if done.returncode != 0 or line is None:
+        raise SystemExit(f"{script} {' '.join(argv)} failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+    return dict(json.loads(line[7:]))
+
+
+def bench_burst() -> list[Figure]:
+    """Issue 25 item 2: instant edits through edit_many against the emulator's limits, real clock."""
+    command = "scripts/bench_burst.py --runs 3 --small-runs 10"
+    results = _script_result("bench_burst.py", *command.split()[1:])
+    cases = [
+        ("a", "Client 40 instant edits", "median", 13.0, "the window reopens at 10 s; 20 first polls at 8/s"),
+        ("b", "AsyncClient 40 instant edits", "median", 13.0, "as 9a"),
+        ("c", "Client 20 instant edits", "worst", 3.0, "fewer than the create window holds"),
+        ("d", "AsyncClient 20 instant edits", "worst", 3.0, "as 9c"),
+        ("e", "Client 40 edits, raised, 8 threads", "worst", 0.5, "RateLimits(10**7, 10.0, 10**7, 10**7)"),
+        ("f", "AsyncClient 2,000 edits, raised", "median", None, "as 9e; issue 25 measured 1.1 s before"),
+    ]
+    figures = []
+    for letter, name, which, target, note in cases:
+        seconds = results[name]["seconds"]
+        value = max(seconds) if which == "worst" else statistics.median(seconds)
+        spread = results[name]["spread"]
+        reopen = (
+            f"; creates 21-40 went within {max(spread):.2f} s of the 21st" if "40 instant" in name else ""
+        )
+        figures.append(
+            Figure(
+                f"9{letter}. {name}: wall time ({which} of {len(seconds)})",
+                f"{value:.2f} s",
+                "" if target is None else f"<= {target:g} s",
+                "" if target is None else ("PASS" if value <= target else "MISS"),
+                f"runs: {' / '.join(f'{x:.2f}' for x in seconds)}; {note}{reopen}; in-process emulator, "
+                f"instant tasks, a fresh emulator and client per run; `{command}`",
+            )
+        )
+    return figures
+
+
+# ------------------------------------------------------------------------------------------ 10. gzip bomb
+
+
+def bench_gzip() -> list[Figure]:
+    """Issue 25 item 3: a 0.39 MB gzip body inflating to 400 MiB, refused by its cap: peak RSS growth."""
+    command = "scripts/bench_gzip.py --inflated-mib 400"
+    results = _script_result("bench_gzip.py", *command.split()[1:])
+    figures = []
+    for letter, what, cap, target in (("a", "reply", 4, 4.0), ("b", "download", 50, 16.0)):
+        bounded, before = results[f"{what}/bounded"], results[f"{what}/httpx"]
+        beyond = bounded["beyond_cap_mib"]
+        figures.append(
+            Figure(
+                f"10{letter}. gzip bomb as a {what} (cap {cap} MiB): peak RSS growth beyond the cap",
+                f"{beyond:+.1f} MiB",
+                f"< {target:g} MiB",
+                "PASS" if beyond < target and bounded["refused"] else "MISS",
+                f"growth {bounded['growth_mib']:.1f} MiB decoding the raw bytes a piece at a time "
+                f"(_decoding.BoundedDecoder) vs {before['growth_mib']:.1f} MiB through httpx's iter_bytes in "
+                f"the same run; ru_maxrss of a fresh process per side, 64 KiB reads; `{command}`",
+            )
+        )
+    return figures
+
+
 # ------------------------------------------------------------------------------------------ output
 
 
@@ -658,6 +733,8 @@ GROUPS = {
     "upload-memory": "4",
     "polling": "5",
     "limits": "6-8",
+    "burst": "9",
+    "gzip": "10",
 }
 
 
@@ -733,6 +810,8 @@ def main() -> int:
             "upload-memory": lambda: bench_upload_memory(folder),
             "polling": lambda: bench_polling(args.scale),
             "limits": lambda: [] if args.skip_limits else bench_limits(args.limits_scale, args.limits_runs),
+            "burst": bench_burst,
+            "gzip": bench_gzip,
         }
         for group, step in steps.items():
             if group not in only:

@@ -396,3 +396,81 @@ def test_a_granted_request_still_unsent_after_the_margin_is_stamped_again() -> N
     clock.now += 0.61  # the grant's stamp left the window; the new one (at 0.5) has not
     assert other.take(waiting) == 0.0
     assert other.take(other.ticket("poll", 0.0)) > 0
+
+
+def simulate(
+    scheduler: Scheduler, clock: FakeClock, budget: str, count: int, *, reply_after: float = 0.0
+) -> list[float]:
+    """``count`` requests falling due together, each asking again when told (as the flows' ``Sleep``
+    does), in the order their wake-ups fall, answered ``reply_after`` after their grant; the grant times,
+    relative to the start, in the order granted. Tickets are taken last-first, as threads or tasks that
+    queued together may ask."""
+    start = clock.now
+    tickets = [scheduler.ticket(budget, start) for _ in range(count)]  # type: ignore[arg-type]
+    wakes = [(start, -i, ticket) for i, ticket in enumerate(tickets)]
+    replies: list[tuple[float, object]] = []
+    granted: list[float] = []
+    while wakes:
+        wakes.sort(key=lambda wake: (wake[0], wake[1]))
+        at, order, ticket = wakes.pop(0)
+        for reply in [r for r in replies if r[0] <= at]:
+            clock.now = reply[0]
+            scheduler.replied(reply[1])  # type: ignore[arg-type]
+            replies.remove(reply)
+        clock.now = max(clock.now, at)
+        wait = scheduler.take(ticket)
+        if wait == 0.0:
+            granted.append(clock.now - start)
+            if budget != "running":
+                replies.append((clock.now + reply_after, ticket))
+        else:
+            wakes.append((clock.now + wait, order, ticket))
+    for reply in replies:
+        scheduler.replied(reply[1])  # type: ignore[arg-type]
+    return granted
+
+
+def test_when_the_create_window_reopens_every_queued_create_goes_at_once() -> None:
+    # Issue 25: creates 21-40 went out one per 0.5 s after the window reopened at 10 s.
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(), "key", clock=clock)
+    granted = simulate(scheduler, clock, "create", 40, reply_after=0.005)
+    assert granted[:20] == [0.0] * 20
+    assert all(10.0 <= t <= 10.5 for t in granted[20:]), granted[20:]
+
+
+def test_queued_polls_go_as_soon_as_the_poll_budget_has_room() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(polls_per_second=8), "key", clock=clock)
+    granted = simulate(scheduler, clock, "poll", 20, reply_after=0.005)
+    assert granted[:8] == [0.0] * 8
+    assert all(1.0 <= t <= 1.05 for t in granted[8:16]), granted[8:16]
+    assert all(2.0 <= t <= 2.1 for t in granted[16:]), granted[16:]
+
+
+def test_waiters_for_a_running_cap_with_room_are_not_told_to_come_back_later() -> None:
+    # Issue 25: each waiting thread was told to come back 0.25 s per waiter ahead of it.
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(max_running=50), "key", clock=clock)
+    assert simulate(scheduler, clock, "running", 40) == [0.0] * 40
+
+
+def test_waiters_with_no_room_are_still_served_in_the_order_they_fell_due() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(RateLimits(creates_per_window=2, create_window=1.0), "key", clock=clock)
+    for _ in range(2):
+        scheduler.replied(grant(scheduler, "create"))  # type: ignore[arg-type]
+    early, late = scheduler.ticket("create", 1.0), scheduler.ticket("create", 2.0)
+    # The later one is told to ask again no sooner than the earlier one; once the window reopens,
+    # both go (there is room for two), but never the later one alone.
+    assert 0 < scheduler.take(early) <= scheduler.take(late)
+    clock.now += 1.01
+    assert scheduler.take(late) == 0.0  # room for both: it need not wait for the other to ask
+    assert scheduler.take(early) == 0.0
+    scheduler.replied(early)
+    scheduler.replied(late)
+    third, fourth = scheduler.ticket("create", 3.0), scheduler.ticket("create", 4.0)
+    clock.now += 1.01
+    scheduler.replied(grant(scheduler, "create"))  # type: ignore[arg-type]  # one slot left
+    assert scheduler.take(fourth) > 0  # one slot, and an earlier waiter: it stays behind
+    assert scheduler.take(third) == 0.0

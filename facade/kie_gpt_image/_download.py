@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
+from ._decoding import BoundedDecoder
 from ._errors import DestinationError, DownloadError, InvalidInputError, ResultTooLargeError
 from ._inputs import sniff_image_type
 from ._replies import retry_after
@@ -139,6 +140,8 @@ class Sink:
         """The ``Content-Length`` of the current reply, when it sent one."""
         self._head = b""
         self._retry_after: float | None = None
+        self._decoder = BoundedDecoder(None, max_bytes, self._too_large)
+        self._raw = False  # whether this body comes through ``write_raw`` (to be decoded here)
 
     def start(self, status_code: int, headers: Mapping[str, str]) -> None:
         """Check the reply before its body is read; restart from empty (a retry calls it again)."""
@@ -158,13 +161,26 @@ class Sink:
             )
         self.received = 0
         self._head = b""
+        self._decoder = BoundedDecoder(headers.get("content-encoding"), self.max_bytes, self._too_large)
+        self._raw = False
         self._reset()
+
+    def _too_large(self) -> ResultTooLargeError:
+        return ResultTooLargeError(f"{self.url} exceeded the {self.max_bytes}-byte cap", url=self.url)
+
+    def write_raw(self, chunk: bytes) -> None:
+        """Take the next chunk of the body as it came over the wire (``Response.iter_raw``): decoded by
+        its ``Content-Encoding`` here, never more than a piece past the cap (``_decoding``), then as
+        ``write``. A driver uses either this or ``write`` (already decoded) for a whole body."""
+        self._raw = True
+        for piece in self._decoder.decode(chunk):
+            self.write(piece)
 
     def write(self, chunk: bytes) -> None:
         """Take the next chunk; raise once the cap is exceeded or the body is plainly not an image."""
         self.received += len(chunk)
         if self.received > self.max_bytes:
-            raise ResultTooLargeError(f"{self.url} exceeded the {self.max_bytes}-byte cap", url=self.url)
+            raise self._too_large()
         if len(self._head) < _SNIFF_BYTES:
             self._head += chunk[: _SNIFF_BYTES - len(self._head)]
             if len(self._head) >= _SNIFF_BYTES:
@@ -173,6 +189,9 @@ class Sink:
 
     def finish(self) -> None:
         """The body is complete."""
+        if self._raw:
+            for piece in self._decoder.flush():
+                self.write(piece)
         if len(self._head) < _SNIFF_BYTES:
             self._check_image()
         self._finish()

@@ -28,6 +28,7 @@
     ├── DownloadError                a result could not be downloaded (host error, stall, deadline)
     │   └── ResultTooLargeError      ... because it exceeded the size cap
     ├── DestinationError             a result could not be written locally (disk full, permissions)
+    ├── BudgetStoreError             a shared budget store (RateLimits.store) cannot be opened or used
     └── WebhookVerificationError     a callback failed verification (kie_gpt_image.webhooks)
         ├── MissingHeaderError       X-Webhook-Timestamp or X-Webhook-Signature absent
         ├── BadTimestampError        the timestamp is not Unix seconds
@@ -52,6 +53,7 @@ __all__ = [
     "BadRequestError",
     "BadSignatureError",
     "BadTimestampError",
+    "BudgetStoreError",
     "ClientClosedError",
     "DestinationError",
     "DownloadError",
@@ -406,6 +408,18 @@ class DestinationError(KieError):
         super().__init__(message, task_id=task_id)
         self.path = path
         """The local path that could not be written."""
+
+
+class BudgetStoreError(KieError):
+    """The store holding the shared account budgets (``RateLimits.store``: a SQLite file, a Redis server)
+    could not be opened, read or written: a file that is not a database, a read-only folder, an
+    unreachable server. Raised before anything is sent when it cannot be opened; once a task exists, it
+    carries ``task_id``. Nothing is wrong at kie.ai: fix the store (or use another) and try again."""
+
+    def __init__(self, message: str, *, store: str, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.store = store
+        """The store, as ``RateLimits.store`` names it, with any password masked."""
 
 
 def redact(error: BaseException, secret: str) -> None:

@@ -33,6 +33,7 @@ from . import _api
 from ._attempt import Fail, Failure, OutcomeUnknown, Retry, classify, decide
 from ._download import Sink
 from ._errors import (
+    BudgetStoreError,
     KieError,
     RateLimitError,
     SubmissionOutcomeUnknownError,
@@ -169,6 +170,8 @@ class Flows:
                 # driver (a shared one waits on a file lock or the network: the driver keeps it off
                 # the event loop).
                 wait = scheduler.take(ticket) if not scheduler.limits.shared else (yield Take(ticket))
+                if ticket.error is not None:  # the shared store failed (``Scheduler.take``)
+                    raise ticket.error
                 if wait <= 0:
                     granted = True
                     return ticket
@@ -190,7 +193,9 @@ class Flows:
         need be (``Scheduler.take`` of a granted ticket)."""
         while self.clock() - slot.stamp > scheduler.stale_after:
             wait = yield Take(slot)
-            if wait <= 0:
+            if wait <= 0 or slot.error is not None:
+                # (A store that fails cannot show the stamp to anyone: the slot is this process's, and
+                # its ledger holds it until a window after the reply.)
                 return
             yield Sleep(wait)
 
@@ -256,10 +261,17 @@ class Flows:
         slot: Ticket | None = None
         if self.scheduler is not None and (request.paid or request.operation == _POLL):
             gate: Budget = "create" if request.paid else "poll"
-            slot = yield from self._acquire(gate, until, first=first, watch=watch, born=born)
+            try:
+                slot = yield from self._acquire(gate, until, first=first, watch=watch, born=born)
+            except BudgetStoreError as exc:
+                if request.paid:
+                    raise  # nothing was sent: the typed error, before anything is paid
+                # A poll costs nothing: a failing store is ridden out like a failed poll (``wait``).
+                return self._classified(Failure(exc, "never_sent", transient=True))
             if slot is None:
                 return self._no_slot(request.operation, f"the account's {gate} budget")
         sent = False
+        stamp_error: BudgetStoreError | None = None
         try:
             if before_send is not None:
                 before_send()
@@ -278,7 +290,13 @@ class Flows:
         finally:
             if slot is not None and self.scheduler is not None:
                 # kie.ai counted the request somewhere between the grant and now.
-                self.scheduler.replied(slot)
+                stamp_error = self.scheduler.replied(slot)
+        if stamp_error is not None:  # bookkeeping only: the reply is in hand and goes on
+            paid_id = (
+                _api.task_id_in(outcome) if request.paid and isinstance(outcome, httpx.Response) else None
+            )
+            task = paid_id or (watch.task_id if watch is not None else None)
+            logger.warning("%s (task %s); the reply is kept", stamp_error, task or "unknown")
         if isinstance(outcome, BaseException):
             return self._classified(classify(outcome, request.operation))
         try:
@@ -500,6 +518,8 @@ class Flows:
                 decision = decide(
                     failed, outcome, paid=False, policy=self.retry, rand=self.rand, polling=True
                 )
+                if isinstance(outcome.error, BudgetStoreError):  # this machine's store, not kie.ai
+                    decision = Retry(self.retry.backoff(min(failed, 62), None, self.rand))
                 if not isinstance(decision, Retry):
                     outcome.error.task_id = outcome.error.task_id or task_id
                     raise outcome.error

@@ -9,16 +9,19 @@ recordInfo polls per second, and answers excess requests with code 429 without q
 - ``ticket(budget, due)`` queues a request; ``take(ticket)`` answers ``0.0`` when the request may go now
   (its slot is taken), or how many seconds to wait before asking again. The flow sleeps through its own
   ``Sleep`` effect, so the sync and the async client share this logic and tests run on a fake clock;
-- waiters of one client are served strictly in the order their requests fell due: a request never takes
-  a slot while one that fell due before it is still waiting, and waiters behind are told to come back
-  one slot interval per waiter ahead, so they do not all ask at once. One exception, for polls: a poll
+- waiters of one client are served in the order their requests fell due: a request takes a slot while
+  one that fell due before it is still waiting only if the budget has room for both, and a waiter is
+  told to come back when the slot it will take frees up (the slot of the n-th waiter is the n-th to
+  free), so that when kie.ai's window reopens every queued request whose slot is free goes at once,
+  not one per interval. One exception, for polls: a poll
   of a task younger than the quickest finish this client has read (``task_finished``) goes after the
   others, because it almost surely finds the task still running; with the budget to spare it goes at
   once, so it only changes the order when polls queue (+1-2 points of throughput at kie.ai's running
   cap in ``scripts/simulate_polling.py``);
 - the rate budgets (``create``, ``poll``) live in pyrate-limiter buckets: in memory by default, in a
   SQLite file to share them between processes on one machine (file-locked), or in Redis to share them
-  between machines;
+  between machines (``_stores``: a store that fails is a ``BudgetStoreError``, raised before the request
+  that needed it is sent; ``open`` opens them at once);
 - a rate slot covers its request from the grant until a window after its reply: kie.ai counts the
   request when it arrives, at some moment between the two. pyrate-limiter stamps an item when it is put,
   so the store's item covers ``window + margin`` from the grant; each client also keeps a ledger of its
@@ -35,25 +38,24 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import logging
 import math
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import count
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal
 
-from ._errors import InvalidInputError
-
-if TYPE_CHECKING:
-    from pyrate_limiter import AbstractBucket
+from ._errors import BudgetStoreError, InvalidInputError
+from ._stores import STORES, RateStore, RunningStore, mask_store, open_rate_store, open_running_store
 
 __all__ = ["Budget", "RateLimits", "Scheduler", "Ticket"]
 
 Budget = Literal["create", "poll", "running"]
 
-_STORES = ("memory", "sqlite:///", "redis://", "rediss://")
+logger = logging.getLogger("kie_gpt_image")
 _LEAK_EVERY = 256  # puts between two purges of expired entries (pyrate-limiter buckets keep them)
 # A granted request not reported back after this long is dropped from the ledger: every request of the
 # flows ends far sooner (its attempt deadline); only a caller that never calls ``replied`` gets here.
@@ -61,7 +63,6 @@ _LONGEST_FLIGHT = 300.0
 _STALE_FLOOR = 0.05  # seconds: a request sent this soon after its grant keeps its first stamp
 _RUNNING_RECHECK = 0.25  # seconds between two looks at a full running cap (a read may free a slot)
 _BORN_KEPT = 4096  # creation times kept before those older than running_expiry are dropped
-_OPEN_PATIENCE = 30.0  # seconds a shared SQLite file may stay locked while it is first opened
 _SHARED_MARGIN = 0.25  # seconds: other processes see a grant's stamp, not when the request arrived
 
 
@@ -113,8 +114,18 @@ class RateLimits:
             raise InvalidInputError("create_window", "windows must be positive")
         if self.margin is not None and self.margin < 0:
             raise InvalidInputError("margin", "must not be negative")
-        if not isinstance(self.store, str) or not self.store.startswith(_STORES):
+        if not isinstance(self.store, str) or not self.store.startswith(STORES):
             raise InvalidInputError("store", "must be 'memory', 'sqlite:///FILE' or 'redis://HOST:PORT/DB'")
+
+    def __repr__(self) -> str:
+        # A store URL may hold a password (redis://:secret@host): shown masked, like the API key.
+        shown = ", ".join(
+            f"{f.name}={mask_store(self.store)!r}"
+            if f.name == "store"
+            else f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
+        return f"RateLimits({shown})"
 
     @classmethod
     def shared_file(cls, path: str, **limits: Any) -> RateLimits:
@@ -163,6 +174,10 @@ class Ticket:
     """The running-cap entry this ticket holds (``running`` tickets, once granted)."""
     born: float | None = None
     """For a poll: when its task was created, at the latest (``None``: not known)."""
+    error: BudgetStoreError | None = None
+    """Why the last ``take`` could not ask the store (then it answered a wait): the flow raises it in
+    the call that asked, where it can say which task it concerns (a driver that only sleeps and asks
+    again rides the failure out)."""
 
 
 class Scheduler:
@@ -181,8 +196,8 @@ class Scheduler:
         self._lock = threading.Lock()
         self._seq = count()
         self._waiting: dict[Budget, list[Ticket]] = {"create": [], "poll": [], "running": []}
-        self._buckets: dict[Budget, AbstractBucket] = {}
-        self._running_store: _Running | None = None
+        self._buckets: dict[Budget, RateStore] = {}
+        self._running_store: RunningStore | None = None
         self._keys: dict[str, str] = {}  # task id -> its running entry
         self._free_at: dict[Budget, float] = {}  # when the store last said a slot frees up
         # This process's ledger of rate slots: granted requests in flight (-> grant time), and until
@@ -192,6 +207,19 @@ class Scheduler:
         self._puts = 0
         self._quickest: float | None = None  # the shortest task duration read so far
         self._born: dict[str, float] = {}  # task id -> when this client sent its createTask
+
+    def open(self) -> None:
+        """Open the store's budgets now (else the first request that needs them does): a store that
+        cannot be opened or written (a file that is not a database, a read-only folder, an unreachable
+        server) raises ``BudgetStoreError`` here. Does I/O for a shared store: off the event loop."""
+        with self._lock:
+            try:
+                self._running()
+                self._bucket("create")
+                self._bucket("poll")
+            except BudgetStoreError:
+                self._close()
+                raise
 
     # ------------------------------------------------------------------ the queue
 
@@ -210,50 +238,73 @@ class Scheduler:
 
         Asked again for a granted rate ticket whose request is still unsent more than ``margin`` after
         its grant, it stamps the slot again in the store (``0.0``), or says how long until there is
-        room: kie.ai counts the request when it arrives, and other processes see only the store."""
+        room: kie.ai counts the request when it arrives, and other processes see only the store.
+
+        A store that fails (``BudgetStoreError``) is not raised here: the answer is a short wait, and
+        the error is in ``ticket.error`` for the flow to raise or ride out (this is called by drivers
+        that can only sleep and ask again)."""
         with self._lock:
-            if ticket.granted:
-                return self._restamp(ticket) if ticket.budget != "running" else 0.0
-            # Strict order: while a request that fell due earlier waits, this one does not take a slot.
-            now = self._clock()
-            queue, ahead = self._waiting[ticket.budget], 0
-            if len(queue) > 1:  # (a lone request, the common case, skips the ordering)
-                place = self._place(ticket, now)
-                ahead = sum(1 for t in queue if self._place(t, now) < place)
+            ticket.error = None
+            try:
+                return self._take(ticket)
+            except BudgetStoreError as exc:
+                ticket.error = exc
+                return _RUNNING_RECHECK
+
+    def _take(self, ticket: Ticket) -> float:
+        if ticket.granted:
+            return self._restamp(ticket) if ticket.budget != "running" else 0.0
+        now = self._clock()
+        queue, ahead = self._waiting[ticket.budget], 0
+        if len(queue) > 1:  # (a lone request, the common case, skips the ordering)
+            place = self._place(ticket, now)
+            ahead = sum(1 for t in queue if self._place(t, now) < place)
             if ahead:
-                free_in = max(self._free_at.get(ticket.budget, now) - now, 0.0)
-                wait = free_in + ahead * self._interval(ticket.budget)
-                if place[0] and ticket.born is not None and self._quickest is not None:
-                    # A young task's poll asks again when it comes of age and moves up the queue:
-                    # asleep there, it would hold up every waiter behind it.
-                    wait = min(wait, max(ticket.born + self._quickest - now, 0.0) + 0.001)
-                return wait
-            wait = self._take_running(ticket) if ticket.budget == "running" else self._take_rate(ticket)
-            if wait == 0.0:
-                ticket.granted = True
-                self._forget(ticket)
-            else:
-                self._free_at[ticket.budget] = now + wait
-            return wait
+                # Order: a request that fell due later takes a slot only if there is room for every
+                # waiter ahead of it too.
+                wait = self._queued_wait(ticket.budget, ahead, now)
+                if wait > 0:
+                    if place[0] and ticket.born is not None and self._quickest is not None:
+                        # A young task's poll asks again when it comes of age and moves up the queue:
+                        # asleep there, it would hold up every waiter behind it.
+                        wait = min(wait, max(ticket.born + self._quickest - now, 0.0) + 0.001)
+                    return wait
+                # There is room for every waiter ahead and for this one: it goes now, with them (a
+                # reopened window lets the whole queue go at once rather than one per interval).
+        wait = self._take_running(ticket) if ticket.budget == "running" else self._take_rate(ticket)
+        if wait == 0.0:
+            ticket.granted = True
+            self._forget(ticket)
+        else:
+            self._free_at[ticket.budget] = now + wait
+        return wait
 
     def release(self, ticket: Ticket) -> None:
         """The request gave up waiting (deadline, cancel), or a ``running`` ticket's createTask surely
-        created nothing: leave the queue and free what it held."""
+        created nothing: leave the queue and free what it held. Never raises: a store that cannot free
+        the running entry is logged (the entry expires after ``running_expiry``)."""
         with self._lock:
             self._forget(ticket)
             self._in_flight.get(ticket.budget, {}).pop(ticket, None)
             if ticket.key:
-                self._running().remove(ticket.key)
-                ticket.key = ""
+                key, ticket.key = ticket.key, ""
+                try:
+                    self._running().remove(key)
+                except BudgetStoreError as exc:
+                    logger.warning("%s; the running-task entry expires after running_expiry", exc)
 
-    def replied(self, ticket: Ticket) -> None:
+    def replied(self, ticket: Ticket) -> BudgetStoreError | None:
         """The request of a granted rate ticket ended (answered, failed or abandoned once sent): kie.ai
         counted it at some moment between its grant and now, so its slot stays held until a whole window
-        after now if that is later than its grant's item leaves the window."""
+        after now if that is later than its grant's item leaves the window.
+
+        Never raises, for the reply is in hand: a shared store that could not stamp a late reply is
+        returned, for the caller to log with the task it concerns (this process's ledger holds the slot
+        either way)."""
         with self._lock:
             in_flight = self._in_flight.get(ticket.budget)
             if in_flight is None or ticket not in in_flight:
-                return
+                return None
             del in_flight[ticket]
             now = self._clock()
             window = self._window(ticket.budget)
@@ -264,9 +315,48 @@ class Scheduler:
                 # Late: also stamp it in the shared store where there is room, so the other processes
                 # sharing the budget see it too. (This process's ledger counts it either way; in memory
                 # a second item would only take a slot from the next request.)
-                from pyrate_limiter import RateItem
+                try:
+                    self._bucket(ticket.budget).put(now)
+                except BudgetStoreError as exc:
+                    return exc
+            return None
 
-                self._bucket(ticket.budget).put(RateItem(f"{self._prefix}:{ticket.budget}", int(now * 1000)))
+    def _queued_wait(self, budget: Budget, ahead: int, now: float) -> float:
+        """``0.0`` when the budget has room for the ``ahead`` waiters before a request and for the
+        request itself; else when its own slot may free up: a waiter is told the time of the slot that
+        frees for it (the ``ahead``-th to free), so that when the window reopens every queued request
+        whose slot is free asks again at once, instead of one per interval."""
+        if budget == "running":
+            room = self.limits.max_running - self._running().count(now - self.limits.running_expiry)
+            if room > ahead:
+                return 0.0
+            # Only a finish (or an expiry) frees a running slot, and nothing tells when: the head of
+            # the queue looks again every _RUNNING_RECHECK; waiters further back, which need more
+            # finishes, look less often (at most one create window of them goes per window anyway).
+            return _RUNNING_RECHECK * (1 + (ahead - room) // self.limits.creates_per_window)
+        held = self._held[budget]
+        while held and held[0] <= now:
+            heapq.heappop(held)
+        room = self._limit(budget) - len(held) - len(self._in_flight[budget])
+        # A shared store may hold other processes' requests too: its last answer bounds the wait.
+        store_wait = max(self._free_at.get(budget, now) - now, 0.0) if self.limits.shared else 0.0
+        if room > ahead:
+            return store_wait
+        # The slots in the order they free up: the ``room`` free now, then those held by replied
+        # requests, then those of requests in flight (a window after their replies at the earliest).
+        # Each slot freed is taken again by the next waiter and held for a window at least, so the
+        # waiter with ``ahead`` before it takes the (ahead mod limit)-th, ``ahead // limit`` windows on:
+        # a lower bound, so asking again then never comes too late (the answer then is exact or later).
+        limit, window = self._limit(budget), self._window(budget)
+        turn, index = divmod(ahead, limit)
+        index -= max(room, 0)
+        if index < 0:
+            frees = now
+        elif index < len(held):
+            frees = heapq.nsmallest(index + 1, held)[-1]
+        else:
+            frees = now + window
+        return max(frees + turn * window - now, store_wait, 0.001)
 
     def _place(self, ticket: Ticket, now: float) -> tuple[bool, float, int]:
         """A waiter's place in its queue: polls of tasks younger than the quickest finish read so far
@@ -294,8 +384,6 @@ class Scheduler:
     # ------------------------------------------------------------------ rate budgets
 
     def _take_rate(self, ticket: Ticket) -> float:
-        from pyrate_limiter import RateItem
-
         budget = ticket.budget
         # The store first, the clock after: the first call opens it (a Redis connection, a script
         # load), and a stamp read before that would be older than the other processes' newest stamps,
@@ -315,17 +403,14 @@ class Scheduler:
                 del in_flight[stale]
             if len(held) + len(in_flight) >= self._limit(budget):
                 return max((held[0] if held else now + self._interval(budget)) - now, 0.001)
-        now_ms = int(now * 1000)
-        item = RateItem(f"{self._prefix}:{budget}", now_ms)
         self._puts += 1
         if self._puts % _LEAK_EVERY == 0:
-            bucket.leak(now_ms)
-        if bucket.put(item):
+            bucket.leak(now)
+        wait = bucket.put(now)
+        if wait == 0.0:
             ticket.stamp = now
             in_flight[ticket] = now
-            return 0.0
-        waited = bucket.waiting(item)
-        return (waited if isinstance(waited, int) and waited > 0 else 1) / 1000
+        return wait
 
     @property
     def stale_after(self) -> float:
@@ -337,33 +422,32 @@ class Scheduler:
         # A granted request still unsent a margin after its grant: put it in the store again, stamped
         # now, so that other processes sharing the store count it from when kie.ai may (this process's
         # ledger already holds it until a window after its reply).
-        from pyrate_limiter import RateItem
-
         now = self._clock()
         if now - ticket.stamp <= self.stale_after:
             return 0.0
-        bucket = self._bucket(ticket.budget)
-        item = RateItem(f"{self._prefix}:{ticket.budget}", int(now * 1000))
-        if bucket.put(item):
+        wait = self._bucket(ticket.budget).put(now)
+        if wait == 0.0:
             ticket.stamp = now
-            return 0.0
-        waited = bucket.waiting(item)
-        return (waited if isinstance(waited, int) and waited > 0 else 1) / 1000
+        return wait
 
     def _limit(self, budget: Budget) -> int:
         return self.limits.creates_per_window if budget == "create" else self.limits.polls_per_second
 
-    def _bucket(self, budget: Budget) -> AbstractBucket:
+    def _bucket(self, budget: Budget) -> RateStore:
         bucket = self._buckets.get(budget)
         if bucket is None:
-            bucket = self._buckets[budget] = _open_bucket(self.limits, budget, self._prefix)
+            limits = self.limits
+            # Each item covers ``window + margin`` from its grant (see the module docstring).
+            window = self._window(budget) + limits.window_margin
+            bucket = open_rate_store(limits.store, self._prefix, budget, self._limit(budget), window)
+            self._buckets[budget] = bucket
         return bucket
 
     # ------------------------------------------------------------------ running tasks
 
-    def _running(self) -> _Running:
+    def _running(self) -> RunningStore:
         if self._running_store is None:
-            self._running_store = _open_running(self.limits, self._prefix)
+            self._running_store = open_running_store(self.limits.store, self._prefix)
         return self._running_store
 
     def _take_running(self, ticket: Ticket) -> float:
@@ -405,188 +489,34 @@ class Scheduler:
 
     def task_finished(self, task_id: str, took: float | None = None) -> None:
         """A read saw ``task_id`` succeed or fail: it no longer counts as running. ``took``: its duration
-        at kie.ai in seconds, if the record tells (the quickest orders polls, see ``ticket``)."""
+        at kie.ai in seconds, if the record tells (the quickest orders polls, see ``ticket``).
+
+        Never raises, for the finished record is in hand: a store that cannot free the task's entry is
+        logged as a warning naming the task (the entry expires after ``running_expiry``)."""
         with self._lock:
             if took is not None and took >= 0 and (self._quickest is None or took < self._quickest):
                 self._quickest = took
             self._born.pop(task_id, None)
             key = self._keys.pop(task_id, None)
             if key is not None:
-                self._running().remove(key)
+                try:
+                    self._running().remove(key)
+                except BudgetStoreError as exc:
+                    logger.warning(
+                        "task %s finished, but %s; its running-task entry expires after running_expiry",
+                        task_id,
+                        exc,
+                    )
 
     def close(self) -> None:
         """Close the store's connections."""
         with self._lock:
-            for bucket in self._buckets.values():
-                bucket.close()
-            self._buckets.clear()
-            if self._running_store is not None:
-                self._running_store.close()
-                self._running_store = None
+            self._close()
 
-
-class _Running(Protocol):
-    """The running-task entries of one account, in a store."""
-
-    def add(self, key: str, now: float, cap: int, horizon: float) -> bool: ...
-    def remove(self, key: str) -> None: ...
-    def count(self, horizon: float) -> int: ...
-    def close(self) -> None: ...
-
-
-class _MemoryRunning:
-    def __init__(self) -> None:
-        self._entries: dict[str, float] = {}
-
-    def _expire(self, horizon: float) -> None:
-        for key in [k for k, started in self._entries.items() if started < horizon]:
-            del self._entries[key]
-
-    def add(self, key: str, now: float, cap: int, horizon: float) -> bool:
-        self._expire(horizon)
-        if len(self._entries) >= cap:
-            return False
-        self._entries[key] = now
-        return True
-
-    def remove(self, key: str) -> None:
-        self._entries.pop(key, None)
-
-    def count(self, horizon: float) -> int:
-        self._expire(horizon)
-        return len(self._entries)
-
-    def close(self) -> None:
-        self._entries.clear()
-
-
-class _SQLiteRunning:
-    """Entries in a table of the shared SQLite file; ``BEGIN IMMEDIATE`` takes SQLite's write lock, so
-    expire-count-insert is one atomic step across processes (https://www.sqlite.org/lang_transaction.html)."""
-
-    def __init__(self, path: str, table: str) -> None:
-        import sqlite3
-
-        self._table = table
-        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, started REAL)")
-
-    def add(self, key: str, now: float, cap: int, horizon: float) -> bool:
-        conn, table = self._conn, self._table
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(f"DELETE FROM {table} WHERE started < ?", (horizon,))  # noqa: S608 - our table name
-            (held,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
-            if held >= cap:
-                return False
-            conn.execute(f"INSERT INTO {table} VALUES (?, ?)", (key, now))  # noqa: S608
-            return True
-        finally:
-            conn.execute("COMMIT")
-
-    def remove(self, key: str) -> None:
-        self._conn.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,))  # noqa: S608
-
-    def count(self, horizon: float) -> int:
-        query = f"SELECT COUNT(*) FROM {self._table} WHERE started >= ?"  # noqa: S608
-        (held,) = self._conn.execute(query, (horizon,)).fetchone()
-        return int(held)
-
-    def close(self) -> None:
-        self._conn.close()
-
-
-# Expire, count and add in one step: Redis runs a script atomically (https://redis.io/docs/latest/
-# develop/programmability/eval-intro/).
-_REDIS_ADD = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-return 1
-"""
-
-
-class _RedisRunning:
-    """Entries in a sorted set (score: when the entry was added)."""
-
-    def __init__(self, client: Any, name: str) -> None:
-        self._redis = client
-        self._name = name
-        self._add = client.register_script(_REDIS_ADD)
-
-    def add(self, key: str, now: float, cap: int, horizon: float) -> bool:
-        return bool(self._add(keys=[self._name], args=[horizon, cap, now, key]))
-
-    def remove(self, key: str) -> None:
-        self._redis.zrem(self._name, key)
-
-    def count(self, horizon: float) -> int:
-        return int(self._redis.zcount(self._name, horizon, "+inf"))
-
-    def close(self) -> None:
-        self._redis.close()
-
-
-def _sqlite_path(store: str) -> str:
-    return store.removeprefix("sqlite:///")  # sqlite:///rel.db or sqlite:////abs/path.db
-
-
-def _redis(store: str) -> Any:
-    try:
-        from redis import Redis
-    except ImportError as exc:
-        raise InvalidInputError(
-            "store", "a redis:// store needs the redis package: pip install 'kie-gpt-image[redis]'"
-        ) from exc
-    return Redis.from_url(store)
-
-
-def _open_running(limits: RateLimits, prefix: str) -> _Running:
-    if limits.store == "memory":
-        return _MemoryRunning()
-    if limits.store.startswith("sqlite:///"):
-        return _SQLiteRunning(_sqlite_path(limits.store), _table(prefix, "running"))
-    return _RedisRunning(_redis(limits.store), f"{prefix}:running")
-
-
-def _open_bucket(limits: RateLimits, budget: Budget, prefix: str) -> AbstractBucket:
-    """A pyrate-limiter bucket of ``budget`` in the configured store."""
-    from pyrate_limiter import InMemoryBucket, Rate
-
-    if budget == "create":
-        rate = Rate(limits.creates_per_window, int((limits.create_window + limits.window_margin) * 1000))
-    else:
-        rate = Rate(limits.polls_per_second, int((1.0 + limits.window_margin) * 1000))
-    store = limits.store
-    if store == "memory":
-        return InMemoryBucket([rate])
-    if store.startswith("sqlite:///"):
-        import sqlite3
-
-        from pyrate_limiter import SQLiteBucket
-
-        # The file lock makes count-then-insert atomic across processes (pyrate-limiter's SQLiteBucket).
-        # Opening switches the file to WAL, which SQLite refuses ("database is locked") while another
-        # process holds a write (our running-task table, outside that lock): several processes starting
-        # together meet it (tests/test_many.py), so the first open is retried for a while.
-        give_up = time.monotonic() + _OPEN_PATIENCE
-        delay = 0.01
-        while True:
-            try:
-                return SQLiteBucket.init_from_file(
-                    [rate], table=_table(prefix, budget), db_path=_sqlite_path(store), use_file_lock=True
-                )
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() + delay > give_up:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
-    from pyrate_limiter import RedisBucket
-
-    # A sync Redis client makes init return the bucket itself (an async one would return a coroutine).
-    bucket: AbstractBucket = RedisBucket.init([rate], _redis(store), f"{prefix}:{budget}")
-    return bucket
-
-
-def _table(prefix: str, budget: Budget) -> str:
-    return "kie_" + prefix.rsplit(":", 1)[-1] + "_" + budget
+    def _close(self) -> None:
+        for bucket in self._buckets.values():
+            bucket.close()
+        self._buckets.clear()
+        if self._running_store is not None:
+            self._running_store.close()
+            self._running_store = None
