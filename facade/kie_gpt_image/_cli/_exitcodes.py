@@ -18,6 +18,7 @@ from .._errors import (
     BadRequestError,
     BadSignatureError,
     BadTimestampError,
+    BudgetStoreError,
     ClientClosedError,
     DestinationError,
     DownloadError,
@@ -178,7 +179,7 @@ class IllegalTransitionError(KieError):
 
 # The one table. Grouped by code; every KieError class the package defines appears exactly once.
 _BY_CODE: Mapping[ExitCode, tuple[type[BaseException], ...]] = {
-    ExitCode.USAGE: (InvalidInputError, MissingApiKeyError, JournalBusyError),
+    ExitCode.USAGE: (InvalidInputError, MissingApiKeyError, JournalBusyError, BudgetStoreError),
     ExitCode.API: (
         KieError,  # the root: an error with no more precise class is one from kie.ai or the network
         TransportError,
