@@ -144,7 +144,7 @@ def test_the_poll_schedule_and_the_wait_deadline_come_from_one_place() -> None:
     assert sleeps == [2.0] * 15 + [5.0, 5.0]  # every 2 s for the first 30 s, then every 5 s
     assert sum(sleeps) == 40  # the last poll lands on the deadline
     # each poll in flight is bounded to the wait's time left (at least half a second for the last)
-    assert [s.budget for s in sends] == [
+    assert [s.max_seconds for s in sends] == [
         max(40 - t, 0.5) for t in [0, *[2.0 * i for i in range(1, 16)], 35, 40]
     ]
 

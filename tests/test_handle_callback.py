@@ -161,7 +161,16 @@ def test_a_webhook_key_that_is_not_text_is_refused_at_construction() -> None:
     assert caught.value.field == "webhook_key"
 
 
-def test_the_client_and_the_receivers_read_the_same_variable() -> None:
-    from kie_gpt_image import _client, _receivers
+def test_the_client_and_the_receivers_read_the_same_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kie_gpt_image import webhooks
 
-    assert _client.WEBHOOK_KEY_ENV == _receivers.WEBHOOK_KEY_ENV == "KIE_WEBHOOK_HMAC_KEY"
+    assert webhooks.WEBHOOK_KEY_ENV == "KIE_WEBHOOK_HMAC_KEY"
+    monkeypatch.delenv(webhooks.WEBHOOK_KEY_ENV, raising=False)
+    with pytest.raises(kie.InvalidInputError):
+        webhooks.wsgi_receiver(lambda info: None)  # no key anywhere
+    assert kie.Client(api_key="k" * 20).settings.webhook_key is None
+    monkeypatch.setenv(webhooks.WEBHOOK_KEY_ENV, "w" * 32)
+    webhooks.wsgi_receiver(lambda info: None)  # found it
+    key = kie.Client(api_key="k" * 20).settings.webhook_key
+    assert key is not None
+    assert key.reveal() == "w" * 32

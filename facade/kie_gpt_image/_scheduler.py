@@ -49,9 +49,11 @@ from ._errors import InvalidInputError
 if TYPE_CHECKING:
     from pyrate_limiter import AbstractBucket
 
-__all__ = ["Budget", "RateLimits", "Scheduler", "Ticket"]
+__all__ = ["Limit", "RateLimits", "Scheduler", "Ticket"]
 
-Budget = Literal["create", "poll", "running"]
+Limit = Literal["create", "poll", "running"]
+"""One of kie.ai's three account limits a request waits on: the create window, the running-task cap, or
+the poll rate (the ``Scheduler``'s queues; not ``_deadline.AttemptDeadline``, a request's end)."""
 
 _STORES = ("memory", "sqlite:///", "redis://", "rediss://")
 _LEAK_EVERY = 256  # puts between two purges of expired entries (pyrate-limiter buckets keep them)
@@ -153,7 +155,7 @@ class RateLimits:
 class Ticket:
     """One request waiting for a slot of ``budget``; ``due`` orders waiters (earliest first)."""
 
-    budget: Budget
+    budget: Limit
     due: float
     seq: int
     granted: bool = field(default=False)
@@ -180,22 +182,22 @@ class Scheduler:
         self._clock = clock
         self._lock = threading.Lock()
         self._seq = count()
-        self._waiting: dict[Budget, list[Ticket]] = {"create": [], "poll": [], "running": []}
-        self._buckets: dict[Budget, AbstractBucket] = {}
+        self._waiting: dict[Limit, list[Ticket]] = {"create": [], "poll": [], "running": []}
+        self._buckets: dict[Limit, AbstractBucket] = {}
         self._running_store: _Running | None = None
         self._keys: dict[str, str] = {}  # task id -> its running entry
-        self._free_at: dict[Budget, float] = {}  # when the store last said a slot frees up
+        self._free_at: dict[Limit, float] = {}  # when the store last said a slot frees up
         # This process's ledger of rate slots: granted requests in flight (-> grant time), and until
         # when each replied one still counts.
-        self._in_flight: dict[Budget, dict[Ticket, float]] = {"create": {}, "poll": {}}
-        self._held: dict[Budget, list[float]] = {"create": [], "poll": []}  # heaps: earliest first
+        self._in_flight: dict[Limit, dict[Ticket, float]] = {"create": {}, "poll": {}}
+        self._held: dict[Limit, list[float]] = {"create": [], "poll": []}  # heaps: earliest first
         self._puts = 0
         self._quickest: float | None = None  # the shortest task duration read so far
         self._born: dict[str, float] = {}  # task id -> when this client sent its createTask
 
     # ------------------------------------------------------------------ the queue
 
-    def ticket(self, budget: Budget, due: float, *, born: float | None = None) -> Ticket:
+    def ticket(self, budget: Limit, due: float, *, born: float | None = None) -> Ticket:
         """A place in the queue of ``budget`` for a request that fell due at ``due`` (any clock, as long
         as one client uses one); ``born``: for a poll, when its task was created at the latest (on the
         scheduler's clock, ``now``), so that it can go after older tasks' polls while it is younger than any
@@ -280,10 +282,10 @@ class Scheduler:
         if ticket in queue:
             queue.remove(ticket)
 
-    def _window(self, budget: Budget) -> float:
+    def _window(self, budget: Limit) -> float:
         return self.limits.create_window if budget == "create" else 1.0
 
-    def _interval(self, budget: Budget) -> float:
+    def _interval(self, budget: Limit) -> float:
         limits = self.limits
         if budget == "create":
             return (limits.create_window + limits.window_margin) / limits.creates_per_window
@@ -350,10 +352,10 @@ class Scheduler:
         waited = bucket.waiting(item)
         return (waited if isinstance(waited, int) and waited > 0 else 1) / 1000
 
-    def _limit(self, budget: Budget) -> int:
+    def _limit(self, budget: Limit) -> int:
         return self.limits.creates_per_window if budget == "create" else self.limits.polls_per_second
 
-    def _bucket(self, budget: Budget) -> AbstractBucket:
+    def _bucket(self, budget: Limit) -> AbstractBucket:
         bucket = self._buckets.get(budget)
         if bucket is None:
             bucket = self._buckets[budget] = _open_bucket(self.limits, budget, self._prefix)
@@ -549,7 +551,7 @@ def _open_running(limits: RateLimits, prefix: str) -> _Running:
     return _RedisRunning(_redis(limits.store), f"{prefix}:running")
 
 
-def _open_bucket(limits: RateLimits, budget: Budget, prefix: str) -> AbstractBucket:
+def _open_bucket(limits: RateLimits, budget: Limit, prefix: str) -> AbstractBucket:
     """A pyrate-limiter bucket of ``budget`` in the configured store."""
     from pyrate_limiter import InMemoryBucket, Rate
 
@@ -588,5 +590,5 @@ def _open_bucket(limits: RateLimits, budget: Budget, prefix: str) -> AbstractBuc
     return bucket
 
 
-def _table(prefix: str, budget: Budget) -> str:
+def _table(prefix: str, budget: Limit) -> str:
     return "kie_" + prefix.rsplit(":", 1)[-1] + "_" + budget
