@@ -75,7 +75,7 @@ def test_retries_run_out_with_the_last_error() -> None:
 
 def _create(flows: Flows) -> Flow[kie.Task]:
     input_ = {"input_urls": list(CREATE), "prompt": "a prompt", "aspect_ratio": "1:1", "quality": "medium"}
-    return flows.create_task(kie.MODEL, input_, None)
+    return flows.create_task(kie.DEFAULT_EDIT_MODEL, input_, None)
 
 
 def test_the_paid_request_is_never_resent_once_it_may_have_been_processed() -> None:

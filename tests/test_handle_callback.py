@@ -13,6 +13,7 @@ import pytest
 from fake_kie import FILES, FakeKie, Harness, envelope, image_bytes, record
 
 import kie_gpt_image as kie
+from kie_gpt_image import webhooks
 from kie_gpt_image._webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_callback
 
 WEBHOOK_KEY = "whk-0123456789"
@@ -72,9 +73,9 @@ def test_a_failed_read_leaves_the_redelivery_acceptable(h: Harness, fake_kie: Fa
 @pytest.mark.parametrize(
     ("delivery", "error"),
     [
-        (lambda: _delivery(key="some-other-key"), kie.BadSignatureError),
-        (lambda: _delivery(age=3600), kie.StaleTimestampError),
-        (lambda: (b"{}", {}), kie.MissingHeaderError),
+        (lambda: _delivery(key="some-other-key"), webhooks.BadSignatureError),
+        (lambda: _delivery(age=3600), webhooks.StaleTimestampError),
+        (lambda: (b"{}", {}), webhooks.MissingHeaderError),
     ],
 )
 def test_a_bad_callback_is_refused_before_any_read(
