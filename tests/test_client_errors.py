@@ -45,7 +45,7 @@ def _reply(code: int, variant: str) -> httpx.Response:
 @pytest.mark.parametrize("variant", ["body", "http", "both"])
 @pytest.mark.parametrize("code", sorted(EXPECTED))
 def test_each_code_maps_to_its_class_however_it_arrives(harness: Harness, code: int, variant: str) -> None:
-    harness.client._flows = harness.client._flows.__class__(  # no retries: one reply, one error
+    harness.client._driver.flows = harness.client._driver.flows.__class__(  # no retries: one reply, one error
         retry=kie.RetryPolicy(max_retries=0),
         poll=harness.client.poll_policy,
         clock=harness.clock,
@@ -167,7 +167,7 @@ def test_upload_error_envelope(harness: Harness) -> None:
 
 
 def test_record_data_null_on_success_for_wait(harness: Harness) -> None:
-    harness.client._flows = harness.client._flows.__class__(
+    harness.client._driver.flows = harness.client._driver.flows.__class__(
         retry=kie.RetryPolicy(max_retries=0),
         poll=harness.client.poll_policy,
         clock=harness.clock,

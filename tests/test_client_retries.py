@@ -218,4 +218,4 @@ def test_retry_policy_holds_only_timing() -> None:
 
 def test_edit_body_is_valid_json_once(harness: Harness) -> None:
     harness("edit", ["https://example.com/a.png"], "p")
-    assert json.loads(harness.fake.calls("create")[0].content)["model"] == kie.MODEL
+    assert json.loads(harness.fake.calls("create")[0].content)["model"] == kie.DEFAULT_EDIT_MODEL

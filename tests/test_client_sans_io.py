@@ -75,7 +75,7 @@ def test_retries_run_out_with_the_last_error() -> None:
 
 def _create(flows: Flows) -> Flow[kie.Task]:
     input_ = {"input_urls": list(CREATE), "prompt": "a prompt", "aspect_ratio": "1:1", "quality": "medium"}
-    return flows.create_task(kie.MODEL, input_, None)
+    return flows.create_task(kie.DEFAULT_EDIT_MODEL, input_, None)
 
 
 def test_the_paid_request_is_never_resent_once_it_may_have_been_processed() -> None:
@@ -144,7 +144,7 @@ def test_the_poll_schedule_and_the_wait_deadline_come_from_one_place() -> None:
     assert sleeps == [2.0] * 15 + [5.0, 5.0]  # every 2 s for the first 30 s, then every 5 s
     assert sum(sleeps) == 40  # the last poll lands on the deadline
     # each poll in flight is bounded to the wait's time left (at least half a second for the last)
-    assert [s.budget for s in sends] == [
+    assert [s.max_seconds for s in sends] == [
         max(40 - t, 0.5) for t in [0, *[2.0 * i for i in range(1, 16)], 35, 40]
     ]
 

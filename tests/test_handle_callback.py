@@ -13,6 +13,7 @@ import pytest
 from fake_kie import FILES, FakeKie, Harness, envelope, image_bytes, record
 
 import kie_gpt_image as kie
+from kie_gpt_image import webhooks
 from kie_gpt_image._webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_callback
 
 WEBHOOK_KEY = "whk-0123456789"
@@ -72,9 +73,9 @@ def test_a_failed_read_leaves_the_redelivery_acceptable(h: Harness, fake_kie: Fa
 @pytest.mark.parametrize(
     ("delivery", "error"),
     [
-        (lambda: _delivery(key="some-other-key"), kie.BadSignatureError),
-        (lambda: _delivery(age=3600), kie.StaleTimestampError),
-        (lambda: (b"{}", {}), kie.MissingHeaderError),
+        (lambda: _delivery(key="some-other-key"), webhooks.BadSignatureError),
+        (lambda: _delivery(age=3600), webhooks.StaleTimestampError),
+        (lambda: (b"{}", {}), webhooks.MissingHeaderError),
     ],
 )
 def test_a_bad_callback_is_refused_before_any_read(
@@ -161,7 +162,16 @@ def test_a_webhook_key_that_is_not_text_is_refused_at_construction() -> None:
     assert caught.value.field == "webhook_key"
 
 
-def test_the_client_and_the_receivers_read_the_same_variable() -> None:
-    from kie_gpt_image import _client, _receivers
+def test_the_client_and_the_receivers_read_the_same_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kie_gpt_image import webhooks
 
-    assert _client.WEBHOOK_KEY_ENV == _receivers.WEBHOOK_KEY_ENV == "KIE_WEBHOOK_HMAC_KEY"
+    assert webhooks.WEBHOOK_KEY_ENV == "KIE_WEBHOOK_HMAC_KEY"
+    monkeypatch.delenv(webhooks.WEBHOOK_KEY_ENV, raising=False)
+    with pytest.raises(kie.InvalidInputError):
+        webhooks.wsgi_receiver(lambda info: None)  # no key anywhere
+    assert kie.Client(api_key="k" * 20).settings.webhook_key is None
+    monkeypatch.setenv(webhooks.WEBHOOK_KEY_ENV, "w" * 32)
+    webhooks.wsgi_receiver(lambda info: None)  # found it
+    key = kie.Client(api_key="k" * 20).settings.webhook_key
+    assert key is not None
+    assert key.reveal() == "w" * 32

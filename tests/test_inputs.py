@@ -162,10 +162,12 @@ def test_http_callback_allowed_when_asked(fake_kie: FakeKie, make_harness, mode:
 
 
 def test_every_allowed_value_is_accepted(harness: Harness) -> None:
-    for ratio in kie.ASPECT_RATIOS:
-        for quality in kie.QUALITIES:
+    fields = kie.MODELS[kie.DEFAULT_EDIT_MODEL].field
+    ratios, qualities = fields("aspect_ratio").enum or (), fields("quality").enum or ()
+    for ratio in ratios:
+        for quality in qualities:
             harness("create_task", [GOOD], "p", aspect_ratio=ratio, quality=quality)
-    assert len(harness.fake.calls("create")) == len(kie.ASPECT_RATIOS) * len(kie.QUALITIES)
+    assert len(harness.fake.calls("create")) == len(ratios) * len(qualities)
 
 
 def test_a_single_image_need_not_be_wrapped_in_a_list(harness: Harness) -> None:

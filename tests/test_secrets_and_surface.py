@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -77,3 +78,41 @@ def test_public_method_docstrings() -> None:
         for name in dir(cls):
             if not name.startswith("_"):
                 assert getattr(cls, name).__doc__, f"{cls.__name__}.{name}"
+
+
+def test_a_short_key_does_not_garble_messages(make_harness: Callable[..., Harness], mode: str) -> None:
+    # Issue 24 item 11: with KIE_API_KEY=image every message read "not a supported <API key hidden>".
+    harness = make_harness(mode, api_key="image")
+    harness.fake.script("credit", envelope(401, None, msg="image images[0]: not a supported image"))
+    with pytest.raises(kie.AuthenticationError) as caught:
+        harness("credits")
+    assert "image images[0]: not a supported image" in str(caught.value)
+
+
+def test_a_real_key_is_masked_only_where_it_stands_alone(
+    make_harness: Callable[..., Harness], mode: str
+) -> None:
+    harness = make_harness(mode)
+    harness.fake.script("credit", envelope(401, None, msg=f"key {KEY} refused; x{KEY}y is another token"))
+    with pytest.raises(kie.AuthenticationError) as caught:
+        harness("credits")
+    assert f"key <API key hidden> refused; x{KEY}y is another token" in str(caught.value)
+
+
+def test_the_webhook_key_is_a_secret_in_the_client_and_the_receiver() -> None:
+    # Issue 24 item 9: the HMAC key was plain in vars(client) and in a receiver's state.
+    from kie_gpt_image import webhooks
+
+    hook_key = "whsec-0123456789abcdef0123456789"
+    client = kie.Client(api_key=KEY, webhook_key=hook_key)
+    receiver = webhooks.wsgi_receiver(lambda info: None, key=hook_key)
+
+    def texts(obj: object, depth: int = 0) -> list[str]:
+        found = [repr(obj)]
+        if depth < 3 and hasattr(obj, "__dict__"):
+            for value in vars(obj).values():
+                found += texts(value, depth + 1)
+        return found
+
+    for text in texts(client) + texts(receiver):
+        assert hook_key not in text

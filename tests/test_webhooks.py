@@ -99,20 +99,20 @@ def test_every_documented_task_id_spelling(data: dict[str, Any], top: dict[str, 
 @pytest.mark.parametrize(
     ("tamper", "error"),
     [
-        (lambda b, h: (b.replace(TASK.encode(), b"task_other"), h), kie.BadSignatureError),
-        (lambda b, h: (b, {**h, "X-Webhook-Timestamp": str(NOW + 1)}), kie.BadSignatureError),
+        (lambda b, h: (b.replace(TASK.encode(), b"task_other"), h), webhooks.BadSignatureError),
+        (lambda b, h: (b, {**h, "X-Webhook-Timestamp": str(NOW + 1)}), webhooks.BadSignatureError),
         (
             lambda b, h: (b, {**h, "X-Webhook-Signature": h["X-Webhook-Signature"][:-4]}),
-            kie.BadSignatureError,
+            webhooks.BadSignatureError,
         ),
         (
             lambda b, h: (b, {**h, "X-Webhook-Signature": signature(TASK, str(NOW), "wrong-key")}),
-            kie.BadSignatureError,
+            webhooks.BadSignatureError,
         ),
-        (lambda b, h: (b, {"X-Webhook-Signature": h["X-Webhook-Signature"]}), kie.MissingHeaderError),
-        (lambda b, h: (b, {"X-Webhook-Timestamp": h["X-Webhook-Timestamp"]}), kie.MissingHeaderError),
-        (lambda b, h: (b, {**h, "X-Webhook-Timestamp": "yesterday"}), kie.BadTimestampError),
-        (lambda b, h: (b, {**h, "X-Webhook-Timestamp": "-5"}), kie.BadTimestampError),
+        (lambda b, h: (b, {"X-Webhook-Signature": h["X-Webhook-Signature"]}), webhooks.MissingHeaderError),
+        (lambda b, h: (b, {"X-Webhook-Timestamp": h["X-Webhook-Timestamp"]}), webhooks.MissingHeaderError),
+        (lambda b, h: (b, {**h, "X-Webhook-Timestamp": "yesterday"}), webhooks.BadTimestampError),
+        (lambda b, h: (b, {**h, "X-Webhook-Timestamp": "-5"}), webhooks.BadTimestampError),
         (lambda b, h: (b"not json", h), kie.MalformedCallbackError),
         (lambda b, h: (b"[1]", h), kie.MalformedCallbackError),
         (
@@ -145,7 +145,7 @@ def test_every_tampering_has_its_typed_error(tamper: Any, error: type[kie.KieErr
 
 @pytest.mark.parametrize(
     ("offset", "error"),
-    [(-300, None), (300, None), (-301, kie.FutureTimestampError), (301, kie.StaleTimestampError)],
+    [(-300, None), (300, None), (-301, webhooks.FutureTimestampError), (301, webhooks.StaleTimestampError)],
     ids=[
         "exactly-tolerance-old",
         "exactly-tolerance-ahead",
@@ -252,7 +252,7 @@ def test_replay_guard_agrees_with_any_tolerance(tolerance: int, guard_clock: str
                 body(), headers(NOW), KEY, now=NOW + delay, tolerance=tolerance, replay_guard=guard
             )
     # one second later the window itself refuses it
-    with pytest.raises(kie.StaleTimestampError):
+    with pytest.raises(webhooks.StaleTimestampError):
         verify_callback(
             body(), headers(NOW), KEY, now=NOW + tolerance + 1, tolerance=tolerance, replay_guard=guard
         )
@@ -355,11 +355,11 @@ def test_a_replay_says_acknowledge_and_do_nothing() -> None:
     "error",
     [
         kie.WebhookVerificationError,
-        kie.MissingHeaderError,
-        kie.BadTimestampError,
-        kie.StaleTimestampError,
-        kie.FutureTimestampError,
-        kie.BadSignatureError,
+        webhooks.MissingHeaderError,
+        webhooks.BadTimestampError,
+        webhooks.StaleTimestampError,
+        webhooks.FutureTimestampError,
+        webhooks.BadSignatureError,
         kie.MalformedCallbackError,
         kie.ReplayedCallbackError,
     ],

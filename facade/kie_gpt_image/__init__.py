@@ -19,14 +19,11 @@ from ._errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
-    BadSignatureError,
-    BadTimestampError,
     BudgetStoreError,
     ClientClosedError,
     DestinationError,
     DownloadError,
     FeatureDisabledError,
-    FutureTimestampError,
     GenerationFailedError,
     InsufficientCreditsError,
     InvalidInputError,
@@ -34,7 +31,6 @@ from ._errors import (
     MaintenanceError,
     MalformedCallbackError,
     MissingApiKeyError,
-    MissingHeaderError,
     NotFoundError,
     RateLimitError,
     ReplayedCallbackError,
@@ -42,7 +38,6 @@ from ._errors import (
     RequestTimeoutError,
     ResultTooLargeError,
     ServerError,
-    StaleTimestampError,
     SubmissionOutcomeUnknownError,
     TaskFailedError,
     TransportError,
@@ -58,13 +53,20 @@ from ._warnings import KieWarning, LoopbackCallbackWarning
 
 if _typing.TYPE_CHECKING:
     from ._api import (
-        ASPECT_RATIOS,
+        ASPECT_RATIOS as ASPECT_RATIOS,  # deprecated: MODELS[model].field("aspect_ratio").enum
+    )
+    from ._api import (
         DEFAULT_ASPECT_RATIO,
         DEFAULT_GENERATE_MODEL,
         DEFAULT_QUALITY,
-        MODEL,
         MODELS,
-        QUALITIES,
+    )
+    from ._api import MODEL as DEFAULT_EDIT_MODEL
+    from ._api import (
+        MODEL as MODEL,  # deprecated: DEFAULT_EDIT_MODEL
+    )
+    from ._api import (
+        QUALITIES as QUALITIES,  # deprecated: MODELS[model].field("quality").enum
     )
     from ._client import (
         DEFAULT_BASE_URL,
@@ -88,7 +90,6 @@ if _typing.TYPE_CHECKING:
 # Every other public name is imported on first use (PEP 562): `import kie_gpt_image` then costs about what
 # `import httpx` does, and a program pays only for the parts it touches (issue 14; BENCHMARKS.md figure 2).
 _LAZY: dict[str, str] = {
-    "ASPECT_RATIOS": "_api",
     "AsyncClient": "_client",
     "AsyncEditResult": "_results",
     "AsyncResultImage": "_results",
@@ -104,12 +105,10 @@ _LAZY: dict[str, str] = {
     "EditRequest": "_many",
     "EditResult": "_results",
     "ItemOutcome": "_many",
-    "MODEL": "_api",
     "MODELS": "_api",
     "PollPolicy": "_policies",
     "Progress": "_notebook",
     "ProgressCallback": "_client",
-    "QUALITIES": "_api",
     "RateLimits": "_scheduler",
     "RawResponse": "_raw",
     "ResultImage": "_results",
@@ -122,29 +121,40 @@ _LAZY: dict[str, str] = {
     "UploadedFile": "_models",
 }
 
+# Public names under another name in their module.
+_RENAMED: dict[str, tuple[str, str]] = {"DEFAULT_EDIT_MODEL": ("_api", "MODEL")}
+# Names that left the root (issue 26 item 3): still importable, with a DeprecationWarning saying what to use.
+_DEPRECATED: dict[str, tuple[str, str]] = {
+    "MODEL": ("DEFAULT_EDIT_MODEL", "use kie_gpt_image.DEFAULT_EDIT_MODEL"),
+    "ASPECT_RATIOS": (
+        "ASPECT_RATIOS",
+        "read kie_gpt_image.MODELS[model].field('aspect_ratio').enum (each model has its own)",
+    ),
+    "QUALITIES": (
+        "QUALITIES",
+        "read kie_gpt_image.MODELS[model].field('quality').enum (each model has its own)",
+    ),
+}
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "ASPECT_RATIOS",
     "DEFAULT_ASPECT_RATIO",
     "DEFAULT_BASE_URL",
+    "DEFAULT_EDIT_MODEL",
     "DEFAULT_GENERATE_MODEL",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
     "DEFAULT_MAX_REPLY_BYTES",
     "DEFAULT_QUALITY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_UPLOAD_BASE_URL",
-    "MODEL",
     "MODELS",
-    "QUALITIES",
     "APIError",
     "AsyncClient",
     "AsyncEditResult",
     "AsyncResultImage",
     "AuthenticationError",
     "BadRequestError",
-    "BadSignatureError",
-    "BadTimestampError",
     "BudgetStoreError",
     "Client",
     "ClientClosedError",
@@ -153,7 +163,6 @@ __all__ = [
     "EditRequest",
     "EditResult",
     "FeatureDisabledError",
-    "FutureTimestampError",
     "GenerationFailedError",
     "InsufficientCreditsError",
     "InvalidInputError",
@@ -164,7 +173,6 @@ __all__ = [
     "MaintenanceError",
     "MalformedCallbackError",
     "MissingApiKeyError",
-    "MissingHeaderError",
     "NotFoundError",
     "PollPolicy",
     "Progress",
@@ -179,7 +187,6 @@ __all__ = [
     "ResultTooLargeError",
     "RetryPolicy",
     "ServerError",
-    "StaleTimestampError",
     "SubmissionOutcomeUnknownError",
     "Task",
     "TaskFailedError",
@@ -206,18 +213,26 @@ def _public(value: object) -> None:
 
 
 def __getattr__(name: str) -> object:
-    """Import a public name's module on first use (PEP 562)."""
-    module = _LAZY.get(name)
+    """Import a public name's module on first use (PEP 562); warn for a deprecated name."""
+    if name in _DEPRECATED:
+        target, advice = _DEPRECATED[name]
+        import warnings
+
+        warnings.warn(f"kie_gpt_image.{name} is deprecated: {advice}", DeprecationWarning, stacklevel=2)
+        if target != name:
+            return __getattr__(target)
+        return getattr(_importlib.import_module("._api", __name__), name)  # not cached: warn every time
+    module, attribute = _RENAMED.get(name, (_LAZY.get(name), name))
     if module is None:
         raise AttributeError(f"module 'kie_gpt_image' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f".{module}", __name__), name)
+    value = getattr(_importlib.import_module(f".{module}", __name__), attribute)
     _public(value)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_RENAMED))
 
 
 for _name in __all__:

@@ -19,7 +19,7 @@ that importing the package does not import httpcore), so a trickling header or b
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ import httpx
 
 __all__ = [
     "DEFAULT_MIN_DOWNLOAD_RATE",
-    "Budget",
+    "AttemptDeadline",
     "DeadlineExceeded",
     "Deadlines",
     "active",
@@ -46,15 +46,16 @@ class DeadlineExceeded(TimeoutError):
 
 
 @dataclass(slots=True)
-class Budget:
-    """The instant (``time.monotonic``) by which the running attempt must end; movable once the
-    size of a download is known."""
+class AttemptDeadline:
+    """The instant (on ``clock``: the client's, ``time.monotonic`` by default) by which the running
+    attempt must end; movable once the size of a download is known."""
 
     at: float
+    clock: Callable[[], float] = time.monotonic
 
     def left(self) -> float:
         """Seconds left (negative once passed)."""
-        return self.at - time.monotonic()
+        return self.at - self.clock()
 
     def check(self) -> None:
         """Raise ``DeadlineExceeded`` once the instant has passed."""
@@ -62,15 +63,15 @@ class Budget:
             raise DeadlineExceeded("the attempt's total deadline passed")
 
 
-_ACTIVE: ContextVar[Budget | None] = ContextVar("kie_gpt_image_deadline", default=None)
+_ACTIVE: ContextVar[AttemptDeadline | None] = ContextVar("kie_gpt_image_deadline", default=None)
 
 
 @contextmanager
-def active(budget: Budget) -> Iterator[Budget]:
-    """Make ``budget`` the one the sockets of this thread (or task) are clamped to."""
-    token = _ACTIVE.set(budget)
+def active(deadline: AttemptDeadline) -> Iterator[AttemptDeadline]:
+    """Make ``deadline`` the one the sockets of this thread (or task) are clamped to."""
+    token = _ACTIVE.set(deadline)
     try:
-        yield budget
+        yield deadline
     finally:
         _ACTIVE.reset(token)
 
@@ -117,12 +118,12 @@ def clamp_timeout(timeout: httpx.Timeout, seconds: float) -> dict[str, float]:
 
 
 def clamp_to_deadline(timeout: float | None, error: type[Exception]) -> float | None:
-    """A socket operation's ``timeout`` cut to the active ``Budget``'s time left; raise ``error`` once it
-    has passed (no budget active: ``timeout`` unchanged)."""
-    budget = _ACTIVE.get()
-    if budget is None:
+    """A socket operation's ``timeout`` cut to the active ``AttemptDeadline``'s time left; raise ``error``
+    once it has passed (none active: ``timeout`` unchanged)."""
+    deadline = _ACTIVE.get()
+    if deadline is None:
         return timeout
-    left = budget.left()
+    left = deadline.left()
     if left <= 0:
         raise error("the request's total deadline passed")
     return left if timeout is None else min(timeout, left)

@@ -44,6 +44,7 @@ says how to resume (``client.wait(task_id)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 __all__ = [
@@ -422,24 +423,24 @@ class BudgetStoreError(KieError):
         """The store, as ``RateLimits.store`` names it, with any password masked."""
 
 
-def redact(error: BaseException, secret: str) -> None:
-    """Replace ``secret`` by a mask wherever ``error`` (and its causes) could show it: the message, the
-    reply excerpt and kie.ai's ``msg`` (a 401 may echo the key it refused)."""
-    if not secret:
-        return
-    mask = "<API key hidden>"
+def redact(error: BaseException, mask: Callable[[str], str]) -> None:
+    """Pass every text of ``error`` (and of its causes) that could show a secret through ``mask``: the
+    message, the reply excerpt and kie.ai's ``msg`` (a 401 may echo the key it refused). The masking rule
+    itself is ``kie_gpt_image._auth.Secret.mask``."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         for name in ("message", "msg", "body", "request_summary"):
             value = getattr(current, name, None)
-            if isinstance(value, str) and secret in value:
-                setattr(current, name, value.replace(secret, mask))
-        current.args = tuple(a.replace(secret, mask) if isinstance(a, str) else a for a in current.args)
+            if isinstance(value, str):
+                masked = mask(value)
+                if masked != value:
+                    setattr(current, name, masked)
+        current.args = tuple(mask(a) if isinstance(a, str) else a for a in current.args)
         cause = getattr(current, "cause", None)
         if isinstance(cause, BaseException) and id(cause) not in seen:
-            redact(cause, secret)
+            redact(cause, mask)
         current = current.__cause__ or current.__context__
 
 

@@ -2,8 +2,8 @@
 
 A flow yields effects and receives their results:
 
-- ``Send(request, attempt, budget)`` → the driver sends it within the request deadline (and ``budget``);
-  receives the read ``httpx.Response`` or the exception that ended the attempt;
+- ``Send(request, attempt, max_seconds)`` → the driver sends it within the request deadline (and
+  ``max_seconds``); receives the read ``httpx.Response`` or the exception that ended the attempt;
 - ``Fetch(url, sink, attempt)`` → the driver streams ``url`` (no Authorization) into ``sink`` within the
   download deadline; receives ``None`` or the exception that ended the attempt;
 - ``Sleep(seconds)`` → the driver sleeps (``time.sleep`` or ``asyncio.sleep``, both injectable);
@@ -45,7 +45,7 @@ from ._finishes import FinishBoard, Watch
 from ._inputs import ImageSource, LocalImage
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
-from ._scheduler import Budget, Scheduler, Ticket
+from ._scheduler import Limit, Scheduler, Ticket
 
 __all__ = [
     "UPLOAD_CONCURRENCY",
@@ -81,7 +81,7 @@ class Send:
 
     request: _api.RequestSpec
     attempt: int
-    budget: float | None = None
+    max_seconds: float | None = None
     """Seconds the attempt may take at most, when less than the request deadline (a wait's time left)."""
 
 
@@ -148,7 +148,7 @@ class Flows:
 
     def _acquire(
         self,
-        budget: Budget,
+        budget: Limit,
         until: float | None,
         *,
         first: bool = False,
@@ -251,7 +251,7 @@ class Flows:
         request: _api.RequestSpec,
         parse: Callable[[httpx.Response], T],
         attempt: int,
-        budget: float | None = None,
+        max_seconds: float | None = None,
         until: float | None = None,
         before_send: Callable[[], object] | None = None,
         first: bool = False,
@@ -260,7 +260,7 @@ class Flows:
     ) -> Flow[T | Failure]:
         slot: Ticket | None = None
         if self.scheduler is not None and (request.paid or request.operation == _POLL):
-            gate: Budget = "create" if request.paid else "poll"
+            gate: Limit = "create" if request.paid else "poll"
             try:
                 slot = yield from self._acquire(gate, until, first=first, watch=watch, born=born)
             except BudgetStoreError as exc:
@@ -279,7 +279,7 @@ class Flows:
                 # In memory, this client's ledger holds the slot until a window after the reply anyway.
                 yield from self._restamp(slot, self.scheduler)
             sent = True
-            outcome = yield Send(request, attempt, budget)
+            outcome = yield Send(request, attempt, max_seconds)
         except GeneratorExit:
             if request.paid and sent:
                 logger.warning(
@@ -505,7 +505,7 @@ class Flows:
                     _api.get_task_request(task_id),
                     lambda r: _api.parse_task_info(r, task_id),
                     failed,
-                    budget=max(left, _LAST_POLL),
+                    max_seconds=max(left, _LAST_POLL),
                     until=start + limit + _LAST_POLL,
                     # A poll a callback asked for goes ahead of the scheduled ones: it is known to end
                     # a task (and free its running slot), theirs are guesses on the documented schedule.

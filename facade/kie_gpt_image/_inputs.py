@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import inspect
 import io
-import ipaddress
 import math
 import os
 import re
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 from . import _api
 from ._errors import InvalidInputError
 from ._images import SIGNATURES, incomplete_reason, sniff_image_type
+from ._urls import is_loopback_host as is_loopback_host  # the one rule (``_urls``), for _cli
 
 if TYPE_CHECKING:  # Pillow is optional: named for type checkers only, never imported at run time
     import PIL.Image
@@ -636,19 +636,6 @@ def check_task(
         raise InvalidInputError("images", f"{spec.model} takes no input images")
     text = check_prompt(prompt, spec.field("prompt"))
     return TaskInput(spec.model, sources, {"prompt": text, **check_options(spec, options)})
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if not host:
-        return False
-    host = host.rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_callback_url(value: object, *, allow_http: bool) -> str:

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
+from ._auth import Secret
 from ._errors import (
     InvalidInputError,
     MalformedCallbackError,
@@ -34,6 +35,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._models import TaskInfo
+from ._urls import WEBHOOK_KEY_ENV
 from ._webhooks import (
     DEFAULT_TOLERANCE,
     ReplayGuard,
@@ -55,8 +57,6 @@ __all__ = [
     "wsgi_receiver",
 ]
 
-WEBHOOK_KEY_ENV = "KIE_WEBHOOK_HMAC_KEY"
-"""The environment variable the receivers read the webhook HMAC key from when ``key`` is not given."""
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A callback is one task record (a few KB); anything over 1 MiB is refused with 413 unread."""
 
@@ -111,7 +111,7 @@ class _Gate:
         if not callable(clock):
             raise InvalidInputError("clock", "must be a function returning the Unix time")
         self.clock = clock
-        self.key = _resolve_key(key)
+        self.key = Secret(_resolve_key(key), "webhook key")  # no repr or vars() shows it
         self.tolerance = check_tolerance(tolerance)
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
             raise InvalidInputError("max_body_bytes", "must be a positive integer")
@@ -133,7 +133,12 @@ class _Gate:
         """Verify the request; the reply and, on success, the callback to process after it."""
         try:
             verified = verify_callback(
-                body, headers, self.key, tolerance=self.tolerance, now=self.clock(), replay_guard=self.guard
+                body,
+                headers,
+                self.key.reveal(),
+                tolerance=self.tolerance,
+                now=self.clock(),
+                replay_guard=self.guard,
             )
         except ReplayedCallbackError as exc:
             _log.info("%s", exc)

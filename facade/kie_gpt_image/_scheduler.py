@@ -51,9 +51,11 @@ from typing import Any, Literal
 from ._errors import BudgetStoreError, InvalidInputError
 from ._stores import STORES, RateStore, RunningStore, mask_store, open_rate_store, open_running_store
 
-__all__ = ["Budget", "RateLimits", "Scheduler", "Ticket"]
+__all__ = ["Limit", "RateLimits", "Scheduler", "Ticket"]
 
-Budget = Literal["create", "poll", "running"]
+Limit = Literal["create", "poll", "running"]
+"""One of kie.ai's three account limits a request waits on: the create window, the running-task cap, or
+the poll rate (the ``Scheduler``'s queues; not ``_deadline.AttemptDeadline``, a request's end)."""
 
 logger = logging.getLogger("kie_gpt_image")
 _LEAK_EVERY = 256  # puts between two purges of expired entries (pyrate-limiter buckets keep them)
@@ -164,7 +166,7 @@ class RateLimits:
 class Ticket:
     """One request waiting for a slot of ``budget``; ``due`` orders waiters (earliest first)."""
 
-    budget: Budget
+    budget: Limit
     due: float
     seq: int
     granted: bool = field(default=False)
@@ -195,15 +197,15 @@ class Scheduler:
         self._clock = clock
         self._lock = threading.Lock()
         self._seq = count()
-        self._waiting: dict[Budget, list[Ticket]] = {"create": [], "poll": [], "running": []}
-        self._buckets: dict[Budget, RateStore] = {}
+        self._waiting: dict[Limit, list[Ticket]] = {"create": [], "poll": [], "running": []}
+        self._buckets: dict[Limit, RateStore] = {}
         self._running_store: RunningStore | None = None
         self._keys: dict[str, str] = {}  # task id -> its running entry
-        self._free_at: dict[Budget, float] = {}  # when the store last said a slot frees up
+        self._free_at: dict[Limit, float] = {}  # when the store last said a slot frees up
         # This process's ledger of rate slots: granted requests in flight (-> grant time), and until
         # when each replied one still counts.
-        self._in_flight: dict[Budget, dict[Ticket, float]] = {"create": {}, "poll": {}}
-        self._held: dict[Budget, list[float]] = {"create": [], "poll": []}  # heaps: earliest first
+        self._in_flight: dict[Limit, dict[Ticket, float]] = {"create": {}, "poll": {}}
+        self._held: dict[Limit, list[float]] = {"create": [], "poll": []}  # heaps: earliest first
         self._puts = 0
         self._quickest: float | None = None  # the shortest task duration read so far
         self._born: dict[str, float] = {}  # task id -> when this client sent its createTask
@@ -223,7 +225,7 @@ class Scheduler:
 
     # ------------------------------------------------------------------ the queue
 
-    def ticket(self, budget: Budget, due: float, *, born: float | None = None) -> Ticket:
+    def ticket(self, budget: Limit, due: float, *, born: float | None = None) -> Ticket:
         """A place in the queue of ``budget`` for a request that fell due at ``due`` (any clock, as long
         as one client uses one); ``born``: for a poll, when its task was created at the latest (on the
         scheduler's clock, ``now``), so that it can go after older tasks' polls while it is younger than any
@@ -321,7 +323,7 @@ class Scheduler:
                     return exc
             return None
 
-    def _queued_wait(self, budget: Budget, ahead: int, now: float) -> float:
+    def _queued_wait(self, budget: Limit, ahead: int, now: float) -> float:
         """``0.0`` when the budget has room for the ``ahead`` waiters before a request and for the
         request itself; else when its own slot may free up: a waiter is told the time of the slot that
         frees for it (the ``ahead``-th to free), so that when the window reopens every queued request
@@ -370,10 +372,10 @@ class Scheduler:
         if ticket in queue:
             queue.remove(ticket)
 
-    def _window(self, budget: Budget) -> float:
+    def _window(self, budget: Limit) -> float:
         return self.limits.create_window if budget == "create" else 1.0
 
-    def _interval(self, budget: Budget) -> float:
+    def _interval(self, budget: Limit) -> float:
         limits = self.limits
         if budget == "create":
             return (limits.create_window + limits.window_margin) / limits.creates_per_window
@@ -430,10 +432,10 @@ class Scheduler:
             ticket.stamp = now
         return wait
 
-    def _limit(self, budget: Budget) -> int:
+    def _limit(self, budget: Limit) -> int:
         return self.limits.creates_per_window if budget == "create" else self.limits.polls_per_second
 
-    def _bucket(self, budget: Budget) -> RateStore:
+    def _bucket(self, budget: Limit) -> RateStore:
         bucket = self._buckets.get(budget)
         if bucket is None:
             limits = self.limits

@@ -1,5 +1,5 @@
 """Socket-level deadlines for the sync client: httpcore's network backend, with every read and write
-clamped to the active ``Budget`` (see ``_deadline``).
+clamped to the active ``AttemptDeadline`` (see ``_deadline``).
 
 A module of its own so that ``import kie_gpt_image`` does not import httpcore: httpx itself imports it
 only when a client builds its transport, and the client imports this module at that moment too.
@@ -69,7 +69,7 @@ class _Backend(httpcore.NetworkBackend):
 
 
 class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport, with every socket read and write clamped to the active ``Budget``.
+    """httpx's own transport, with every socket read and write clamped to the active ``AttemptDeadline``.
 
     httpx does not take a network backend, so the pool it builds (httpx/_transports/default.py,
     ``HTTPTransport.__init__``) is rebuilt with the same settings and ours; httpcore's

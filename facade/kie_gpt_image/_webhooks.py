@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import _api
+from ._auth import Secret
 from ._errors import (
     BadSignatureError,
     BadTimestampError,
@@ -38,11 +39,13 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._models import TaskInfo
+from ._urls import WEBHOOK_KEY_ENV
 
 __all__ = [
     "DEFAULT_TOLERANCE",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "CallbackCheck",
     "Headers",
     "InMemoryReplayStore",
     "ReplayGuard",
@@ -374,3 +377,40 @@ class ReplayGuard:
                 "a callback more than once; acknowledge it (HTTP 200) and do nothing",
                 task_id=task_id,
             )
+
+
+class CallbackCheck:
+    """A client's half of ``handle_callback``: verify a delivery (signature and timestamp) before the
+    task is read from kie.ai, and record it in the replay window only once that read succeeded (so a
+    failed read answered non-2xx lets kie.ai's redelivery through).
+
+    Args:
+        key: the webhook HMAC key (``None``: ``verify`` says how to give one).
+        guard: the replay window (default one in memory: one receiver process).
+    """
+
+    def __init__(self, key: Secret | None, guard: ReplayGuard | None = None) -> None:
+        self._key = key
+        self._guard = guard if guard is not None else ReplayGuard()
+
+    def verify(self, body: bytes, headers: Headers, tolerance: float | None) -> tuple[str, int, float]:
+        """The signed task id, the timestamp and the window (default ``DEFAULT_TOLERANCE``).
+
+        Raises:
+            WebhookVerificationError: the delivery does not verify.
+            InvalidInputError: no key.
+        """
+        if tolerance is None:
+            tolerance = DEFAULT_TOLERANCE
+        if self._key is None:
+            raise InvalidInputError(
+                "webhook_key",
+                f"no webhook HMAC key: pass webhook_key=... to the client or set {WEBHOOK_KEY_ENV} (kie.ai's "
+                "Settings page; https://docs.kie.ai/common-api/webhook-verification)",
+            )
+        verified = verify_callback(body, headers, self._key.reveal(), tolerance=tolerance)
+        return verified.task_id, verified.timestamp, tolerance
+
+    def accept(self, task_id: str, timestamp: int, tolerance: float) -> None:
+        """Record the delivery; raise ``ReplayedCallbackError`` if it was recorded already."""
+        self._guard.check(task_id, timestamp, tolerance=tolerance)

@@ -90,7 +90,8 @@ def test_help_documents_every_exit_code_and_the_allowed_choices(capsys: pytest.C
     text = capsys.readouterr().out
     for code in ExitCode:
         assert f"  {code.value:<4} {code.meaning}" in text
-    for choice in (*kie_gpt_image.ASPECT_RATIOS, *kie_gpt_image.QUALITIES):
+    spec = kie_gpt_image.MODELS[kie_gpt_image.DEFAULT_EDIT_MODEL]
+    for choice in (*(spec.field("aspect_ratio").enum or ()), *(spec.field("quality").enum or ())):
         assert choice in text
     # There is no option that would put the key into shell history.
     assert main(["credits", "--api-key", "k"]) == ExitCode.USAGE

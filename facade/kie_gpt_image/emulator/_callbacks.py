@@ -14,17 +14,16 @@ by resolving a name. Every failed delivery is logged on the ``kie_gpt_image.emul
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 
+from .._urls import is_loopback_url
 from .._webhooks import sign_callback
 
 __all__ = [
@@ -43,23 +42,6 @@ logger = logging.getLogger("kie_gpt_image.emulator")
 
 CallbackHosts = Literal["loopback", "any"]
 """Where the emulator may deliver callbacks: loopback hosts only, or any host."""
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url`` names a loopback host by itself (no DNS lookup): ``localhost`` (RFC 6761) or a
-    loopback IP literal."""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return False
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def log_failure(attempt: CallbackAttempt, max_attempts: int, *, final: bool) -> None:
