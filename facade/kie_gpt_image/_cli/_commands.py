@@ -4,14 +4,16 @@ code; errors propagate to ``main``, which turns them into one line and an exit c
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._client import Client
 from .._download import Destination
 from .._download import check_destination as _check_destination
-from .._errors import KieError
+from .._errors import InvalidInputError, KieError
 from .._inputs import check_text
 from .._models import TaskInfo
 from .._progress import UploadProgress
@@ -153,7 +155,10 @@ def _finish(
         result = client.wait(task_id, timeout=_timeout(args), on_progress=progress.on_progress)
     except KeyboardInterrupt:
         out.end_status()
-        out.note(f"{PROG}: interrupted; task {task_id} goes on at kie.ai: resume with: {PROG} wait {task_id}")
+        out.note(
+            f"{PROG}: interrupted; task {task_id} goes on at kie.ai: resume with: "
+            f"{PROG} wait {task_id}{out.wait_options}"
+        )
         if out.json_mode:
             out.json({"task_id": task_id, "interrupted": True})
         return ExitCode.INTERRUPTED
@@ -222,14 +227,27 @@ def cmd_generate(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     return _submit(args, ctx, out, None)
 
 
+def _check_callback_scheme(url: str, allow_http: bool) -> None:
+    # The library's own message names its Python argument (allow_http_callback=True); a shell user
+    # needs the flag. The library still applies its full rule (http only to a loopback host).
+    if urlsplit(url.strip()).scheme.lower() == "http" and not allow_http:
+        raise InvalidInputError(
+            "--callback-url",
+            "must be https (kie.ai posts task results to it); pass --allow-http-callback to allow http "
+            "to a loopback host (a receiver or the emulator on this machine)",
+        )
+
+
 def _submit(args: argparse.Namespace, ctx: Context, out: Output, images: list[str] | None) -> int:
     # Checked before a client exists: a prompt that is not UTF-8 (the shell passed other bytes) or an
     # unusable -o must stop here, not after the upload or the paid createTask (issue 11).
     check_text("--prompt", args.prompt)
     if args.callback_url is not None:
         check_text("--callback-url", args.callback_url)
+        _check_callback_scheme(args.callback_url, args.allow_http_callback)
     if args.output:
         check_destination(args.output)
+        out.wait_options = f" -o {shlex.quote(args.output)}"
     progress = _TaskProgress(out, ctx)
     with _client(args, ctx, out, progress.sleep) as client:
         if out.tty:
@@ -259,7 +277,7 @@ def _submit(args: argparse.Namespace, ctx: Context, out: Output, images: list[st
         out.note(f"task {task.task_id} created")
         if args.no_wait:
             out.line(task.task_id)
-            out.json({"task_id": task.task_id, "resume": f"{PROG} wait {task.task_id}"})
+            out.json({"task_id": task.task_id, "resume": f"{PROG} wait {task.task_id}{out.wait_options}"})
             return ExitCode.OK
         return _finish(args, out, progress, task.task_id, client, args.output)
 
@@ -268,6 +286,7 @@ def cmd_wait(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     """``wait TASK_ID``: poll until the task finishes; save its results with ``-o``."""
     if args.output:
         check_destination(args.output)
+        out.wait_options = f" -o {shlex.quote(args.output)}"
     progress = _TaskProgress(out, ctx)
     with _client(args, ctx, out, progress.sleep) as client:
         return _finish(args, out, progress, args.task_id, client, args.output)
