@@ -13,13 +13,14 @@ from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .._client import AsyncClient
 from .._errors import InvalidInputError
 from .._policies import PollPolicy, RetryPolicy
-from .._scheduler import RateLimits
+from .._scheduler import RateLimits, Scheduler
 from ._context import Context, base_url, elapsed, poll_policy, read_key, upload_base_url, wait_timeout
-from ._exitcodes import ExitCode, exit_code_for, exit_code_of
+from ._exitcodes import ExitCode, StoreUnavailableError, exit_code_for, exit_code_of
 from ._output import PROG, Output, describe
 
 if TYPE_CHECKING:
@@ -54,6 +55,35 @@ def _rate_limits(args: argparse.Namespace) -> RateLimits:
         )
     except InvalidInputError as exc:
         raise InvalidInputError(flags.get(exc.field, exc.field), exc.problem) from None
+
+
+def _masked(store: str) -> str:
+    # A redis://user:password@host URL: the password is a secret, like the API key.
+    parts = urlsplit(store)
+    if parts.password:
+        host = parts.netloc.rsplit("@", 1)[1]
+        user = f"{parts.username}:" if parts.username else ":"
+        return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
+    return store
+
+
+def _check_rate_store(limits: RateLimits) -> None:
+    """Open a shared ``--rate-store`` once before anything is sent, so that an unreachable Redis or an
+    unwritable SQLite file is a usage error naming the flag, not "a bug" in the middle of the run."""
+    if not limits.shared:
+        return
+    try:
+        # Its own account name: the probe counts the running entries and holds none.
+        scheduler = Scheduler(limits, "kie-gpt-image batch store check")
+        try:
+            scheduler.running()
+        finally:
+            scheduler.close()
+    except InvalidInputError as exc:  # e.g. the redis package is missing
+        raise StoreUnavailableError("--rate-store", exc.problem) from None
+    except Exception as exc:  # whatever the store's driver raises (sqlite3, redis, OSError)
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StoreUnavailableError("--rate-store", f"cannot use {_masked(limits.store)}: {reason}") from None
 
 
 def _listen(args: argparse.Namespace, ctx: Context) -> CallbackListener | None:
@@ -114,6 +144,7 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
         out.note(f"{manifest}: {len(items)} items, all valid")
         out.json({"manifest": str(manifest), "items": len(items), "valid": True})
         return ExitCode.OK
+    _check_rate_store(limits)
     with Journal(journal_path) as journal:
         problems = check_against_journal(items, journal.entries())
         if problems:

@@ -56,6 +56,7 @@ __all__ = [
     "IllegalTransitionError",
     "JournalBusyError",
     "ResultsNotSavedError",
+    "StoreUnavailableError",
     "exit_code_for",
     "exit_code_of",
     "exit_codes_epilog",
@@ -126,6 +127,12 @@ class JournalBusyError(InvalidInputError):
     """Another batch run holds the journal: two runners would submit the same items twice."""
 
 
+class StoreUnavailableError(InvalidInputError):
+    """A local store the run needs cannot be opened or written before anything is sent: the journal
+    (a read-only or missing folder) or the ``--rate-store`` (an unreachable Redis, a SQLite file in a
+    read-only folder). ``field`` names the flag (``--journal``, ``--rate-store``)."""
+
+
 class ResultsNotSavedError(KieError):
     """A task succeeded (and was paid for) but its results could not be saved.
 
@@ -178,7 +185,7 @@ class IllegalTransitionError(KieError):
 
 # The one table. Grouped by code; every KieError class the package defines appears exactly once.
 _BY_CODE: Mapping[ExitCode, tuple[type[BaseException], ...]] = {
-    ExitCode.USAGE: (InvalidInputError, MissingApiKeyError, JournalBusyError),
+    ExitCode.USAGE: (InvalidInputError, MissingApiKeyError, JournalBusyError, StoreUnavailableError),
     ExitCode.API: (
         KieError,  # the root: an error with no more precise class is one from kie.ai or the network
         TransportError,

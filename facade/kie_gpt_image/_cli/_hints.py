@@ -43,8 +43,7 @@ def model_option_hint(argv: Sequence[str], message: str) -> str:
         ]
         if models:
             hints.append(
-                f"{flag} is an option of {' and '.join(models)}, not of {chosen}: "
-                f"add --model {models[0]}"
+                f"{flag} is an option of {' and '.join(models)}, not of {chosen}: add --model {models[0]}"
             )
     return "; ".join(hints)
 
