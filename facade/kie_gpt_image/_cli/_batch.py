@@ -6,8 +6,8 @@ task id → wait → download → "done", with the journal committed at every ar
 code (``_exitcodes``). Items run through ``_many.as_completed_async`` (the engine of
 ``AsyncClient.edit_many``), at most ``concurrency`` at once; the client's scheduler keeps kie.ai's three
 limits (20 new tasks per 10 s, 100 running, 8 polls per second by default; ``--rate-store`` shares them
-with other processes), and "submitting" is committed only once createTask's slot is granted, right
-before it is sent.
+with other processes), and "submitting" is committed by the client's transport right before each
+createTask of the item is sent, and undone when kie.ai refuses it (``_submit_gate``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code
 from ._journal import Entry, Journal
 from ._manifest import ManifestError, ManifestItem
 from ._states import FINISHED, ItemState
+from ._submit_gate import Submission, submitting
 
 __all__ = ["BatchEvent", "BatchOptions", "BatchReport", "BatchRunner", "ItemReport", "check_against_journal"]
 
@@ -52,6 +53,9 @@ class BatchOptions:
     """Per-task wait timeout in seconds (``None``: the poll policy's)."""
     callback_url: str | None = None
     """The ``callBackUrl`` each task is created with (``batch --listen``), else none."""
+    gated: bool = False
+    """The client's transport is a ``JournalingTransport``, which marks each createTask as it is sent;
+    otherwise the runner marks it when the client is about to send it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,29 +241,49 @@ class BatchRunner:
                 return None
             self.journal.update(item.id, ItemState.PENDING, input_urls=urls, uploaded_at=self._wall_clock())
         self._emit(item, "queued")
-        marked = False
 
         def mark() -> None:
-            # Committed once createTask's slot is granted, right before it is sent: a crash from here
-            # on leaves "submitting", which the next run reports as unknown instead of paying again.
-            nonlocal marked
+            # Committed right before this item's own createTask is handed to the network: a crash from
+            # here on leaves "submitting", which the next run reports as unknown instead of paying again.
             self.journal.update(item.id, ItemState.SUBMITTING)
-            marked = True
             self._emit(item, ItemState.SUBMITTING)
 
-        create = asyncio.ensure_future(self._create(item, urls, mark))
+        def unmark() -> None:
+            # kie.ai refused that attempt (429/455) or it never left: nothing was created, so a crash
+            # during the wait for the next attempt leaves the item pending, submitted again by a re-run.
+            self.journal.update(item.id, ItemState.PENDING)
+            self._emit(item, "queued")
+
+        submission = Submission(mark, unmark)
+        create = asyncio.ensure_future(self._create(item, urls, submission))
         try:
             return await asyncio.shield(create)
         except asyncio.CancelledError:
-            if not marked:  # still waiting for a slot: nothing was sent, the item stays pending
+            # Ctrl-C: a createTask on the wire is allowed to finish, so that its task id is journaled
+            # instead of leaving the item "unknown"; an item between attempts (waiting for a slot, or
+            # for kie.ai's window after a 429) stops at once, pending. A second Ctrl-C stops even that.
+            while not create.done() and submission.busy:
+                idle = asyncio.ensure_future(submission.idle.wait())
+                try:
+                    await asyncio.wait({create, idle}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    idle.cancel()
+            if not create.done():
                 create.cancel()
-            # Ctrl-C: a createTask already on the wire is allowed to finish, so that its task id is
-            # journaled instead of leaving the item "unknown". A second Ctrl-C stops even that.
             with contextlib.suppress(BaseException):
                 await create
             raise
 
-    async def _create(self, item: ManifestItem, urls: list[str], mark: Callable[[], None]) -> str | None:
+    async def _create(self, item: ManifestItem, urls: list[str], submission: Submission) -> str | None:
+        # This task's createTask requests are this item's: the transport marks them (_submit_gate).
+        submitting.set(submission)
+
+        def on_submit() -> None:
+            # Only when the transport is not ours (an HTTP proxy from the environment bypasses it):
+            # then the mark is made here, right before the flow hands the request over.
+            if not self.options.gated:
+                submission.before_send()
+
         try:
             # The item's model and options are known only at run time: the untyped entry point,
             # checked against the catalog exactly as create_task is.
@@ -270,10 +294,11 @@ class BatchRunner:
                 options=item.options,
                 callback_url=self.options.callback_url,
                 wait=False,
-                on_submit=mark,
+                on_submit=on_submit,
             )
         except SubmissionOutcomeUnknownError as exc:
-            mark()  # it was sent (a no-op move when already marked): unknown comes after submitting
+            if not submission.sent:
+                submission.before_send()  # it was sent: unknown comes after submitting
             self._fail(item, ItemState.UNKNOWN, exc)
             return None
         except KieError as exc:
@@ -281,6 +306,8 @@ class BatchRunner:
             # whenever it might have): nothing was spent, and a re-run tries again.
             self._fail(item, ItemState.ERROR, exc)
             return None
+        finally:
+            submission.finished()
         # Held in memory until the journal has it: if the write fails, the paid id still gets out.
         self.unjournaled[item.id] = task.task_id
         self.journal.update(item.id, ItemState.SUBMITTED, task_id=task.task_id)

@@ -9,19 +9,23 @@ import contextlib
 import dataclasses
 import signal
 import threading
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .._client import AsyncClient
+import httpx
+
+from .._client import DEFAULT_LIMITS, AsyncClient
 from .._errors import InvalidInputError
 from .._policies import PollPolicy, RetryPolicy
 from .._scheduler import RateLimits, Scheduler
 from ._context import Context, base_url, elapsed, poll_policy, read_key, upload_base_url, wait_timeout
 from ._exitcodes import ExitCode, StoreUnavailableError, exit_code_for, exit_code_of
 from ._output import PROG, Output, describe
+from ._submit_gate import JournalingTransport
 
 if TYPE_CHECKING:
     from ._listen import CallbackListener
@@ -159,6 +163,13 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
 
         sigterm = _SigtermAsInterrupt()
 
+        # An HTTP proxy from the environment would take requests past a transport of ours (httpx mounts
+        # it beside): then the runner marks items itself, as the client is about to send.
+        transport: httpx.AsyncBaseTransport | None = ctx.async_transport
+        if not urllib.request.getproxies():
+            transport = JournalingTransport(transport or httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
+        options = dataclasses.replace(options, gated=transport is not ctx.async_transport)
+
         async def run() -> BatchReport:
             sigterm.attach()
             # A few more retries than interactive use: with many items a transient 429/5xx on a read
@@ -172,7 +183,7 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
                         upload_base_url=upload_base_url(args, ctx),
                         retry_policy=RetryPolicy(max_retries=4),
                         poll_policy=poll,
-                        transport=ctx.async_transport,
+                        transport=transport,
                         sleep=ctx.async_sleep,
                         clock=ctx.clock,
                         rate_limits=limits,
