@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ._errors import InvalidInputError, KieError
+from ._spend import guard_async, guard_sync
 
 __all__ = [
     "EditRequest",
@@ -148,8 +149,20 @@ class Stopped(Exception):
     """Internal: the iteration of ``edit_many``/``wait_many`` was abandoned; the item stops."""
 
 
+def _model_of(request: object) -> str:
+    from . import _api
+
+    model = EditRequest.of(request).options.get("model")
+    return model if isinstance(model, str) else _api.MODEL
+
+
 def as_completed_threads(
-    work: Callable[[I], R], items: Iterable[I], concurrency: int
+    work: Callable[[I], R],
+    items: Iterable[I],
+    concurrency: int,
+    *,
+    max_credits: float | None = None,
+    credits: Callable[[], float] | None = None,
 ) -> Iterator[ItemOutcome[R]]:
     """Run ``work(item)`` on up to ``concurrency`` threads; yield each outcome as it finishes.
 
@@ -160,6 +173,8 @@ def as_completed_threads(
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
     stop = threading.Event()
+    if max_credits is not None and credits is not None:
+        work = guard_sync(credits, work, max_credits, _model_of)
 
     def run(item: I) -> R:
         _local.stop = stop
@@ -204,7 +219,13 @@ def as_completed_threads(
 
 
 async def as_completed_async(
-    work: Callable[[I], Awaitable[R]], items: Iterable[I], concurrency: int, *, catch: bool = True
+    work: Callable[[I], Awaitable[R]],
+    items: Iterable[I],
+    concurrency: int,
+    *,
+    catch: bool = True,
+    max_credits: float | None = None,
+    credits: Callable[[], Awaitable[float]] | None = None,
 ) -> AsyncIterator[ItemOutcome[R]]:
     """Run ``work(item)`` as up to ``concurrency`` tasks; yield each outcome as it finishes.
 
@@ -212,9 +233,12 @@ async def as_completed_async(
     others go on; unless ``catch`` is false: the CLI's batch handles the client's errors itself, so any
     that reaches here is a bug to raise. ``BaseException`` (a cancel, Ctrl-C) ends the run. Leaving the
     loop early (or closing the iterator) cancels the items in progress: their flows log the task ids
-    that go on at kie.ai.
+    that go on at kie.ai. ``max_credits`` and ``credits``: as ``as_completed_threads``.
     """
     import asyncio
+
+    if max_credits is not None and credits is not None:
+        work = guard_async(credits, work, max_credits, _model_of)
 
     source = enumerate(items)
     running: dict[asyncio.Task[R], tuple[int, I]] = {}
