@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__, _api
+from ._batch_command import add_spend_options as _add_spend_options
 from ._commands import COMMANDS, OPTION_DEST, Context, read_key
 from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
 from ._hints import HintingParser
@@ -356,6 +357,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     batch.add_argument("--no-download", action="store_true", help="record result URLs without downloading")
     batch.add_argument("--check", action="store_true", help="validate the manifest and exit")
+    _add_spend_options(batch)
     _wait_options(batch)
 
     emulator = sub.add_parser(

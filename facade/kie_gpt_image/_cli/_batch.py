@@ -25,6 +25,7 @@ from .._errors import KieError, SubmissionOutcomeUnknownError, TaskFailedError
 from .._inputs import is_url_like
 from .._many import as_completed_async
 from .._models import TaskInfo
+from .._spend import NotStartedError, Reservation, SpendGuard
 from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of, worst
 from ._journal import Entry, Journal
 from ._manifest import ManifestError, ManifestItem
@@ -53,6 +54,8 @@ class BatchOptions:
     """Per-task wait timeout in seconds (``None``: the poll policy's)."""
     callback_url: str | None = None
     """The ``callBackUrl`` each task is created with (``batch --listen``), else none."""
+    task_costs: dict[str, float] = field(default_factory=dict)
+    """``--task-cost MODEL=N``: what the user says a task of each model costs."""
     gated: bool = False
     """The client's transport is a ``JournalingTransport``, which marks each createTask as it is sent;
     otherwise the runner marks it when the client is about to send it."""
@@ -78,7 +81,8 @@ class ItemReport:
     state: ItemState
     """Journal state: done, failed, unknown, error, submitted (still running), pending, submitting."""
     outcome: str
-    """What the run did: done, failed, skipped, unknown, error, running, pending."""
+    """What the run did: done, failed, skipped, unknown, error, running, pending, not started (the
+    credit budget or the balance stopped it; pending in the journal)."""
     task_id: str | None
     result_urls: tuple[str, ...]
     files: tuple[str, ...]
@@ -97,11 +101,15 @@ class BatchReport:
     """Item id → task id of tasks created (and paid) whose id the journal could not record."""
     credits_used: float | None = None
     """Credits consumed by the tasks finished in this run, when kie.ai reported them."""
+    guard: SpendGuard | None = None
+    """The spend guard of ``--max-credits`` (its credits spent, reserved and left), if any."""
 
     @property
     def counts(self) -> dict[str, int]:
         """Items per outcome (done, failed, skipped, unknown, error, running, pending)."""
-        counts = dict.fromkeys(("done", "failed", "skipped", "unknown", "error", "running", "pending"), 0)
+        counts = dict.fromkeys(
+            ("done", "failed", "skipped", "unknown", "error", "running", "pending", "not started"), 0
+        )
         counts.update(Counter(item.outcome for item in self.items))
         return counts
 
@@ -148,8 +156,12 @@ class BatchRunner:
         *,
         on_event: Callable[[BatchEvent], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        guard: SpendGuard | None = None,
     ) -> None:
         self.client = client
+        self.guard = guard
+        """``--max-credits``: which items may start (``_spend``); costs seen in the journal are added."""
+        self._not_started: dict[str, str] = {}
         self.journal = journal
         self.items = items
         self.options = options
@@ -182,6 +194,12 @@ class BatchRunner:
         """Run every unfinished item; on cancellation (Ctrl-C) stop, keeping the journal consistent."""
         self.journal.add([(item.id, item.line, item.fingerprint) for item in self.items])
         self._before = self.journal.entries()
+        if self.guard is not None:
+            # Costs measured by earlier runs (a finished record's credits) bound this run's reservations.
+            for item in self.items:
+                spent = self._before[item.id].credits
+                if spent is not None:
+                    self.guard.costs[item.model] = max(self.guard.costs.get(item.model, 0.0), spent)
         to_wait: list[ManifestItem] = []
         to_submit: list[ManifestItem] = []
         for item in self.items:
@@ -221,11 +239,27 @@ class BatchRunner:
     async def _process(self, item: ManifestItem) -> None:
         entry = self._before[item.id]
         task_id = entry.task_id if entry.state is ItemState.SUBMITTED else None
-        if task_id is None:
-            task_id = await self._submit(item, entry)
-            if task_id is None:
+        if task_id is not None:  # created by an earlier run: paid then, waited for now
+            await self._wait(item, task_id)
+            return
+        reservation: Reservation | None = None
+        if self.guard is not None:
+            reservation = await self.guard.wait_async(item.model)
+            if reservation is None:  # stays pending in the journal: nothing was sent for it
+                self._not_started[item.id] = self.guard.refusal(item.model).message
+                self._emit(item, ItemState.PENDING, error=self._not_started[item.id])
                 return
-        await self._wait(item, task_id)
+        credits: float | None = None
+        try:
+            task_id = await self._submit(item, entry)
+            if task_id is not None:
+                credits = await self._wait(item, task_id)
+        finally:
+            if reservation is not None and self.guard is not None:
+                # A task exists, or may (unknown): its reservation stands for it until its cost is told.
+                state = self.journal.entries()[item.id].state if task_id is None else None
+                created = task_id is not None or state in (ItemState.UNKNOWN, ItemState.SUBMITTING)
+                self.guard.settle(reservation, credits, created=created)
 
     async def _submit(self, item: ManifestItem, entry: Entry) -> str | None:
         fresh = (
@@ -328,7 +362,7 @@ class BatchRunner:
     async def _upload_file(self, image: str) -> str:
         return (await self.client.upload(Path(image))).url
 
-    async def _wait(self, item: ManifestItem, task_id: str) -> None:
+    async def _wait(self, item: ManifestItem, task_id: str) -> float | None:
         self._emit(item, "waiting", task_id=task_id)
 
         def progress(info: TaskInfo) -> None:
@@ -339,11 +373,11 @@ class BatchRunner:
             result = await self.client.wait(task_id, timeout=self.options.timeout, on_progress=progress)
         except TaskFailedError as exc:
             self._fail(item, ItemState.FAILED, exc, task_id=task_id)
-            return
+            return None
         except KieError as exc:
             # The task exists and may still finish: it stays "submitted" and a re-run waits for it.
             self._fail(item, ItemState.SUBMITTED, exc, task_id=task_id)
-            return
+            return None
         paths: list[str] = []
         if self.options.download:
             self._emit(item, "downloading", task_id=task_id)
@@ -353,7 +387,7 @@ class BatchRunner:
                 # Paid for and finished: it stays "submitted" and a re-run saves it (exit code 7, as edit).
                 error = ResultsNotSavedError.from_exception(task_id, exc, result.urls)
                 self._fail(item, ItemState.SUBMITTED, error, task_id=task_id)
-                return
+                return result.info.credits_consumed
         consumed = result.info.credits_consumed
         if consumed is not None:
             self._credits = (self._credits or 0.0) + consumed
@@ -361,13 +395,17 @@ class BatchRunner:
             item.id, ItemState.DONE, result_urls=list(result.urls), result_paths=paths, credits=consumed
         )
         self._emit(item, ItemState.DONE, task_id=task_id, paths=tuple(paths))
+        return consumed
 
     # -------------------------------------------------------------------------------- the report
 
     def _report(self, interrupted: bool) -> BatchReport:
         after = self.journal.entries()
         report = BatchReport(
-            interrupted=interrupted, unjournaled=dict(self.unjournaled), credits_used=self._credits
+            interrupted=interrupted,
+            unjournaled=dict(self.unjournaled),
+            credits_used=self._credits,
+            guard=self.guard,
         )
         for item in self.items:
             entry = after[item.id]
@@ -388,6 +426,13 @@ class BatchRunner:
             code = entry.exit_code or (
                 exit_code_of(SubmissionOutcomeUnknownError) if state is ItemState.SUBMITTING else ExitCode.OK
             )
+            error = entry.error
+            if state is ItemState.PENDING and item.id in self._not_started:
+                outcome, code, error = (
+                    "not started",
+                    exit_code_of(NotStartedError),
+                    self._not_started[item.id],
+                )
             report.items.append(
                 ItemReport(
                     id=item.id,
@@ -398,7 +443,7 @@ class BatchRunner:
                     result_urls=entry.result_urls,
                     files=entry.result_paths,
                     credits=entry.credits,
-                    error=entry.error,
+                    error=error,
                     exit_code=code,
                 )
             )

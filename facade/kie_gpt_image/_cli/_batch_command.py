@@ -22,6 +22,7 @@ from .._client import DEFAULT_LIMITS, AsyncClient
 from .._errors import InvalidInputError
 from .._policies import PollPolicy, RetryPolicy
 from .._scheduler import RateLimits, Scheduler
+from .._spend import SpendGuard, check_credits
 from ._context import Context, base_url, elapsed, poll_policy, read_key, upload_base_url, wait_timeout
 from ._exitcodes import ExitCode, StoreUnavailableError, exit_code_for, exit_code_of
 from ._output import PROG, Output, describe
@@ -30,7 +31,53 @@ from ._submit_gate import JournalingTransport
 if TYPE_CHECKING:
     from ._listen import CallbackListener
 
-__all__ = ["LISTEN_POLL_INTERVAL", "cmd_batch"]
+__all__ = ["LISTEN_POLL_INTERVAL", "add_spend_options", "cmd_batch"]
+
+
+def add_spend_options(batch: argparse.ArgumentParser) -> None:
+    """``batch``'s credit flags: ``--max-credits``, ``--task-cost``, ``--dry-run``."""
+    spend = batch.add_argument_group(
+        "credits",
+        "a task's cost is known once it finishes (its record's credits); until then each task in flight "
+        "reserves the highest cost seen for its model (this run, the journal, or --task-cost)",
+    )
+    spend.add_argument(
+        "--max-credits",
+        type=float,
+        metavar="N",
+        help="never let the credits spent and reserved by this run pass N (nor the account's balance); "
+        "items that cannot start stay pending",
+    )
+    spend.add_argument(
+        "--task-cost",
+        action="append",
+        default=[],
+        metavar="MODEL=N",
+        help="what a task of MODEL costs, if known (else its first task runs alone to measure it)",
+    )
+    spend.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would be sent, per model, and its cost where known; send nothing",
+    )
+
+
+def _task_costs(values: list[str]) -> dict[str, float]:
+    from .. import _api
+
+    costs: dict[str, float] = {}
+    for value in values:
+        model, sep, number = value.partition("=")
+        if not sep or model not in _api.MODELS:
+            raise InvalidInputError(
+                "--task-cost", f"{value!r}: give MODEL=N with MODEL one of {', '.join(_api.MODELS)}"
+            )
+        try:
+            costs[model] = check_credits("--task-cost", float(number))
+        except ValueError:
+            raise InvalidInputError("--task-cost", f"{value!r}: N must be a number of credits") from None
+    return costs
+
 
 # With --listen each finish arrives as a callback (which makes its wait poll at once): the scheduled polls
 # only back up a callback that never comes, so they go every 30 s instead of kie.ai's 2-5 s schedule.
@@ -121,6 +168,8 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
     if args.concurrency < 1:
         raise InvalidInputError("--concurrency", "must be at least 1")
     limits = _rate_limits(args)
+    costs = _task_costs(args.task_cost)
+    max_credits = None if args.max_credits is None else check_credits("--max-credits", args.max_credits)
     manifest = Path(args.manifest)
     journal_path = (
         Path(args.journal) if args.journal else manifest.with_name(manifest.name + ".journal.sqlite")
@@ -148,6 +197,8 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
         out.note(f"{manifest}: {len(items)} items, all valid")
         out.json({"manifest": str(manifest), "items": len(items), "valid": True})
         return ExitCode.OK
+    if args.dry_run:
+        return _dry_run(out, manifest, journal_path, items, costs, max_credits)
     _check_rate_store(limits)
     with Journal(journal_path) as journal:
         problems = check_against_journal(items, journal.entries())
@@ -196,7 +247,10 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
                     stack.enter_context(listen)
                     run_options = dataclasses.replace(options, callback_url=listen.url)
                     out.note(f"{PROG}: receiving callbacks at {listen.url}")
-                runner = BatchRunner(client, journal, items, run_options, on_event=on_event)
+                guard = None
+                if max_credits is not None:
+                    guard = SpendGuard.of(max_credits, costs, balance=await client.credits())
+                runner = BatchRunner(client, journal, items, run_options, on_event=on_event, guard=guard)
                 runners.append(runner)
                 display.runner_live = runner.live
                 ticker = asyncio.ensure_future(display.tick()) if out.tty else None
@@ -234,6 +288,62 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
             return code
     display.summary(report, resume)
     return report.exit_code
+
+
+def _dry_run(
+    out: Output,
+    manifest: Path,
+    journal_path: Path,
+    items: list[Any],
+    costs: dict[str, float],
+    max_credits: float | None,
+) -> int:
+    """What a run would send, per model, with its cost where one is known; nothing is sent."""
+    from ._journal import Journal
+    from ._states import FINISHED, ItemState
+
+    known = dict(costs)
+    to_send = list(items)
+    if journal_path.exists():
+        with Journal(journal_path) as journal:
+            entries = journal.entries()
+        for item in items:
+            entry = entries.get(item.id)
+            if entry is not None and entry.credits is not None:
+                known[item.model] = max(known.get(item.model, 0.0), entry.credits)
+        # Finished items are skipped and submitted ones only waited for: neither creates a task.
+        to_send = [
+            item
+            for item in items
+            if item.id not in entries
+            or (entries[item.id].state not in FINISHED and entries[item.id].state is not ItemState.SUBMITTED)
+        ]
+    per_model = Counter(item.model for item in to_send)
+    models = []
+    total: float | None = 0.0
+    for model, count in sorted(per_model.items()):
+        cost = known.get(model)
+        models.append(
+            {
+                "model": model,
+                "tasks": count,
+                "task_cost": cost,
+                "cost": None if cost is None else cost * count,
+            }
+        )
+        each = "cost unknown" if cost is None else f"{cost:g} credits each, {cost * count:g} in all"
+        out.note(f"  {model}: {count} task(s), {each}")
+        total = None if cost is None or total is None else total + cost * count
+    ending = "unknown" if total is None else f"{total:g} credits"
+    out.note(
+        f"{manifest}: dry run: {len(to_send)} task(s) would be sent, {ending}"
+        + (f" (--max-credits {max_credits:g})" if max_credits is not None else "")
+        + "; nothing was sent"
+    )
+    out.json(
+        {"manifest": str(manifest), "dry_run": True, "tasks": len(to_send), "cost": total, "models": models}
+    )
+    return ExitCode.OK
 
 
 def _report_unjournaled(out: Output, runners: list[Any]) -> list[dict[str, str]]:
@@ -372,12 +482,20 @@ class _BatchDisplay:
                 ("error", "not submitted (error)"),
                 ("running", "still running"),
                 ("pending", "not started"),
+                ("not started", "not started (credit budget; still pending)"),
             )
             if counts[name]
         ]
         if extra:
             text += ", " + ", ".join(extra)
-        if credits is not None:
+        guard = report.guard
+        if guard is not None:
+            # Measured: finished records' credits; reserved: estimates for tasks still in flight.
+            text += (
+                f"; credits: {guard.spent:g} used, {guard.reserved:g} reserved, {guard.left:g} left "
+                f"of {guard.limit:g}"
+            )
+        elif credits is not None:
             text += f"; {credits:g} credits used"
         self.out.note(text)
         for item in report.items:
@@ -393,7 +511,7 @@ class _BatchDisplay:
             )
         if report.interrupted:
             self.out.note(f"{PROG}: interrupted; the journal is consistent: resume with: {resume}")
-        elif counts["error"] or counts["running"] or counts["pending"]:
+        elif counts["error"] or counts["running"] or counts["pending"] or counts["not started"]:
             self.out.note(f"resume with: {resume}")
         for item in report.items:
             for path in item.files if item.outcome == "done" else ():
@@ -402,6 +520,16 @@ class _BatchDisplay:
             {
                 "counts": counts,
                 "credits_used": credits,
+                "credits": None
+                if guard is None
+                else {
+                    "used": guard.spent,
+                    "reserved": guard.reserved,
+                    "left": guard.left,
+                    "limit": guard.limit,
+                    "max_credits": guard.max_credits,
+                    "balance": guard.balance,
+                },
                 "interrupted": report.interrupted,
                 "exit_code": int(report.exit_code),
                 "unjournaled": [{"id": i, "task_id": t} for i, t in report.unjournaled.items()],

@@ -49,6 +49,7 @@ from .._errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
+from .._spend import NotStartedError
 
 __all__ = [
     "EXIT_CODES",
@@ -75,6 +76,7 @@ class ExitCode(IntEnum):
     TIMEOUT = 5
     UNKNOWN = 6
     SAVE_FAILED = 7
+    BUDGET = 8
     INTERRUPTED = 130
 
     @property
@@ -92,6 +94,7 @@ _MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.TIMEOUT: "the wait timed out; the task goes on at kie.ai (resume with 'wait TASK_ID')",
     ExitCode.UNKNOWN: "createTask was sent but its outcome is unknown (a task may exist and be paid)",
     ExitCode.SAVE_FAILED: "the task succeeded and was paid, but saving its results failed (id, URLs printed)",
+    ExitCode.BUDGET: "the credit budget (--max-credits) or the balance left items unstarted (still pending)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); the journal/task id says how to resume",
 }
 
@@ -101,6 +104,7 @@ _MEANINGS: Mapping[ExitCode, str] = {
 _SEVERITY: tuple[ExitCode, ...] = (
     ExitCode.OK,
     ExitCode.SAVE_FAILED,
+    ExitCode.BUDGET,
     ExitCode.TIMEOUT,
     ExitCode.TASK_FAILED,
     ExitCode.API,
@@ -209,6 +213,7 @@ _BY_CODE: Mapping[ExitCode, tuple[type[BaseException], ...]] = {
     ExitCode.TASK_FAILED: (TaskFailedError,),
     ExitCode.TIMEOUT: (WaitTimeoutError,),
     ExitCode.UNKNOWN: (SubmissionOutcomeUnknownError,),
+    ExitCode.BUDGET: (NotStartedError,),
     # A download only happens for a task that succeeded, so it was paid for.
     ExitCode.SAVE_FAILED: (ResultsNotSavedError, DownloadError, ResultTooLargeError, DestinationError),
     ExitCode.INTERNAL: (
