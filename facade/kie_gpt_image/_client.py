@@ -424,6 +424,7 @@ class Client(_BaseClient):
         requests: Iterable[EditRequest | Mapping[str, Any]],
         *,
         concurrency: int | None = None,
+        max_credits: float | None = None,
     ) -> Iterator[ItemOutcome[EditResult]]:
         """Run many edits; yield each one's ``ItemOutcome`` as soon as it finishes.
 
@@ -437,6 +438,8 @@ class Client(_BaseClient):
                 ``prompt``, ...); drawn only as threads free up.
             concurrency: edits in progress at once, one thread each (default: the running-task cap
                 plus one create window, 120).
+            max_credits: a credit budget: no edit starts that could take the credits spent and
+                reserved past it or the balance (``_spend``); those come back as ``NotStartedError``.
 
         Returns:
             An iterator of ``ItemOutcome`` (``.request``, ``.result`` or ``.error``, ``.task_id``).
@@ -451,7 +454,7 @@ class Client(_BaseClient):
             result: EditResult = self.edit(edit.images, edit.prompt, **edit.options)  # never wait=False
             return result
 
-        return self._driver.many(one, requests, limit)
+        return self._driver.many(one, requests, limit, max_credits=max_credits, credits=self.credits)
 
     def wait_many(
         self,
@@ -779,6 +782,7 @@ class AsyncClient(_BaseClient):
         requests: Iterable[EditRequest | Mapping[str, Any]],
         *,
         concurrency: int | None = None,
+        max_credits: float | None = None,
     ) -> AsyncIterator[ItemOutcome[AsyncEditResult]]:
         """Run many edits as tasks of the event loop; ``async for`` each one's ``ItemOutcome`` as soon
         as it finishes (see ``Client.edit_many``). Leaving the loop early cancels the edits in progress."""
@@ -789,7 +793,7 @@ class AsyncClient(_BaseClient):
             result: AsyncEditResult = await self.edit(edit.images, edit.prompt, **edit.options)
             return result
 
-        return self._driver.many(one, requests, limit)
+        return self._driver.many(one, requests, limit, max_credits=max_credits, credits=self.credits)
 
     def wait_many(
         self,

@@ -74,9 +74,17 @@ class SyncDriver(Engine):
         return outcome if isinstance(outcome, Task) else cls.result(outcome, client)
 
     @staticmethod
-    def many(one: Callable[[I], R], items: Iterable[I], limit: int) -> Iterator[ItemOutcome[R]]:
-        """``edit_many``/``wait_many``: ``one`` per item on up to ``limit`` threads, in finishing order."""
-        return as_completed_threads(one, items, limit)
+    def many(
+        one: Callable[[I], R],
+        items: Iterable[I],
+        limit: int,
+        *,
+        max_credits: float | None = None,
+        credits: Callable[[], float] | None = None,
+    ) -> Iterator[ItemOutcome[R]]:
+        """``edit_many``/``wait_many``: ``one`` per item on up to ``limit`` threads, in finishing order
+        (under a credit budget when ``max_credits`` is given: ``_spend``)."""
+        return as_completed_threads(one, items, limit, max_credits=max_credits, credits=credits)
 
     def run(self, flow: Flow[T], on_progress: Callable[[TaskInfo], object] | None = None) -> T:
         """Drive ``flow`` to its value (or its error, masked)."""
@@ -258,10 +266,16 @@ class AsyncDriver(Engine):
 
     @staticmethod
     def many(
-        one: Callable[[I], Awaitable[R]], items: Iterable[I], limit: int
+        one: Callable[[I], Awaitable[R]],
+        items: Iterable[I],
+        limit: int,
+        *,
+        max_credits: float | None = None,
+        credits: Callable[[], Awaitable[float]] | None = None,
     ) -> AsyncIterator[ItemOutcome[R]]:
-        """``edit_many``/``wait_many``: ``one`` per item as tasks, up to ``limit`` at once."""
-        return as_completed_async(one, items, limit)
+        """``edit_many``/``wait_many``: ``one`` per item as tasks, up to ``limit`` at once (under a
+        credit budget when ``max_credits`` is given: ``_spend``)."""
+        return as_completed_async(one, items, limit, max_credits=max_credits, credits=credits)
 
     async def run(self, flow: Flow[T], on_progress: Callable[[TaskInfo], object] | None = None) -> T:
         """Drive ``flow`` to its value (or its error, masked)."""

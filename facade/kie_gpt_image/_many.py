@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ._errors import InvalidInputError, KieError
+from ._spend import guard_async, guard_sync
 
 __all__ = [
     "EditRequest",
@@ -91,7 +92,9 @@ class ItemOutcome(Generic[R]):
     result: R | None
     """The ``EditResult``/``AsyncEditResult`` on success, else ``None``."""
     error: KieError | None
-    """What ended the item, else ``None``; the others go on regardless."""
+    """What ended the item, else ``None``; the others go on regardless. An error that is not the
+    library's own (a shared budget store that failed, say) comes as a ``KieError`` whose ``__cause__``
+    is the original."""
     task_id: str | None
     """The kie.ai task id whenever a task exists (also on failure: resume with ``wait(task_id)``)."""
 
@@ -106,6 +109,21 @@ def check_concurrency(concurrency: object) -> int:
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidInputError("concurrency", "must be a whole number of at least 1")
     return concurrency
+
+
+def _item_error(exc: BaseException) -> KieError:
+    """``exc`` as the item's ``KieError``: one item's failure that is not the client's own (a shared
+    budget store going away, a bug in a callback) is still that item's outcome, with the original as
+    ``__cause__``, so that the other items run on and each gets its outcome (their tasks are paid)."""
+    if isinstance(exc, KieError):
+        return exc
+    task_id = getattr(exc, "task_id", None)
+    error = KieError(
+        f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+        task_id=task_id if isinstance(task_id, str) else None,
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _outcome(index: int, item: Any, result: Any, error: KieError | None) -> ItemOutcome[Any]:
@@ -131,17 +149,32 @@ class Stopped(Exception):
     """Internal: the iteration of ``edit_many``/``wait_many`` was abandoned; the item stops."""
 
 
+def _model_of(request: object) -> str:
+    from . import _api
+
+    model = EditRequest.of(request).options.get("model")
+    return model if isinstance(model, str) else _api.MODEL
+
+
 def as_completed_threads(
-    work: Callable[[I], R], items: Iterable[I], concurrency: int
+    work: Callable[[I], R],
+    items: Iterable[I],
+    concurrency: int,
+    *,
+    max_credits: float | None = None,
+    credits: Callable[[], float] | None = None,
 ) -> Iterator[ItemOutcome[R]]:
     """Run ``work(item)`` on up to ``concurrency`` threads; yield each outcome as it finishes.
 
     Items are drawn from ``items`` only as threads free up, so a long generator is never held whole.
+    Any ``Exception`` is its item's outcome (``_item_error``); the other items go on.
     Breaking out of the loop (or closing the iterator) stops the items in progress at their next step.
     """
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
     stop = threading.Event()
+    if max_credits is not None and credits is not None:
+        work = guard_sync(credits, work, max_credits, _model_of)
 
     def run(item: I) -> R:
         _local.stop = stop
@@ -168,9 +201,14 @@ def as_completed_threads(
             for future in done:
                 index, item = running.pop(future)
                 error = future.exception()
-                if error is not None and not isinstance(error, KieError):
+                if error is not None and not isinstance(error, Exception):
                     raise error
-                yield _outcome(index, item, None if error else future.result(), error)
+                yield _outcome(
+                    index,
+                    item,
+                    None if error else future.result(),
+                    None if error is None else _item_error(error),
+                )
             refill()
     finally:
         stop.set()
@@ -181,16 +219,26 @@ def as_completed_threads(
 
 
 async def as_completed_async(
-    work: Callable[[I], Awaitable[R]], items: Iterable[I], concurrency: int, *, catch: bool = True
+    work: Callable[[I], Awaitable[R]],
+    items: Iterable[I],
+    concurrency: int,
+    *,
+    catch: bool = True,
+    max_credits: float | None = None,
+    credits: Callable[[], Awaitable[float]] | None = None,
 ) -> AsyncIterator[ItemOutcome[R]]:
     """Run ``work(item)`` as up to ``concurrency`` tasks; yield each outcome as it finishes.
 
-    A ``KieError`` is the item's outcome (unless ``catch`` is false: the CLI's batch handles the
-    client's errors itself, so any that reaches here is a bug to raise); anything else is raised, and
-    ends the run. Leaving the loop early (or closing the iterator) cancels the items in progress: their
-    flows log the task ids that go on at kie.ai.
+    Any ``Exception`` is the item's outcome (a ``KieError``, or one wrapping it, ``_item_error``), and the
+    others go on; unless ``catch`` is false: the CLI's batch handles the client's errors itself, so any
+    that reaches here is a bug to raise. ``BaseException`` (a cancel, Ctrl-C) ends the run. Leaving the
+    loop early (or closing the iterator) cancels the items in progress: their flows log the task ids
+    that go on at kie.ai. ``max_credits`` and ``credits``: as ``as_completed_threads``.
     """
     import asyncio
+
+    if max_credits is not None and credits is not None:
+        work = guard_async(credits, work, max_credits, _model_of)
 
     source = enumerate(items)
     running: dict[asyncio.Task[R], tuple[int, I]] = {}
@@ -213,9 +261,14 @@ async def as_completed_async(
             for task in done:
                 index, item = running.pop(task)
                 error = task.exception()
-                if error is not None and not (catch and isinstance(error, KieError)):
+                if error is not None and not (catch and isinstance(error, Exception)):
                     raise error
-                yield _outcome(index, item, None if error else task.result(), error)
+                yield _outcome(
+                    index,
+                    item,
+                    None if error else task.result(),
+                    None if error is None else _item_error(error),
+                )
             refill()
     finally:
         for task in running:

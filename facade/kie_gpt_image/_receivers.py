@@ -11,8 +11,10 @@ verify, acknowledge at once (kie.ai waits 15 s and retries up to 3 times), work 
     405     any method but POST
     413     a body larger than ``max_body_bytes``
 
-Mount them anywhere: ``app.mount("/kie/callback", receiver)`` in Starlette or FastAPI, Werkzeug's
-``DispatcherMiddleware`` in Flask, or serve them alone (``uvicorn module:receiver``, any WSGI server).
+Serve them as a route: ``app.add_route("/kie/callback", receiver)`` in Starlette or FastAPI (a route, not
+``app.mount``: a mount answers kie.ai's POST to ``/kie/callback`` with a 307 redirect to ``/kie/callback/``,
+which kie.ai does not follow), Werkzeug's ``DispatcherMiddleware`` in Flask, or serve them alone
+(``uvicorn module:receiver``, any WSGI server).
 No framework is imported.
 """
 
@@ -123,9 +125,12 @@ class _Gate:
         if method.upper() != "POST":
             return _Reply(405, "only POST")
         if content_length:
-            if not content_length.strip().isdigit():
+            # ASCII digits only: ``str.isdigit`` also accepts "²" and other Unicode digits that ``int``
+            # refuses, which would end the request in a 500 instead of this 400.
+            length = content_length.strip()
+            if not (length.isascii() and length.isdigit()):
                 return _Reply(400, "bad Content-Length")
-            if int(content_length) > self.max_body_bytes:
+            if int(length) > self.max_body_bytes:
                 return _Reply(413, "body too large")
         return None
 
@@ -406,7 +411,8 @@ def asgi_receiver(
             scaled clock when kie.ai's emulator runs on one).
 
     Returns:
-        The ASGI app, to mount (``app.mount("/kie/callback", receiver)``) or serve alone.
+        The ASGI app, to add as a route (``app.add_route("/kie/callback", receiver)`` in Starlette or
+        FastAPI; not ``app.mount``, which answers kie.ai's POST with a 307 redirect) or serve alone.
 
     Raises:
         InvalidInputError: no key (argument or environment), a bad tolerance, size or client: at

@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__, _api
+from ._batch_command import add_spend_options as _add_spend_options
 from ._commands import COMMANDS, OPTION_DEST, Context, read_key
 from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
 from ._gallery import cmd_report
+from ._hints import HintingParser
 from ._output import PROG, Output
 
 __all__ = ["Context", "ExitCode", "build_parser", "main"]
@@ -78,9 +80,12 @@ class _SubcommandParser(argparse.ArgumentParser):
         return super().format_usage()
 
 
-def _common() -> _SubcommandParser:
+def _common(*, client: bool = True) -> _SubcommandParser:
     """Options every subcommand takes. ``SUPPRESS`` defaults let them appear before or after the
-    subcommand name without the subcommand's defaults overwriting what was given before it."""
+    subcommand name without the subcommand's defaults overwriting what was given before it.
+
+    ``client=False``: only ``--json`` and ``--debug``, for ``emulator``, where a key file and hosts to
+    talk to mean nothing (its ``--help`` must not offer them)."""
     common = _SubcommandParser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument(
@@ -89,6 +94,8 @@ def _common() -> _SubcommandParser:
     group.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks and request logging"
     )
+    if not client:
+        return common
     group.add_argument(
         "--api-key-file", metavar="PATH", default=argparse.SUPPRESS, help="read the key from PATH"
     )
@@ -223,7 +230,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     edit_model, generate_model = chosen_models(argv)
     common = _common()
     epilog = f"{_KEY_HELP}\n\n{exit_codes_epilog()}"
-    parser = argparse.ArgumentParser(
+    parser = HintingParser(
+        argv=argv,
         prog=PROG,
         description=_DESCRIPTION,
         epilog=epilog,
@@ -256,7 +264,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
             "--no-wait", action="store_true", help="print the task id and exit without waiting"
         )
         command.add_argument("--callback-url", metavar="URL", help="https URL kie.ai posts the result to")
-        command.add_argument("--allow-http-callback", action="store_true", help=argparse.SUPPRESS)
+        command.add_argument(
+            "--allow-http-callback",
+            action="store_true",
+            help="allow an http --callback-url to a loopback host (a local receiver or the emulator)",
+        )
         _wait_options(command)
         _add_model(command, chosen, images)
 
@@ -346,6 +358,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     batch.add_argument("--no-download", action="store_true", help="record result URLs without downloading")
     batch.add_argument("--check", action="store_true", help="validate the manifest and exit")
+    _add_spend_options(batch)
     _wait_options(batch)
 
     report = add(
@@ -366,7 +379,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         # Not the key paragraph: the emulator's --api-key is the test key it accepts, not a secret.
         epilog=exit_codes_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common],
+        parents=[_common(client=False)],
         lazy_options=_emulator_options,
     )
     emulator.add_argument(

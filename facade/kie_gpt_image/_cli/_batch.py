@@ -6,8 +6,8 @@ task id → wait → download → "done", with the journal committed at every ar
 code (``_exitcodes``). Items run through ``_many.as_completed_async`` (the engine of
 ``AsyncClient.edit_many``), at most ``concurrency`` at once; the client's scheduler keeps kie.ai's three
 limits (20 new tasks per 10 s, 100 running, 8 polls per second by default; ``--rate-store`` shares them
-with other processes), and "submitting" is committed only once createTask's slot is granted, right
-before it is sent.
+with other processes), and "submitting" is committed by the client's transport right before each
+createTask of the item is sent, and undone when kie.ai refuses it (``_submit_gate``).
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ from .._errors import KieError, SubmissionOutcomeUnknownError, TaskFailedError
 from .._inputs import is_url_like
 from .._many import as_completed_async
 from .._models import TaskInfo
+from .._spend import NotStartedError, Reservation, SpendGuard
 from ._exitcodes import ExitCode, ResultsNotSavedError, exit_code_for, exit_code_of, worst
 from ._journal import Entry, Journal
 from ._manifest import ManifestError, ManifestItem
 from ._states import FINISHED, ItemState
+from ._submit_gate import Submission, submitting
 
 __all__ = ["BatchEvent", "BatchOptions", "BatchReport", "BatchRunner", "ItemReport", "check_against_journal"]
 
@@ -52,6 +54,11 @@ class BatchOptions:
     """Per-task wait timeout in seconds (``None``: the poll policy's)."""
     callback_url: str | None = None
     """The ``callBackUrl`` each task is created with (``batch --listen``), else none."""
+    task_costs: dict[str, float] = field(default_factory=dict)
+    """``--task-cost MODEL=N``: what the user says a task of each model costs."""
+    gated: bool = False
+    """The client's transport is a ``JournalingTransport``, which marks each createTask as it is sent;
+    otherwise the runner marks it when the client is about to send it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +81,8 @@ class ItemReport:
     state: ItemState
     """Journal state: done, failed, unknown, error, submitted (still running), pending, submitting."""
     outcome: str
-    """What the run did: done, failed, skipped, unknown, error, running, pending."""
+    """What the run did: done, failed, skipped, unknown, error, running, pending, not started (the
+    credit budget or the balance stopped it; pending in the journal)."""
     task_id: str | None
     result_urls: tuple[str, ...]
     files: tuple[str, ...]
@@ -93,11 +101,15 @@ class BatchReport:
     """Item id → task id of tasks created (and paid) whose id the journal could not record."""
     credits_used: float | None = None
     """Credits consumed by the tasks finished in this run, when kie.ai reported them."""
+    guard: SpendGuard | None = None
+    """The spend guard of ``--max-credits`` (its credits spent, reserved and left), if any."""
 
     @property
     def counts(self) -> dict[str, int]:
         """Items per outcome (done, failed, skipped, unknown, error, running, pending)."""
-        counts = dict.fromkeys(("done", "failed", "skipped", "unknown", "error", "running", "pending"), 0)
+        counts = dict.fromkeys(
+            ("done", "failed", "skipped", "unknown", "error", "running", "pending", "not started"), 0
+        )
         counts.update(Counter(item.outcome for item in self.items))
         return counts
 
@@ -144,8 +156,12 @@ class BatchRunner:
         *,
         on_event: Callable[[BatchEvent], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        guard: SpendGuard | None = None,
     ) -> None:
         self.client = client
+        self.guard = guard
+        """``--max-credits``: which items may start (``_spend``); costs seen in the journal are added."""
+        self._not_started: dict[str, str] = {}
         self.journal = journal
         self.items = items
         self.options = options
@@ -178,6 +194,12 @@ class BatchRunner:
         """Run every unfinished item; on cancellation (Ctrl-C) stop, keeping the journal consistent."""
         self.journal.add([(item.id, item.line, item.fingerprint) for item in self.items])
         self._before = self.journal.entries()
+        if self.guard is not None:
+            # Costs measured by earlier runs (a finished record's credits) bound this run's reservations.
+            for item in self.items:
+                spent = self._before[item.id].credits
+                if spent is not None:
+                    self.guard.costs[item.model] = max(self.guard.costs.get(item.model, 0.0), spent)
         to_wait: list[ManifestItem] = []
         to_submit: list[ManifestItem] = []
         for item in self.items:
@@ -217,11 +239,27 @@ class BatchRunner:
     async def _process(self, item: ManifestItem) -> None:
         entry = self._before[item.id]
         task_id = entry.task_id if entry.state is ItemState.SUBMITTED else None
-        if task_id is None:
-            task_id = await self._submit(item, entry)
-            if task_id is None:
+        if task_id is not None:  # created by an earlier run: paid then, waited for now
+            await self._wait(item, task_id)
+            return
+        reservation: Reservation | None = None
+        if self.guard is not None:
+            reservation = await self.guard.wait_async(item.model)
+            if reservation is None:  # stays pending in the journal: nothing was sent for it
+                self._not_started[item.id] = self.guard.refusal(item.model).message
+                self._emit(item, ItemState.PENDING, error=self._not_started[item.id])
                 return
-        await self._wait(item, task_id)
+        credits: float | None = None
+        try:
+            task_id = await self._submit(item, entry)
+            if task_id is not None:
+                credits = await self._wait(item, task_id)
+        finally:
+            if reservation is not None and self.guard is not None:
+                # A task exists, or may (unknown): its reservation stands for it until its cost is told.
+                state = self.journal.entries()[item.id].state if task_id is None else None
+                created = task_id is not None or state in (ItemState.UNKNOWN, ItemState.SUBMITTING)
+                self.guard.settle(reservation, credits, created=created)
 
     async def _submit(self, item: ManifestItem, entry: Entry) -> str | None:
         fresh = (
@@ -237,29 +275,49 @@ class BatchRunner:
                 return None
             self.journal.update(item.id, ItemState.PENDING, input_urls=urls, uploaded_at=self._wall_clock())
         self._emit(item, "queued")
-        marked = False
 
         def mark() -> None:
-            # Committed once createTask's slot is granted, right before it is sent: a crash from here
-            # on leaves "submitting", which the next run reports as unknown instead of paying again.
-            nonlocal marked
+            # Committed right before this item's own createTask is handed to the network: a crash from
+            # here on leaves "submitting", which the next run reports as unknown instead of paying again.
             self.journal.update(item.id, ItemState.SUBMITTING)
-            marked = True
             self._emit(item, ItemState.SUBMITTING)
 
-        create = asyncio.ensure_future(self._create(item, urls, mark))
+        def unmark() -> None:
+            # kie.ai refused that attempt (429/455) or it never left: nothing was created, so a crash
+            # during the wait for the next attempt leaves the item pending, submitted again by a re-run.
+            self.journal.update(item.id, ItemState.PENDING)
+            self._emit(item, "queued")
+
+        submission = Submission(mark, unmark)
+        create = asyncio.ensure_future(self._create(item, urls, submission))
         try:
             return await asyncio.shield(create)
         except asyncio.CancelledError:
-            if not marked:  # still waiting for a slot: nothing was sent, the item stays pending
+            # Ctrl-C: a createTask on the wire is allowed to finish, so that its task id is journaled
+            # instead of leaving the item "unknown"; an item between attempts (waiting for a slot, or
+            # for kie.ai's window after a 429) stops at once, pending. A second Ctrl-C stops even that.
+            while not create.done() and submission.busy:
+                idle = asyncio.ensure_future(submission.idle.wait())
+                try:
+                    await asyncio.wait({create, idle}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    idle.cancel()
+            if not create.done():
                 create.cancel()
-            # Ctrl-C: a createTask already on the wire is allowed to finish, so that its task id is
-            # journaled instead of leaving the item "unknown". A second Ctrl-C stops even that.
             with contextlib.suppress(BaseException):
                 await create
             raise
 
-    async def _create(self, item: ManifestItem, urls: list[str], mark: Callable[[], None]) -> str | None:
+    async def _create(self, item: ManifestItem, urls: list[str], submission: Submission) -> str | None:
+        # This task's createTask requests are this item's: the transport marks them (_submit_gate).
+        submitting.set(submission)
+
+        def on_submit() -> None:
+            # Only when the transport is not ours (an HTTP proxy from the environment bypasses it):
+            # then the mark is made here, right before the flow hands the request over.
+            if not self.options.gated:
+                submission.before_send()
+
         try:
             # The item's model and options are known only at run time: the untyped entry point,
             # checked against the catalog exactly as create_task is.
@@ -270,10 +328,11 @@ class BatchRunner:
                 options=item.options,
                 callback_url=self.options.callback_url,
                 wait=False,
-                on_submit=mark,
+                on_submit=on_submit,
             )
         except SubmissionOutcomeUnknownError as exc:
-            mark()  # it was sent (a no-op move when already marked): unknown comes after submitting
+            if not submission.sent:
+                submission.before_send()  # it was sent: unknown comes after submitting
             self._fail(item, ItemState.UNKNOWN, exc)
             return None
         except KieError as exc:
@@ -281,6 +340,8 @@ class BatchRunner:
             # whenever it might have): nothing was spent, and a re-run tries again.
             self._fail(item, ItemState.ERROR, exc)
             return None
+        finally:
+            submission.finished()
         # Held in memory until the journal has it: if the write fails, the paid id still gets out.
         self.unjournaled[item.id] = task.task_id
         self.journal.update(item.id, ItemState.SUBMITTED, task_id=task.task_id)
@@ -301,7 +362,7 @@ class BatchRunner:
     async def _upload_file(self, image: str) -> str:
         return (await self.client.upload(Path(image))).url
 
-    async def _wait(self, item: ManifestItem, task_id: str) -> None:
+    async def _wait(self, item: ManifestItem, task_id: str) -> float | None:
         self._emit(item, "waiting", task_id=task_id)
 
         def progress(info: TaskInfo) -> None:
@@ -312,11 +373,11 @@ class BatchRunner:
             result = await self.client.wait(task_id, timeout=self.options.timeout, on_progress=progress)
         except TaskFailedError as exc:
             self._fail(item, ItemState.FAILED, exc, task_id=task_id)
-            return
+            return None
         except KieError as exc:
             # The task exists and may still finish: it stays "submitted" and a re-run waits for it.
             self._fail(item, ItemState.SUBMITTED, exc, task_id=task_id)
-            return
+            return None
         paths: list[str] = []
         if self.options.download:
             self._emit(item, "downloading", task_id=task_id)
@@ -326,7 +387,7 @@ class BatchRunner:
                 # Paid for and finished: it stays "submitted" and a re-run saves it (exit code 7, as edit).
                 error = ResultsNotSavedError.from_exception(task_id, exc, result.urls)
                 self._fail(item, ItemState.SUBMITTED, error, task_id=task_id)
-                return
+                return result.info.credits_consumed
         consumed = result.info.credits_consumed
         if consumed is not None:
             self._credits = (self._credits or 0.0) + consumed
@@ -334,13 +395,17 @@ class BatchRunner:
             item.id, ItemState.DONE, result_urls=list(result.urls), result_paths=paths, credits=consumed
         )
         self._emit(item, ItemState.DONE, task_id=task_id, paths=tuple(paths))
+        return consumed
 
     # -------------------------------------------------------------------------------- the report
 
     def _report(self, interrupted: bool) -> BatchReport:
         after = self.journal.entries()
         report = BatchReport(
-            interrupted=interrupted, unjournaled=dict(self.unjournaled), credits_used=self._credits
+            interrupted=interrupted,
+            unjournaled=dict(self.unjournaled),
+            credits_used=self._credits,
+            guard=self.guard,
         )
         for item in self.items:
             entry = after[item.id]
@@ -361,6 +426,13 @@ class BatchRunner:
             code = entry.exit_code or (
                 exit_code_of(SubmissionOutcomeUnknownError) if state is ItemState.SUBMITTING else ExitCode.OK
             )
+            error = entry.error
+            if state is ItemState.PENDING and item.id in self._not_started:
+                outcome, code, error = (
+                    "not started",
+                    exit_code_of(NotStartedError),
+                    self._not_started[item.id],
+                )
             report.items.append(
                 ItemReport(
                     id=item.id,
@@ -371,7 +443,7 @@ class BatchRunner:
                     result_urls=entry.result_urls,
                     files=entry.result_paths,
                     credits=entry.credits,
-                    error=entry.error,
+                    error=error,
                     exit_code=code,
                 )
             )

@@ -50,6 +50,7 @@ from .._errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
+from .._spend import NotStartedError
 
 __all__ = [
     "EXIT_CODES",
@@ -57,6 +58,7 @@ __all__ = [
     "IllegalTransitionError",
     "JournalBusyError",
     "ResultsNotSavedError",
+    "StoreUnavailableError",
     "exit_code_for",
     "exit_code_of",
     "exit_codes_epilog",
@@ -75,6 +77,7 @@ class ExitCode(IntEnum):
     TIMEOUT = 5
     UNKNOWN = 6
     SAVE_FAILED = 7
+    BUDGET = 8
     INTERRUPTED = 130
 
     @property
@@ -92,6 +95,7 @@ _MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.TIMEOUT: "the wait timed out; the task goes on at kie.ai (resume with 'wait TASK_ID')",
     ExitCode.UNKNOWN: "createTask was sent but its outcome is unknown (a task may exist and be paid)",
     ExitCode.SAVE_FAILED: "the task succeeded and was paid, but saving its results failed (id, URLs printed)",
+    ExitCode.BUDGET: "the credit budget (--max-credits) or the balance left items unstarted (still pending)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); the journal/task id says how to resume",
 }
 
@@ -101,6 +105,7 @@ _MEANINGS: Mapping[ExitCode, str] = {
 _SEVERITY: tuple[ExitCode, ...] = (
     ExitCode.OK,
     ExitCode.SAVE_FAILED,
+    ExitCode.BUDGET,
     ExitCode.TIMEOUT,
     ExitCode.TASK_FAILED,
     ExitCode.API,
@@ -125,6 +130,12 @@ def exit_codes_epilog() -> str:
 
 class JournalBusyError(InvalidInputError):
     """Another batch run holds the journal: two runners would submit the same items twice."""
+
+
+class StoreUnavailableError(InvalidInputError):
+    """A local store the run needs cannot be opened or written before anything is sent: the journal
+    (a read-only or missing folder) or the ``--rate-store`` (an unreachable Redis, a SQLite file in a
+    read-only folder). ``field`` names the flag (``--journal``, ``--rate-store``)."""
 
 
 class ResultsNotSavedError(KieError):
@@ -179,7 +190,13 @@ class IllegalTransitionError(KieError):
 
 # The one table. Grouped by code; every KieError class the package defines appears exactly once.
 _BY_CODE: Mapping[ExitCode, tuple[type[BaseException], ...]] = {
-    ExitCode.USAGE: (InvalidInputError, MissingApiKeyError, JournalBusyError, BudgetStoreError),
+    ExitCode.USAGE: (
+        InvalidInputError,
+        MissingApiKeyError,
+        JournalBusyError,
+        StoreUnavailableError,
+        BudgetStoreError,
+    ),
     ExitCode.API: (
         KieError,  # the root: an error with no more precise class is one from kie.ai or the network
         TransportError,
@@ -203,6 +220,7 @@ _BY_CODE: Mapping[ExitCode, tuple[type[BaseException], ...]] = {
     ExitCode.TASK_FAILED: (TaskFailedError,),
     ExitCode.TIMEOUT: (WaitTimeoutError,),
     ExitCode.UNKNOWN: (SubmissionOutcomeUnknownError,),
+    ExitCode.BUDGET: (NotStartedError,),
     # A download only happens for a task that succeeded, so it was paid for.
     ExitCode.SAVE_FAILED: (ResultsNotSavedError, DownloadError, ResultTooLargeError, DestinationError),
     ExitCode.INTERNAL: (

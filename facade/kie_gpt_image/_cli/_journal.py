@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._errors import InvalidInputError, KieError
-from ._exitcodes import ExitCode, JournalBusyError, exit_code_of
+from ._exitcodes import ExitCode, JournalBusyError, StoreUnavailableError, exit_code_of
 from ._states import FINISHED, ItemState, check_transition
 
 __all__ = ["FINISHED", "SCHEMA_VERSION", "Entry", "ItemState", "Journal", "JournalBusyError"]
@@ -92,7 +92,13 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock_file = _lock(path.with_name(path.name + ".lock"))
+        try:
+            self._lock_file = _lock(path.with_name(path.name + ".lock"))
+        except OSError as exc:
+            # A read-only or missing folder: the user's to fix, before anything is sent.
+            raise StoreUnavailableError(
+                "--journal", f"cannot open the journal {str(path)!r}: {exc.strerror or exc}"
+            ) from None
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -101,6 +107,12 @@ class Journal:
             self._db.execute("PRAGMA synchronous=FULL")
             with self._transaction() as db:
                 _open_schema(db, path)
+        except sqlite3.OperationalError as exc:
+            # Not a bad file but one that cannot be opened or written (a read-only folder or file).
+            self._unlock()
+            raise StoreUnavailableError(
+                "--journal", f"cannot open the journal {str(path)!r} for writing: {exc}"
+            ) from None
         except sqlite3.DatabaseError as exc:
             self._unlock()
             raise InvalidInputError("journal", f"cannot use {str(path)!r} as a journal: {exc}") from None

@@ -6,7 +6,8 @@ A line looks like::
      "aspect_ratio": "2:3", "quality": "high", "out": "results/"}
 
 ``images`` are paths relative to the manifest's folder, or http(s) URLs; ``id`` defaults to the line
-number; ``out`` (relative to the manifest's folder) defaults to the manifest's folder; ``model`` defaults
+number; ``out`` (relative to the manifest's folder, a folder or an image file name such as
+``out/job-07.png``) defaults to the manifest's folder; ``model`` defaults
 to ``gpt-image/1.5-image-to-image`` (a text-to-image model takes no ``images``). Every other key is an
 option of the line's model, exactly those its document names (``kie_api.models_catalog``). The rules
 are the library's own checks (``_inputs.check_task``), so a line accepts exactly what ``Client.edit`` /
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _api, _inputs
+from .._download import parse_destination
 from .._errors import InvalidInputError
 
 __all__ = ["FIELDS", "ManifestError", "ManifestItem", "load_manifest"]
@@ -47,7 +49,8 @@ class ManifestItem:
     options: dict[str, Any]
     """The model's options, checked, with the defaults its document requires filled in."""
     out: Path
-    """Folder the results are saved to."""
+    """Where the results are saved: a folder, or a file name with an image suffix (several results:
+    ``stem-1.png``, ...), as ``EditResult.save`` reads it."""
 
     @property
     def fingerprint(self) -> str:
@@ -114,10 +117,13 @@ def _item(number: int, raw: object, base: Path) -> ManifestItem:
     task = _inputs.check_task(spec.model, resolved, data["prompt"], options, "any")
     out = data.get("out")
     if out is not None and (not isinstance(out, str) or not out.strip()):
-        raise InvalidInputError("out", "must be a folder path (string)")
-    folder = (base / out).resolve() if out else base
-    if folder.exists() and not folder.is_dir():
-        raise InvalidInputError("out", f"{str(folder)!r} exists and is not a folder")
+        raise InvalidInputError("out", "must be a folder or an image file name (string)")
+    folder = base
+    if out:
+        # The library's one rule (``EditResult.save``, ``-o``): an image suffix names a file, which an
+        # earlier run of this manifest may already have written (a re-run overwrites it).
+        text = str(base / out) + ("/" if out.endswith(("/", "\\")) else "")
+        folder = parse_destination(text, "out").path.resolve()
     prompt = str(task.input["prompt"])
     checked = {k: v for k, v in task.input.items() if k != "prompt"}
     return ManifestItem(number, str(item_id).strip(), tuple(resolved), prompt, spec.model, checked, folder)

@@ -26,8 +26,12 @@ __all__ = ["PROG", "Output", "describe"]
 PROG = "kie-gpt-image"
 
 
-def describe(exc: BaseException) -> str:
-    """One line saying what went wrong, and for an error about a task, its id and how to go on."""
+def describe(exc: BaseException, *, wait_options: str = "") -> str:
+    """One line saying what went wrong, and for an error about a task, its id and how to go on.
+
+    ``wait_options`` are added to the ``wait`` command it suggests (`` -o DEST`` when the user gave one:
+    resuming then saves where the first command would have).
+    """
     if isinstance(exc, MissingApiKeyError):
         return "no API key: set KIE_API_KEY or pass --api-key-file PATH"
     if isinstance(exc, KieError):
@@ -44,7 +48,7 @@ def describe(exc: BaseException) -> str:
         elif isinstance(exc, ResultsNotSavedError):
             text += f"; save them with: {PROG} wait {task_id} -o DEST"
         elif isinstance(exc, KieError) and exc.resumable:
-            text += f"; resume with: {PROG} wait {task_id}"
+            text += f"; resume with: {PROG} wait {task_id}{wait_options}"
     elif isinstance(exc, SubmissionOutcomeUnknownError):
         text += "; check your kie.ai task list before submitting again"
     return " ".join(text.split())  # one line, whatever the message held
@@ -70,6 +74,8 @@ class Output:
         """Whether stderr is a terminal: a live status line there, plain lines otherwise."""
         self.secret = secret
         self.clock = clock
+        self.wait_options = ""
+        """Options a suggested ``wait`` command repeats (`` -o DEST`` when the command was given one)."""
         self._live = False
 
     def _mask(self, text: str) -> str:
@@ -119,7 +125,7 @@ class Output:
 
     def error(self, exc: BaseException, *, code: ExitCode) -> None:
         """Report ``exc``: one line on stderr, and with ``--json`` an error object on stdout."""
-        message = describe(exc)
+        message = describe(exc, wait_options=self.wait_options)
         self.note(f"{PROG}: error: {message}")
         if self.json_mode:
             error: dict[str, Any] = {"type": type(exc).__name__, "message": message, "exit_code": int(code)}
