@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__, _api
+from .._auth import Secret
 from ._batch_command import add_spend_options as _add_spend_options
 from ._commands import COMMANDS, OPTION_DEST, Context, read_key
 from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
@@ -441,7 +442,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
         code = exit_code_for(exc)
         if args.debug:
             text = "".join(traceback.format_exception(exc))
-            out.note(text.replace(secret, "***") if secret else text)
+            out.note(Secret(secret).mask(text, "***") if secret else text)
         out.error(exc, code=code)
         if code is ExitCode.INTERNAL and not args.debug:
             out.note(f"{PROG}: this looks like a bug or a local problem; rerun with --debug for details")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from .._auth import Secret
 from .._errors import (
     InvalidInputError,
     KieError,
@@ -80,9 +81,8 @@ class Output:
 
     def _mask(self, text: str) -> str:
         # Defence in depth: nothing the library says contains the key, but a server could echo it.
-        if self.secret and self.secret in text:
-            text = text.replace(self.secret, "***")
-        return text
+        # The library's one masking rule (whole tokens, real-length keys only: issue 24 item 11).
+        return Secret(self.secret).mask(text, "***") if self.secret else text
 
     def line(self, text: str) -> None:
         """A result line on stdout (human mode only)."""
