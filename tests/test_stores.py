@@ -174,7 +174,7 @@ def test_a_store_blip_during_a_wait_is_ridden_out(tmp_path: Path) -> None:
 
     with _emulator().client(rate_limits=RateLimits(store=store), sleep=sleep) as client:
         task = client.edit([URL], "paid", wait=False)
-        client._scheduler.open()  # the poll budget's table exists from here (opened on first use)
+        client._driver.scheduler.open()  # the poll budget's table exists from here (opened on first use)
         broken.append(_drop_table(store, "poll"))  # no poll slot can be granted for now
         assert client.wait(task.task_id).task_id == task.task_id
     assert not broken
@@ -190,7 +190,7 @@ def test_a_store_that_stays_broken_ends_the_wait_with_the_task_id(tmp_path: Path
     options = {"sleep": sleep, "clock": lambda: clock[0]}
     with _emulator().client(rate_limits=RateLimits(store=store), **options) as client:
         task = client.edit([URL], "paid", wait=False)
-        client._scheduler.open()
+        client._driver.scheduler.open()
         _drop_table(store, "poll")
         with pytest.raises(kie.KieError) as caught:
             client.wait(task.task_id, timeout=30)
