@@ -46,6 +46,7 @@ __all__ = [
     "INPUT_IMAGE_MIME_TYPES",
     "MAX_INPUT_IMAGES",
     "MAX_INPUT_IMAGE_BYTES",
+    "MEDIA_KINDS",
     "MODEL",
     "MODELS",
     "OPTIONS",
@@ -54,8 +55,10 @@ __all__ = [
     "EditCall",
     "FieldSpec",
     "GenerateCall",
+    "MediaKind",
     "ModelSpec",
     "Operation",
+    "OutputKind",
     "RequestSpec",
     "base64_upload_request",
     "create_body_problem",
@@ -63,15 +66,22 @@ __all__ = [
     "credits_request",
     "describe",
     "download_url_request",
+    "field_media",
+    "field_schema",
     "get_task_request",
     "image_limits",
+    "media_fields",
+    "model_output",
     "model_spec",
     "model_specs",
+    "operation_id",
     "parse_created_task",
     "parse_credits",
     "parse_download_url",
     "parse_task_info",
     "parse_upload",
+    "prompt_field",
+    "result_data",
     "safe_text",
     "stream_upload_request",
     "task_id_in",
@@ -157,6 +167,52 @@ MAX_INPUT_IMAGE_BYTES: int = _SEED_IMAGES.max_file_bytes or 10_000_000
 INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = _SEED_IMAGES.mime_types or ("image/jpeg", "image/png", "image/webp")
 
 
+MediaKind = Literal["image", "video", "audio"]
+"""The kinds of file a media field takes by URL (``FieldSpec.media``)."""
+OutputKind = Literal["image", "video", "audio", "data"]
+"""What a model's successful task yields (``ModelSpec.output``): files of a media kind, or data."""
+MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "video", "audio")
+
+
+# The catalog's media marks (``FieldSpec.media``/``schema``, ``ModelSpec.output``/``prompt_field``) are
+# read here only, so the rest of the facade sees one typed view whichever regenerate wrote the catalog.
+def field_media(field: FieldSpec) -> MediaKind | None:
+    """The kind of file ``field`` takes by URL (one string or an array of them), or None."""
+    media: MediaKind | None = getattr(field, "media", _MISSING)
+    if media is not _MISSING:
+        return media
+    # A catalog written before media marks existed: its image fields are the arrays of image URLs.
+    return "image" if field.items_format == "uri" or field.mime_types else None
+
+
+def field_schema(field: FieldSpec) -> Mapping[str, Any]:
+    """``field``'s JSON schema (refs resolved), for checking nested objects and arrays item by item."""
+    schema: Mapping[str, Any] | None = getattr(field, "schema", None)
+    return schema if schema is not None else {}
+
+
+def media_fields(spec: ModelSpec) -> tuple[FieldSpec, ...]:
+    """The fields of ``spec`` that take files by URL, in document order."""
+    return tuple(f for f in spec.fields if field_media(f) is not None)
+
+
+def model_output(spec: ModelSpec) -> OutputKind:
+    """What ``spec``'s successful task yields (``image`` for a catalog without output kinds)."""
+    output: OutputKind = getattr(spec, "output", "image")
+    return output
+
+
+def prompt_field(spec: ModelSpec) -> str | None:
+    """``"prompt"`` when the model's ``input`` has a prompt field, else None."""
+    if hasattr(spec, "prompt_field"):
+        name: str | None = spec.prompt_field
+        return name
+    return "prompt" if spec.field("prompt") is not None else None
+
+
+_MISSING: Any = object()
+
+
 def model_spec(model: str) -> ModelSpec | None:
     """The catalog entry of ``model``, or None when no document in ``openapi/`` describes it."""
     return MODELS.get(model)
@@ -206,10 +262,25 @@ def _spec(operation: str, host: Host, kwargs: dict[str, Any], **extra: Any) -> R
     return RequestSpec(operation, host, kwargs, **extra)
 
 
+def operation_id(model: str) -> str:
+    """The operation a createTask of ``model`` is named by in errors and the scheduler: its document's
+    operationId, or ``createTask`` for a model the catalog does not know."""
+    spec = MODELS.get(model)
+    return spec.operation_id if spec is not None else "createTask"
+
+
 def create_task_request(model: str, input: Mapping[str, Any], callback_url: str | None) -> RequestSpec:
     """createTask for ``model`` with its validated ``input`` (``_inputs.check_task``), built with the
-    model's generated body class and endpoint module, as ``MODELS[model]`` names them."""
-    spec = MODELS[model]
+    model's generated body class and endpoint module, as ``MODELS[model]`` names them. A model the
+    catalog does not know (``run(..., validate=False)``) gets the body every market document shares:
+    ``{"model", "input", "callBackUrl"}`` posted to ``/api/v1/jobs/createTask``."""
+    spec = MODELS.get(model)
+    if spec is None:
+        raw: dict[str, Any] = {"model": model, "input": dict(input)}
+        if callback_url:
+            raw["callBackUrl"] = callback_url
+        kwargs = {"method": "post", "url": "/api/v1/jobs/createTask", "json": raw}
+        return _spec("createTask", "api", kwargs, paid=True)
     body: dict[str, Any] = {"model": model, "input": dict(input)}
     if callback_url and spec.callback_field:
         body[spec.callback_field] = callback_url
@@ -441,6 +512,12 @@ def _json_object(value: object) -> dict[str, Any] | None:
             return None
         return decoded if isinstance(decoded, dict) else None
     return None
+
+
+def result_data(info: TaskInfo) -> dict[str, Any]:
+    """The parsed ``resultJson`` of a task record (``{}`` when it has none or it is not a JSON object):
+    the files' URLs under ``resultUrls``, and whatever else a model answers (``character_id``...)."""
+    return _json_object(info.raw.get("resultJson")) or {}
 
 
 def _result_urls(result_json: object) -> tuple[str, ...]:

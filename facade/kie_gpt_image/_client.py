@@ -25,7 +25,7 @@ from collections.abc import (
 )
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, assert_never
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, assert_never, overload
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from . import _api, _inputs, _raw
     from ._deadline import Budget, DeadlineExceeded, Deadlines, active, clamp_timeout
-    from ._download import FileSink, MemorySink, Sink, parse_destination
+    from ._download import FileSink, MemorySink, Sink, check_download_caps, parse_destination
     from ._finishes import Watch
     from ._flow import Fetch, Flow, Flows, Gather, Notify, Send, Sleep, Take
     from ._many import (
@@ -63,7 +63,14 @@ if TYPE_CHECKING:
     from ._policies import PollPolicy, RetryPolicy
     from ._progress import UploadProgressCallback, watch
     from ._raw import AsyncRawResponses, RawResponses
-    from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+    from ._results import (
+        AsyncEditResult,
+        AsyncResultImage,
+        AsyncRunResult,
+        EditResult,
+        ResultImage,
+        RunResult,
+    )
     from ._scheduler import RateLimits, Scheduler
     from ._webhooks import DEFAULT_TOLERANCE, Headers, ReplayGuard, check_key, verify_callback
 
@@ -78,7 +85,7 @@ _ENGINE: dict[str, tuple[str, ...]] = {
     "._raw": ("AsyncRawResponses", "RawResponses"),
     "._attempt": ("CAUGHT",),
     "._deadline": ("Budget", "DeadlineExceeded", "Deadlines", "active", "clamp_timeout"),
-    "._download": ("FileSink", "MemorySink", "Sink", "parse_destination"),
+    "._download": ("FileSink", "MemorySink", "Sink", "check_download_caps", "parse_destination"),
     "._finishes": ("Watch",),
     "._flow": ("Fetch", "Flow", "Flows", "Gather", "Notify", "Send", "Sleep", "Take"),
     "._many": (
@@ -93,7 +100,14 @@ _ENGINE: dict[str, tuple[str, ...]] = {
     "._models": ("Task", "TaskInfo", "UploadedFile"),
     "._policies": ("PollPolicy", "RetryPolicy"),
     "._progress": ("UploadProgressCallback", "watch"),
-    "._results": ("AsyncEditResult", "AsyncResultImage", "EditResult", "ResultImage"),
+    "._results": (
+        "AsyncEditResult",
+        "AsyncResultImage",
+        "AsyncRunResult",
+        "EditResult",
+        "ResultImage",
+        "RunResult",
+    ),
     "._scheduler": ("RateLimits", "Scheduler"),
     "._webhooks": ("DEFAULT_TOLERANCE", "Headers", "ReplayGuard", "check_key", "verify_callback"),
 }
@@ -138,7 +152,8 @@ request's total deadline (``request_timeout``) defaults to connect + write + rea
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 """httpx's own default pool: fine for one edit at a time; see ``limits`` for many at once."""
 DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
-"""Result downloads larger than this are refused."""
+"""Result images larger than this are refused by default (videos: 2 GiB, audio: 200 MiB; see
+``max_download_bytes``)."""
 DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024
 """kie.ai replies (JSON envelopes of a few kB) larger than this, after decoding, are refused."""
 DEFAULT_UPLOAD_PATH = "images/kie-gpt-image"
@@ -334,7 +349,7 @@ class _BaseClient:
         max_retries: int | None,
         retry_policy: RetryPolicy | None,
         poll_policy: PollPolicy | None,
-        max_download_bytes: int,
+        max_download_bytes: int | Mapping[str, int] | None,
         max_reply_bytes: int,
         timeout: float | httpx.Timeout,
         request_timeout: float | None,
@@ -378,10 +393,11 @@ class _BaseClient:
             retry_policy = RetryPolicy() if max_retries is None else RetryPolicy(max_retries=max_retries)
         elif max_retries is not None:
             raise InvalidInputError("max_retries", "give max_retries or retry_policy, not both")
-        if max_download_bytes <= 0:
-            raise InvalidInputError("max_download_bytes", "must be positive")
-        self.max_download_bytes = max_download_bytes
-        """Cap on the size of one downloaded result."""
+        self.max_download_bytes = check_download_caps(
+            {} if max_download_bytes is None else max_download_bytes
+        )
+        """Cap on the size of one downloaded result: one for every kind, or one per kind (``image``,
+        ``video``, ``audio``: 50 MiB, 2 GiB, 200 MiB by default), applied once the content shows its kind."""
         self.allow_http_callback = allow_http_callback
         """Whether a plain-http ``callback_url`` is accepted (loopback tests)."""
         if rate_limits is None:
@@ -572,7 +588,7 @@ class _BaseClient:
         destination = parse_destination(dest, "dest")
         paths = destination.paths(task_id, targets)
         return task_id, [
-            FileSink(url, self.max_download_bytes, path)
+            FileSink(url, self.max_download_bytes, path, by_content=not destination.is_file)
             for (_, url), path in zip(targets, paths, strict=True)
         ]
 
@@ -677,7 +693,8 @@ class Client(_BaseClient):
         max_retries: retries for reads and uploads (createTask is never blindly resent).
         retry_policy: a full ``RetryPolicy`` instead of ``max_retries``.
         poll_policy: how ``wait`` polls (defaults to kie.ai's documented schedule, 15 min timeout).
-        max_download_bytes: cap on one downloaded result.
+        max_download_bytes: cap on one downloaded result: an int for every kind, or a dict per kind
+            (``{"video": 4 * 2**30}``; default images 50 MiB, audio 200 MiB, video 2 GiB).
         max_reply_bytes: cap on one kie.ai reply, after gzip/deflate decoding (default 4 MiB).
         request_timeout: total deadline of one request attempt in seconds: connect, send and the whole
             reply (default: connect + write + read of ``timeout``, 130 s by default).
@@ -716,7 +733,7 @@ class Client(_BaseClient):
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
-        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_download_bytes: int | Mapping[str, int] | None = None,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         request_timeout: float | None = None,
         download_timeout: float | None = None,
@@ -1256,6 +1273,84 @@ class Client(_BaseClient):
     ) -> None:
         self.close()
 
+    # ------------------------------------------------------------------ any model, replicate-style
+
+    @overload
+    def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[True] = True,
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> RunResult: ...
+
+    @overload
+    def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[False],
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> Task: ...
+
+    def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: bool = True,
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> RunResult | Task:
+        """Run any model of the catalog with its own ``input`` fields (as ``replicate.run``): upload the
+        local files of its media fields, create the task, wait for and return the result.
+
+        Args:
+            model: a model id of ``kie_gpt_image.MODELS`` (an unknown one is refused, with the nearest
+                ids, unless ``validate=False``).
+            input: the model's ``input`` fields by their names in its document. A media field (image,
+                video or audio by URL) takes paths, bytes, ``(name, bytes)``, files, PIL images, upload
+                objects or URLs, one or a list as the field takes.
+            wait: ``False`` returns the ``Task`` as soon as it is created.
+            validate: ``False`` sends ``input`` unchecked, to a model kie.ai added after the last
+                regenerate (only plainly local values, bytes, ``Path`` objects, files, are uploaded).
+            callback_url, timeout, on_progress, on_upload_progress: as for ``edit``.
+
+        Returns:
+            ``RunResult`` (its ``files`` and ``data``), or ``Task`` with ``wait=False``.
+
+        Raises:
+            InvalidInputError: a bad model, field or file (nothing was sent), naming it
+                (``multi_prompt[0].prompt``). The task and request errors: as for ``edit``.
+        """
+        plan = _inputs.check_run(
+            model,
+            input,
+            validate=validate,
+            callback_url=callback_url,
+            allow_http_callback=self.allow_http_callback,
+            timeout=timeout,
+        )
+        progress = _check_upload_progress(on_upload_progress)
+        if plan.callback_url is not None:
+            self._warn_unreachable_callback(plan.callback_url)
+        flow = self._flows.run(plan.mapped(lambda s: watch(s, progress)), wait=wait, timeout=timeout)
+        outcome = self._run(flow, on_progress)
+        return outcome if isinstance(outcome, Task) else RunResult.from_info(outcome, self)
+
 
 class AsyncClient(_BaseClient):
     """Asynchronous client: the same methods as ``Client``, as coroutines (``aclose`` for ``close``).
@@ -1282,7 +1377,7 @@ class AsyncClient(_BaseClient):
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
-        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_download_bytes: int | Mapping[str, int] | None = None,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         request_timeout: float | None = None,
         download_timeout: float | None = None,
@@ -1729,3 +1824,80 @@ class AsyncClient(_BaseClient):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+    # ------------------------------------------------------------------ any model, replicate-style
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[True] = True,
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> AsyncRunResult: ...
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[False],
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> Task: ...
+
+    async def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: bool = True,
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> AsyncRunResult | Task:
+        """Run any model of the catalog with its own ``input`` fields: ``Client.run``, awaited.
+
+        Args:
+            model: a model id of ``kie_gpt_image.MODELS`` (an unknown one is refused, with the nearest
+                ids, unless ``validate=False``).
+            input: the model's ``input`` fields by their names in its document. A media field (image,
+                video or audio by URL) takes paths, bytes, ``(name, bytes)``, files, PIL images, upload
+                objects or URLs, one or a list as the field takes.
+            wait: ``False`` returns the ``Task`` as soon as it is created.
+            validate: ``False`` sends ``input`` unchecked, to a model kie.ai added after the last
+                regenerate (only plainly local values, bytes, ``Path`` objects, files, are uploaded).
+            callback_url, timeout, on_progress, on_upload_progress: as for ``edit``.
+
+        Returns:
+            ``AsyncRunResult`` (its ``files`` and ``data``), or ``Task`` with ``wait=False``.
+
+        Raises:
+            InvalidInputError: a bad model, field or file (nothing was sent), naming it
+                (``multi_prompt[0].prompt``). The task and request errors: as for ``edit``.
+        """
+        plan = _inputs.check_run(
+            model,
+            input,
+            validate=validate,
+            callback_url=callback_url,
+            allow_http_callback=self.allow_http_callback,
+            timeout=timeout,
+        )
+        progress = _check_upload_progress(on_upload_progress)
+        if plan.callback_url is not None:
+            self._warn_unreachable_callback(plan.callback_url)
+        flow = self._flows.run(plan.mapped(lambda s: watch(s, progress)), wait=wait, timeout=timeout)
+        outcome = await self._run(flow, on_progress)
+        return outcome if isinstance(outcome, Task) else AsyncRunResult.from_info(outcome, self)
