@@ -18,6 +18,7 @@ from .. import __version__, _api
 from ._commands import COMMANDS, OPTION_DEST, Context, read_key
 from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
 from ._output import PROG, Output
+from ._run import RUN_COMMANDS, add_run_parsers
 
 __all__ = ["Context", "ExitCode", "build_parser", "main"]
 
@@ -271,6 +272,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     upload.add_argument("file", metavar="FILE")
 
     add("credits", "show the account's remaining credits")
+    add_run_parsers(add, argv, _wait_options)  # run MODEL KEY=VALUE..., models (_run.py)
 
     batch = add("batch", "run a JSONL manifest of edits, resumably")
     batch.description = (
@@ -405,7 +407,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     try:
         secret = read_key(args, ctx) if args.command != "emulator" else None
         out.secret = secret
-        return int(COMMANDS[args.command](args, ctx, out))
+        return int({**COMMANDS, **RUN_COMMANDS}[args.command](args, ctx, out))
     except KeyboardInterrupt:
         out.end_status()
         out.note(f"{PROG}: interrupted")
