@@ -41,7 +41,7 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._finishes import FinishBoard, Watch
-from ._inputs import ImageSource, LocalImage, RunInput
+from ._inputs import ImageSource, LocalImage, RunInput, plan_of
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
 from ._scheduler import Budget, Scheduler, Ticket
@@ -565,9 +565,7 @@ class Flows:
     ) -> Flow[Task | TaskInfo]:
         """Upload local ``images`` (into ``model``'s image field; none for a text-to-image model), create
         the task with the rest of its ``input``, and (if ``wait``) wait for its result: ``run``'s path."""
-        field = _api.MODELS[model].image_field
-        fields: dict[str, Any] = {field: images, **input} if field is not None else dict(input)
-        plan = RunInput(model, fields, (field,) if field is not None else (), callback_url)
+        plan = plan_of(model, images, input, callback_url)
         return (yield from self.run(plan, wait=wait, timeout=timeout, on_submit=on_submit))
 
     def run(

@@ -22,7 +22,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, Union
 from urllib.parse import urlsplit
@@ -60,6 +60,7 @@ __all__ = [
     "check_text",
     "check_url",
     "is_url_like",
+    "plan_of",
     "safe_file_name",
     "sniff_image_type",
 ]
@@ -656,9 +657,20 @@ class TaskInput:
 
     def plan(self, callback_url: str | None = None) -> RunInput:
         """The same task as a ``RunInput``: what ``run`` sends, so ``edit``/``generate`` take its path."""
-        field = _api.MODELS[self.model].image_field
-        fields: dict[str, Any] = {field: list(self.images), **self.input} if field else dict(self.input)
-        return RunInput(self.model, fields, (field,) if field else (), callback_url)
+        return plan_of(self.model, self.images, self.input, callback_url)
+
+
+def plan_of(
+    model: str, images: list[ImageSource], input: Mapping[str, Any], callback_url: str | None = None
+) -> RunInput:
+    """``edit``'s task as a ``RunInput``: ``images`` go to the model's image field (one value for a field
+    that takes one URL string, as ``image_url`` does; the list for an array field), then ``input``."""
+    spec = _api.MODELS[model]
+    field = spec.field(spec.image_field) if spec.image_field else None
+    if field is None:
+        return RunInput(model, dict(input), (), callback_url)
+    value: MediaValue = list(images) if field.type == "array" or not images else images[0]
+    return RunInput(model, {field.name: value, **input}, (field.name,), callback_url)
 
 
 def check_task(
@@ -670,8 +682,16 @@ def check_task(
     model without images takes.
     """
     spec = check_model(model, kind)
+    if _api.prompt_field(spec) is None:
+        raise InvalidInputError(
+            "prompt", f"{spec.model} takes no prompt: call run({spec.model!r}, input={{...}}) with its fields"
+        )
     if spec.takes_images:
-        sources = check_images(images, ImageLimits.of(spec))
+        limits = ImageLimits.of(spec)
+        field = spec.field(spec.image_field or "")
+        if field is not None and field.type != "array":  # one URL string (image_url): one image
+            limits = replace(limits, max_items=1)
+        sources = check_images(images, limits)
     elif images is None or (isinstance(images, (list, tuple)) and not images):
         sources = []
     else:
