@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import _api
 from ._errors import DownloadError, InvalidInputError
 from ._models import TaskInfo
 
@@ -278,6 +277,8 @@ class RunResult(EditResult):
     @classmethod
     def from_info(cls, info: TaskInfo, client: _Downloader) -> RunResult:
         """Bind a finished task's record to the client that downloads its files."""
+        from . import _api  # the catalog's adapter, loaded with the first client anyway
+
         files = tuple(ResultFile(url, i, info.task_id, client) for i, url in enumerate(info.result_urls))
         return cls(info.task_id, info.result_urls, info, client, files, _api.result_data(info))
 
