@@ -310,6 +310,8 @@ class AsyncRunResult(AsyncEditResult):
     @classmethod
     def from_info(cls, info: TaskInfo, client: _AsyncDownloader) -> AsyncRunResult:
         """Bind a finished task's record to the client that downloads its files."""
+        from . import _api  # as in RunResult.from_info
+
         files = tuple(AsyncResultFile(url, i, info.task_id, client) for i, url in enumerate(info.result_urls))
         return cls(info.task_id, info.result_urls, info, client, files, _api.result_data(info))
 
