@@ -27,6 +27,7 @@ from ._limits import LimitCounters
 from ._replies import ErrorStatus, error_reply, fault_reply, plain_reply, reshape
 from ._server import EmulatorServer, WSGIApp, make_wsgi_app
 from ._state import State
+from ._stats import STATS_PATH, EmulatorStats, collect_stats, stats_reply
 from ._tasks import OutcomePolicy, Schedule, always_succeed
 from ._transport import EmulatorTransport
 from ._uploads import UPLOAD_PREFIX, FileStore
@@ -34,11 +35,19 @@ from ._uploads import UPLOAD_PREFIX, FileStore
 if TYPE_CHECKING:
     from kie_gpt_image import AsyncClient, Client
 
-__all__ = ["DEFAULT_API_KEY", "DEFAULT_TASK_COST", "DEFAULT_WEBHOOK_HMAC_KEY", "Emulator", "ErrorStatus"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_CREDITS",
+    "DEFAULT_TASK_COST",
+    "DEFAULT_WEBHOOK_HMAC_KEY",
+    "Emulator",
+    "ErrorStatus",
+]
 
 DEFAULT_API_KEY = "kie-emulator-key"
 # kie.ai documents no per-task price for gpt-image/1.5: this cost is an assumption, configurable.
 DEFAULT_TASK_COST = 4
+DEFAULT_CREDITS = 1000
 DEFAULT_WEBHOOK_HMAC_KEY = "kie-emulator-webhook-hmac-key"
 
 _ROUTES: Mapping[tuple[HostKind, str], tuple[str, str]] = {
@@ -103,7 +112,7 @@ class Emulator:
         self,
         *,
         api_key: str = DEFAULT_API_KEY,
-        credits: int = 1000,
+        credits: int = DEFAULT_CREDITS,
         task_cost: int = DEFAULT_TASK_COST,
         schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
@@ -237,6 +246,12 @@ class Emulator:
             task = self._state.tasks.get(task_id)
             return None if task is None else self._tasks.record(task, self.clock())
 
+    def stats(self) -> EmulatorStats:
+        """A snapshot of the counters: calls, 429s, credits used and left, tasks by state (what a served
+        emulator answers at ``GET /_emulator/stats``)."""
+        with self._lock:
+            return collect_stats(self._state, self.task_cost, self.clock())
+
     def deliver_due_callbacks(self) -> int:
         """Attempt every callback that is due (one attempt each); return how many were delivered."""
         return self._delivery.deliver_due()
@@ -348,6 +363,9 @@ class Emulator:
         Returns the reply and the wire effect of any injected fault; records the exchange.
         """
         path = request.url.path
+        if path == STATS_PATH:
+            # Outside the emulated API: not counted, not faulted, not recorded as an exchange.
+            return Dispatch("stats", stats_reply(request, self.stats()))
         if host is None:
             host = _PATH_HOSTS.get(path) or ("files" if path.startswith(_FILE_PREFIXES) else "api")
         endpoint, handler = self._route(host, request.method, path)
