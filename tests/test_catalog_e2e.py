@@ -7,6 +7,7 @@ MP4 or WAV for video and audio), and must come back as its document's kind of re
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -118,6 +119,12 @@ def test_every_model_runs_end_to_end(model: str, files: dict[str, Path], tmp_pat
     with Emulator(schedule=Schedule.instant()) as emulator, emulator.client() as client:
         result = client.run(model, input=_input(spec, files))
         saved = result.save(tmp_path / "out/")
+    creates = [e for e in emulator.exchanges if e.request.url.path == "/api/v1/jobs/createTask"]
+    sent = json.loads(creates[0].request.content)["input"]
+    assert ("prompt" in sent) == (_api.prompt_field(spec) is not None)  # prompt-less models get none
+    for field in _api.media_fields(spec):  # every local file was uploaded: kie.ai gets URLs only
+        urls = sent[field.name] if field.type == "array" else [sent[field.name]]
+        assert all(url.startswith("https://") for url in urls), field.name
     output = _api.model_output(spec)
     if output == "data":
         assert result.data

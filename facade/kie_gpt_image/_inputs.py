@@ -600,7 +600,7 @@ def check_options(spec: _api.ModelSpec, options: Mapping[str, object]) -> dict[s
             names = ", ".join(known) or "none"
             raise InvalidInputError(name, f"is not an option of {spec.model} (its options: {names}){hint}")
         if value is not None:
-            checked[name] = check_option(known[name], value)
+            checked[name] = _check_field(spec, known[name], value)  # media fields take files here too
     for name, field in known.items():
         if name in checked or not field.required:
             continue
@@ -667,10 +667,12 @@ def plan_of(
     that takes one URL string, as ``image_url`` does; the list for an array field), then ``input``."""
     spec = _api.MODELS[model]
     field = spec.field(spec.image_field) if spec.image_field else None
+    # The other media fields given as options hold checked files too (``check_options``).
+    others = tuple(f.name for f in _api.media_fields(spec) if f.name in input and f is not field)
     if field is None:
-        return RunInput(model, dict(input), (), callback_url)
+        return RunInput(model, dict(input), others, callback_url)
     value: MediaValue = list(images) if field.type == "array" or not images else images[0]
-    return RunInput(model, {field.name: value, **input}, (field.name,), callback_url)
+    return RunInput(model, {field.name: value, **input}, (field.name, *others), callback_url)
 
 
 def check_task(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from cli_support import Run, write_manifest
 
+import kie_gpt_image as kie
 from kie_gpt_image import _api
 from kie_gpt_image._cli._run import parse_fields
 
@@ -98,3 +100,20 @@ def test_a_manifest_line_with_input_keeps_its_fields_inside(run: Run, image: Pat
     result = run("batch", str(manifest), "--check")
     assert result.code == 2
     assert 'resolution: give it inside "input"' in result.err
+
+
+@pytest.mark.parametrize("model", list(_api.MODELS))
+def test_run_help_of_every_model_lists_its_fields(run: Run, model: str) -> None:
+    result = run("run", model, "--help")
+    assert result.code == 0
+    for field in _api.MODELS[model].fields:
+        assert f"  {field.name.strip()}: " in result.out
+
+
+def test_edit_and_generate_refuse_a_model_without_a_prompt() -> None:
+    from kie_gpt_image._inputs import check_task
+
+    for spec in _api.MODELS.values():
+        if _api.prompt_field(spec) is None:
+            with pytest.raises(kie.InvalidInputError, match="takes no prompt: call run"):
+                check_task(spec.model, [], "a prompt", {}, "any")

@@ -102,6 +102,13 @@ def _item(number: int, raw: object, base: Path) -> ManifestItem:
     if "input" in data:
         data = _flattened(data, spec)
     options = {k: v for k, v in data.items() if k not in FIELDS}
+    others = [f.name for f in _api.media_fields(spec) if f.name != spec.image_field and f.name in options]
+    if others:  # the batch uploads and journals the image field's files only
+        raise InvalidInputError(
+            others[0],
+            f"a batch line takes files in {spec.image_field or 'no field'} only for now: run this one "
+            f"with: kie-gpt-image run {spec.model} ...",
+        )
     unknown = sorted(set(options) - {f.name for f in spec.fields} - {"prompt", spec.image_field})
     if unknown:
         allowed = [*FIELDS, *(f.name for f in spec.fields if f.name not in ("prompt", spec.image_field))]
@@ -141,13 +148,6 @@ def _flattened(data: dict[str, Any], spec: _api.ModelSpec) -> dict[str, Any]:
     if clash:
         raise InvalidInputError(
             clash[0], 'give it inside "input" (a line with "input" holds every field there)'
-        )
-    others = [f.name for f in _api.media_fields(spec) if f.name != spec.image_field and f.name in given]
-    if others:
-        raise InvalidInputError(
-            f"input.{others[0]}",
-            f"a batch line takes local files in {spec.image_field or 'no field'} only "
-            f"for now: run this one with: kie-gpt-image run {spec.model} ...",
         )
     flat = {k: v for k, v in data.items() if k != "input"}
     for name, value in given.items():
