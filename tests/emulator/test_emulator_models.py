@@ -19,7 +19,8 @@ import pytest
 from emulator_support import png_bytes, png_data_url
 from PIL import Image
 
-from kie_api.models_catalog import MODELS, ModelSpec
+from kie_api.models_catalog import MODELS as CATALOG
+from kie_api.models_catalog import ModelSpec
 from kie_gpt_image.emulator import Emulator, Schedule, size_for
 from kie_gpt_image.emulator._run import add_options, announcement, emulator_from_options
 
@@ -30,6 +31,9 @@ Checked = Callable[[httpx.Response], httpx.Response]
 I2I_15, T2I_15 = "gpt-image/1.5-image-to-image", "gpt-image/1.5-text-to-image"
 I2I_2, T2I_2 = "gpt-image-2-image-to-image", "gpt-image-2-text-to-image"
 GPT_IMAGE_2 = [I2I_2, T2I_2]
+# The GPT Image models these tests were written for (image results, a prompt, `input_urls`); the other
+# market models of openapi/ are served as issue 23 item 7 describes, tested by their own file.
+MODELS = {model: spec for model, spec in CATALOG.items() if model in (I2I_15, T2I_15, I2I_2, T2I_2)}
 
 
 def test_the_catalog_holds_the_four_published_models() -> None:
@@ -288,7 +292,7 @@ def test_the_command_line_sets_the_cap_and_announces_the_models() -> None:
     assert emu.max_image_side == 1536
     with emu, emu.serve(port=0) as server:
         lines = announcement(emu, server)
-    assert f"  models           {', '.join(MODELS)}" in lines
+    assert f"  models           {', '.join(CATALOG)}" in lines
 
 
 # -- gpt-image/1.5 --------------------------------------------------------------------------------
