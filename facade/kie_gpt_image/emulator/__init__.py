@@ -2,10 +2,11 @@
 
 It serves every endpoint of the published spec (createTask, recordInfo, credits, download-url and the
 three uploads) with kie.ai's envelopes and codes, and createTask for every market model of the generated
-catalog (each body checked against its model's document, each result sized as its model renders), moves
-tasks through ``waiting → queuing → generating → success|fail`` on an injectable clock, renders real result
-PNGs with Pillow (extra ``kie-gpt-image[emulator]``), signs and delivers callbacks, and injects faults on
-request. Nothing imports this subpackage by default.
+catalog, image, video and audio (each body checked against its model's document, media fields against
+the files it holds), moves tasks through ``waiting → queuing → generating → success|fail`` on an
+injectable clock, answers each model's result shape with a small valid file of its media kind (PNGs with
+Pillow, extra ``kie-gpt-image[emulator]``; an H.264 MP4; a WAV) or its documented data, signs and delivers
+callbacks, and injects faults on request. Nothing imports this subpackage by default.
 
 Usage::
 

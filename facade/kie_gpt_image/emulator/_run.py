@@ -93,6 +93,14 @@ def emulator_from_options(args: argparse.Namespace) -> tuple[Emulator, bool]:
     return emulator, not from_env
 
 
+def _models_line() -> str:
+    # Sixty-odd model ids do not fit a banner: their number per output kind, and where the list is.
+    specs = _api.model_specs().values()
+    outputs = sorted({spec.output for spec in specs})
+    counts = ", ".join(f"{sum(spec.output == kind for spec in specs)} {kind}" for kind in outputs)
+    return f"{len(specs)} market models ({counts}); list: kie-gpt-image models"
+
+
 def announcement(emulator: Emulator, server: EmulatorServer, *, key_shown: bool = True) -> list[str]:
     """The lines telling a user where the emulator runs and how to point a client at it.
 
@@ -131,7 +139,7 @@ def announcement(emulator: Emulator, server: EmulatorServer, *, key_shown: bool 
         f"  credits          {emulator.stats().starting_credits} to start, {emulator.task_cost} per task "
         "(failed tasks refunded)",
         f"  stats            {server.base_url}{STATS_PATH}",
-        f"  models           {', '.join(_api.model_specs())}",
+        f"  models           {_models_line()}",
         "",
         "# Point a client (and a callback receiver) at it:",
     ]

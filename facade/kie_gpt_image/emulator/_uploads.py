@@ -26,8 +26,9 @@ import httpx
 
 from .._inputs import sniff_image_type
 from ._market import InputFile
+from ._media import sniff_media_type
 from ._replies import NO_ACCESS, authorized, error_reply, json_reply, ok_reply, plain_reply
-from ._results import RESULT_PREFIX, render, result_task_id, result_urls_of
+from ._results import RESULT_PREFIX, RESULT_TYPES, composed_from, render, result_task_id
 from ._state import Config, State
 
 __all__ = ["UPLOAD_PREFIX", "FileStore", "StoredFile"]
@@ -38,11 +39,14 @@ _DOWNLOAD_LINK_SECONDS = 20 * 60  # reference §4: direct-download links last ab
 
 
 def _sniff(content: bytes) -> str | None:
-    # The upload host stores any file; it reports GIF too, beyond the three types tasks accept.
+    # The upload host stores any file; it reports GIF too, beyond the three image types tasks accept, and
+    # video and audio by their magic bytes (media fields take them).
     sniffed = sniff_image_type(content[:16])
     if sniffed is not None:
         return sniffed[0]
-    return "image/gif" if content[:6] in (b"GIF87a", b"GIF89a") else None
+    if content[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return sniff_media_type(content)
 
 
 @dataclass
@@ -93,7 +97,7 @@ class FileStore:
             cached = self._results.get(task.task_id)
             if cached is not None:
                 return cached
-            inputs = [(url, self.input_bytes(url)) for url in result_urls_of(task)]
+            inputs = [(url, self.input_bytes(url)) for url in composed_from(task)]
         # Rendered outside the lock: Pillow work must not stall other requests.
         content, mime = render(task, inputs, self._config.max_image_side)
         with state.lock:
@@ -123,7 +127,7 @@ class FileStore:
 
     @staticmethod
     def _result_mime(key: str) -> str:
-        return mimetypes.guess_type(key)[0] or "application/octet-stream"
+        return RESULT_TYPES.get(key.rpartition(".")[2], "application/octet-stream")
 
     def input_bytes(self, url: str) -> bytes | None:
         """The bytes this emulator holds at ``url`` (``None``: a foreign URL, never fetched)."""
