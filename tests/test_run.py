@@ -70,23 +70,12 @@ def test_the_documents_aliases_name_one_type() -> None:
     assert not accepts(("video/mp4",), "audio/mpeg")
 
 
-# A FieldSpec with the catalog's media marks (``media``, ``schema``): the generated class once it has
-# them (the codegen branch), a subclass of today's before.
 def _field(name: str, type_: str, **given: Any) -> _api.FieldSpec:
+    """A catalog field with the defaults of a plain one and ``given`` (``media``, limits, ...)."""
     base: dict[str, Any] = {f.name: None for f in dataclasses.fields(_api.FieldSpec)}
-    base.update(name=name, type=type_, required=False, has_default=False, description="")
+    base.update(name=name, type=type_, required=False, has_default=False, description="", schema={})
     base.update(given)
-    names = {f.name for f in dataclasses.fields(_api.FieldSpec)}
-    if "media" in names:
-        return _api.FieldSpec(**base)
-    extra = {k: base.pop(k) for k in ("media", "schema") if k in base}
-
-    @dataclasses.dataclass(frozen=True)
-    class Marked(_api.FieldSpec):
-        media: Any = None
-        schema: Any = None
-
-    return Marked(**base, **extra)
+    return _api.FieldSpec(**base)
 
 
 def test_a_video_field_takes_a_local_video_and_refuses_an_image(tmp_path: Path) -> None:

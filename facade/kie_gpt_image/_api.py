@@ -28,7 +28,7 @@ import httpx
 from kie_api import model_methods as _methods
 from kie_api import models_catalog as _catalog
 from kie_api.model_methods import DEFAULT_EDIT_MODEL, CreateTaskCall, EditCall, GenerateCall
-from kie_api.models_catalog import OPTIONS, FieldSpec, ModelSpec
+from kie_api.models_catalog import OPTIONS, FieldSpec, MediaKind, ModelSpec, OutputKind
 
 if TYPE_CHECKING:
     from kie_api.models.task_record import TaskRecord
@@ -167,50 +167,35 @@ MAX_INPUT_IMAGE_BYTES: int = _SEED_IMAGES.max_file_bytes or 10_000_000
 INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = _SEED_IMAGES.mime_types or ("image/jpeg", "image/png", "image/webp")
 
 
-MediaKind = Literal["image", "video", "audio"]
-"""The kinds of file a media field takes by URL (``FieldSpec.media``)."""
-OutputKind = Literal["image", "video", "audio", "data"]
-"""What a model's successful task yields (``ModelSpec.output``): files of a media kind, or data."""
+# MediaKind (image, video, audio: what a media field takes by URL) and OutputKind (those, or "data": what
+# a task yields) are the catalog's own.
 MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "video", "audio")
 
 
-# The catalog's media marks (``FieldSpec.media``/``schema``, ``ModelSpec.output``/``prompt_field``) are
-# read here only, so the rest of the facade sees one typed view whichever regenerate wrote the catalog.
+# The catalog's media marks are read through these, so the facade has one place that knows them.
 def field_media(field: FieldSpec) -> MediaKind | None:
     """The kind of file ``field`` takes by URL (one string or an array of them), or None."""
-    media: MediaKind | None = getattr(field, "media", _MISSING)
-    if media is not _MISSING:
-        return media
-    # A catalog written before media marks existed: its image fields are the arrays of image URLs.
-    return "image" if field.items_format == "uri" or field.mime_types else None
+    return field.media
 
 
 def field_schema(field: FieldSpec) -> Mapping[str, Any]:
     """``field``'s JSON schema (refs resolved), for checking nested objects and arrays item by item."""
-    schema: Mapping[str, Any] | None = getattr(field, "schema", None)
-    return schema if schema is not None else {}
+    return field.schema
 
 
 def media_fields(spec: ModelSpec) -> tuple[FieldSpec, ...]:
     """The fields of ``spec`` that take files by URL, in document order."""
-    return tuple(f for f in spec.fields if field_media(f) is not None)
+    return spec.media_fields
 
 
 def model_output(spec: ModelSpec) -> OutputKind:
-    """What ``spec``'s successful task yields (``image`` for a catalog without output kinds)."""
-    output: OutputKind = getattr(spec, "output", "image")
-    return output
+    """What ``spec``'s successful task yields."""
+    return spec.output
 
 
 def prompt_field(spec: ModelSpec) -> str | None:
     """``"prompt"`` when the model's ``input`` has a prompt field, else None."""
-    if hasattr(spec, "prompt_field"):
-        name: str | None = spec.prompt_field
-        return name
-    return "prompt" if spec.field("prompt") is not None else None
-
-
-_MISSING: Any = object()
+    return spec.prompt_field
 
 
 def model_spec(model: str) -> ModelSpec | None:
