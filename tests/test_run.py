@@ -141,6 +141,31 @@ def test_nested_items_are_checked_by_path(value: Any, path: str, problem: str) -
     assert problem in caught.value.problem
 
 
+@pytest.mark.parametrize(
+    ("model", "input", "path"),
+    [
+        ("elevenlabs/text-to-dialogue-v3", {"dialogue": [{}]}, "dialogue[0].text"),
+        (
+            "elevenlabs/text-to-dialogue-v3",
+            {"dialogue": [{"text": "hi", "voice": "nobody"}]},
+            "dialogue[0].voice",
+        ),
+        (
+            "wan/2-7-image",
+            {"prompt": "p", "color_palette": [{"hex": "red", "ratio": "10.00%"}] * 3},
+            "color_palette[0].hex",
+        ),
+    ],
+)
+def test_nested_items_of_the_catalogue_are_checked_before_any_upload(
+    emulator: Emulator, model: str, input: dict[str, Any], path: str
+) -> None:
+    with emulator, emulator.client() as client, pytest.raises(kie.InvalidInputError) as caught:
+        client.run(model, input=input)
+    assert caught.value.field == path
+    assert emulator.exchanges == []
+
+
 def test_one_of_takes_a_value_matching_a_branch() -> None:
     schema = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     check_schema("input", "a", schema)

@@ -4,7 +4,7 @@ kie.ai's market documents nest objects in arrays (kling's ``multi_prompt: [{prom
 ``element_list: [{...}]``); a bad item must be an ``InvalidInputError`` naming its path
 (``multi_prompt[0].prompt``), not a ``KeyError`` after the upload. The documents use a small part of
 JSON Schema, which is all this checks: ``type`` (one or a list), ``enum``, ``const``, ``required``,
-``properties``, ``items``, ``minItems``/``maxItems``, ``minLength``/``maxLength``,
+``properties``, ``items``, ``minItems``/``maxItems``, ``minLength``/``maxLength``, ``pattern``,
 ``minimum``/``maximum`` and ``oneOf``/``anyOf`` (the value must match one branch). Anything else is
 left to kie.ai. Why not the ``jsonschema`` package: it would be a runtime dependency (with ``attrs``,
 ``referencing``, ``rpds-py``) for these dozen keywords, and its errors would have to be mapped to our paths.
@@ -13,6 +13,7 @@ left to kie.ai. Why not the ``jsonschema`` package: it would be a runtime depend
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,7 +55,7 @@ def check_schema(path: str, value: object, schema: Mapping[str, Any]) -> None:
         schema: the field's JSON schema (refs already resolved by ``scripts/regenerate``).
     """
     branches = schema.get("oneOf") or schema.get("anyOf")
-    if isinstance(branches, list) and branches:
+    if isinstance(branches, (list, tuple)) and branches:
         problems: list[InvalidInputError] = []
         for branch in branches:
             try:
@@ -67,17 +68,20 @@ def check_schema(path: str, value: object, schema: Mapping[str, Any]) -> None:
     types = schema.get("type")
     if isinstance(types, str):
         types = [types]
-    if isinstance(types, list) and types and not any(_is(value, t) for t in types):
+    if isinstance(types, (list, tuple)) and types and not any(_is(value, t) for t in types):
         raise InvalidInputError(path, f"must be {' or '.join(types)}, not {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidInputError(path, f"must be a finite number, not {value!r}")
     enum = schema.get("enum")
-    if isinstance(enum, list) and not any(_same(value, option) for option in enum):
+    if isinstance(enum, (list, tuple)) and not any(_same(value, option) for option in enum):
         raise InvalidInputError(path, f"{value!r} is not one of {', '.join(map(str, enum))}")
     if "const" in schema and not _same(value, schema["const"]):
         raise InvalidInputError(path, f"must be {schema['const']!r}")
     if isinstance(value, str):
         _bounds(path, len(value), schema, "minLength", "maxLength", "characters long")
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and re.search(pattern, value) is None:
+            raise InvalidInputError(path, f"{value[:100]!r} does not match the pattern {pattern!r}")
     elif _is(value, "number"):
         low, high = schema.get("minimum"), schema.get("maximum")
         if isinstance(low, (int, float)) and value < low:  # type: ignore[operator]
