@@ -633,10 +633,8 @@ def check_model(model: object, kind: TaskKind) -> _api.ModelSpec:
         hint = _did_you_mean(model, _api.MODELS, n=3) if isinstance(model, str) else ""
         raise InvalidInputError(
             "model",
-            f"{model!r} is not a model of the catalog{hint} (every one: kie_gpt_image.MODELS; a model "
-            "kie.ai added since: run(..., validate=False))"
-            if hint or len(_api.MODELS) > 8
-            else f"{model!r} is not one of {', '.join(_api.MODELS)}",
+            f"{model!r} is not one of the catalog's {len(_api.MODELS)} models{hint} (every one: "
+            "kie_gpt_image.MODELS or kie-gpt-image models; one kie.ai added since: run(..., validate=False))",
         )
     if kind == "edit" and not spec.takes_images:
         raise InvalidInputError("model", f"{spec.model} takes no input images: call generate() instead")
