@@ -81,7 +81,8 @@ def test_hostile_urls_cannot_escape_the_folder(harness: Harness, tmp_path: Path)
     result = _result(harness, urls)
     out = tmp_path / "out"
     paths = harness.run(result.save(out))  # type: ignore[attr-defined]
-    assert [p.name for p in paths] == ["task_1-0.png", "task_1-1.png", "task_1-2.webp"]
+    # Every body is a PNG: in a folder the suffix is the content's, whatever the URL claims (issue 23).
+    assert [p.name for p in paths] == ["task_1-0.png", "task_1-1.png", "task_1-2.png"]
     assert all(p.parent == out for p in paths)
 
 

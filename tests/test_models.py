@@ -163,6 +163,8 @@ def _field(name: str, kind: str, **limits: Any) -> Any:
         "max_file_bytes": None,
         "mime_types": None,
         "description": "",
+        "media": None,
+        "schema": {"type": kind},
     }
     values.update(limits)
     return _api.FieldSpec(**values)
@@ -190,6 +192,9 @@ _SPEC = _api.ModelSpec(
         _field("seed", "integer", required=True),
         _field("size", "string", required=True, has_default=True, default="m", enum=("s", "m")),
     ),
+    output="image",
+    document="acme--any.json",
+    prompt_field="prompt",
 )
 
 

@@ -136,20 +136,24 @@ def test_differing_components_are_namespaced_and_equal_ones_merged() -> None:
 def test_every_market_model_gets_its_own_operation_on_one_path() -> None:
     merged = regen.merge(_patched())
     models = {regen.model_id(op): path for path, _, op in regen.market_operations(merged)}
-    assert set(models) == {
+    assert {
         "gpt-image/1.5-image-to-image",
         "gpt-image/1.5-text-to-image",
         "gpt-image-2-image-to-image",
         "gpt-image-2-text-to-image",
-    }
+        "qwen2/text-to-image",  # corrected from the page's own summary and example
+        "recraft/crisp-upscale",
+    } <= set(models)
+    # Every createTask page of openapi/ but the one the seed supersedes; no other API becomes a model.
+    pages = [n for n, doc in _docs().items() if CREATE in doc.get("paths", {})]
+    assert len(models) == len(pages) - 1 == 60
+    assert not {m for m in models if m.startswith(("claude", "gpt-5", "gemini"))}
     assert set(models.values()) == {CREATE}
     contract = regen.contract_view(merged)
-    assert (
-        len(
-            contract["paths"][CREATE]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
-        )
-        == 4
-    )
+    one_of = contract["paths"][CREATE]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "oneOf"
+    ]
+    assert len(one_of) == len(models)
 
 
 def test_a_document_patch_that_no_longer_matches_is_an_error() -> None:
@@ -371,3 +375,51 @@ def test_importing_the_catalog_is_cheap() -> None:
     code = "import sys, kie_api.models_catalog; print('attrs' in sys.modules, 'httpx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
     assert out.stdout.split() == ["False", "False"]
+
+
+EXPORT = "gpt-image--1-5-image-to-image.json"
+_INPUT = (
+    "/paths/~1api~1v1~1jobs~1createTask/post/requestBody/content/application~1json/schema/properties/input"
+)
+
+
+def test_kie_ais_export_of_the_seed_model_matches_the_seed_or_is_acknowledged() -> None:
+    supersede = next(p for p in regen.DOCUMENT_PATCHES if isinstance(p, regen.Supersede))
+    assert supersede.document == EXPORT
+    docs = _docs()
+    assert regen._input_differences(docs[EXPORT], docs[regen.SEED]) == list(supersede.acknowledged)
+
+
+def test_a_new_difference_in_kie_ais_export_stops_regenerate_naming_it(tmp_path: Path) -> None:
+    spec_dir = tmp_path / "openapi"
+    shutil.copytree(ROOT / "openapi", spec_dir)
+    export = json.loads((spec_dir / EXPORT).read_text(encoding="utf-8"))
+    ratio = regen._get(export, f"{_INPUT}/properties/aspect_ratio/enum")
+    ratio.append("21:9")
+    regen._get(export, f"{_INPUT}/properties")["background"] = {"type": "string", "enum": ["auto"]}
+    (spec_dir / EXPORT).write_text(json.dumps(export), encoding="utf-8")
+    with pytest.raises(regen.RegenerateError) as caught:
+        regen.build(spec_dir)
+    message = str(caught.value)
+    assert f"openapi/{EXPORT}" in message
+    assert 'aspect_ratio.enum: export ["1:1", "2:3", "3:2", "21:9"], seed ["1:1", "2:3", "3:2"]' in message
+    assert "background: only in the export" in message
+    assert "Update the seed" in message
+    # Descriptions and examples are style: a change there is no difference.
+    (spec_dir / EXPORT).write_text((ROOT / "openapi" / EXPORT).read_text(encoding="utf-8"), encoding="utf-8")
+    export = json.loads((spec_dir / EXPORT).read_text(encoding="utf-8"))
+    regen._get(export, f"{_INPUT}/properties/aspect_ratio")["description"] = "reworded"
+    (spec_dir / EXPORT).write_text(json.dumps(export), encoding="utf-8")
+    regen.build(spec_dir)
+
+
+def test_the_command_exits_non_zero_on_a_new_difference(tmp_path: Path) -> None:
+    spec_dir = tmp_path / "openapi"
+    shutil.copytree(ROOT / "openapi", spec_dir)
+    export = json.loads((spec_dir / EXPORT).read_text(encoding="utf-8"))
+    regen._get(export, f"{_INPUT}/properties/aspect_ratio")["default"] = "2:3"
+    (spec_dir / EXPORT).write_text(json.dumps(export), encoding="utf-8")
+    result = _run("--check", "--spec-dir", str(spec_dir))
+    assert result.returncode == 2
+    assert "aspect_ratio.default: export" in result.stderr
+    assert EXPORT in result.stderr

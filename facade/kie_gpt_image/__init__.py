@@ -84,7 +84,16 @@ if _typing.TYPE_CHECKING:
     from ._policies import PollPolicy, RetryPolicy
     from ._progress import UploadProgress, UploadProgressCallback
     from ._raw import RawResponse
-    from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+    from ._results import (
+        AsyncEditResult,
+        AsyncResultFile,
+        AsyncResultImage,
+        AsyncRunResult,
+        EditResult,
+        ResultFile,
+        ResultImage,
+        RunResult,
+    )
     from ._scheduler import RateLimits
 
 # Every other public name is imported on first use (PEP 562): `import kie_gpt_image` then costs about what
@@ -92,7 +101,9 @@ if _typing.TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "AsyncClient": "_client",
     "AsyncEditResult": "_results",
+    "AsyncResultFile": "_results",
     "AsyncResultImage": "_results",
+    "AsyncRunResult": "_results",
     "Client": "_client",
     "DEFAULT_ASPECT_RATIO": "_api",
     "DEFAULT_BASE_URL": "_client",
@@ -111,8 +122,10 @@ _LAZY: dict[str, str] = {
     "ProgressCallback": "_client",
     "RateLimits": "_scheduler",
     "RawResponse": "_raw",
+    "ResultFile": "_results",
     "ResultImage": "_results",
     "RetryPolicy": "_policies",
+    "RunResult": "_results",
     "Task": "_models",
     "TaskInfo": "_models",
     "TaskState": "_models",
@@ -152,7 +165,9 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncEditResult",
+    "AsyncResultFile",
     "AsyncResultImage",
+    "AsyncRunResult",
     "AuthenticationError",
     "BadRequestError",
     "BudgetStoreError",
@@ -183,9 +198,11 @@ __all__ = [
     "ReplayedCallbackError",
     "ReplyTooLargeError",
     "RequestTimeoutError",
+    "ResultFile",
     "ResultImage",
     "ResultTooLargeError",
     "RetryPolicy",
+    "RunResult",
     "ServerError",
     "SubmissionOutcomeUnknownError",
     "Task",

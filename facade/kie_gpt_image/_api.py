@@ -28,7 +28,7 @@ import httpx
 from kie_api import model_methods as _methods
 from kie_api import models_catalog as _catalog
 from kie_api.model_methods import DEFAULT_EDIT_MODEL, CreateTaskCall, EditCall, GenerateCall
-from kie_api.models_catalog import OPTIONS, FieldSpec, ModelSpec
+from kie_api.models_catalog import OPTIONS, FieldSpec, MediaKind, ModelSpec, OutputKind
 
 if TYPE_CHECKING:
     from kie_api.models.task_record import TaskRecord
@@ -46,6 +46,7 @@ __all__ = [
     "INPUT_IMAGE_MIME_TYPES",
     "MAX_INPUT_IMAGES",
     "MAX_INPUT_IMAGE_BYTES",
+    "MEDIA_KINDS",
     "MODEL",
     "MODELS",
     "OPTIONS",
@@ -54,8 +55,10 @@ __all__ = [
     "EditCall",
     "FieldSpec",
     "GenerateCall",
+    "MediaKind",
     "ModelSpec",
     "Operation",
+    "OutputKind",
     "RequestSpec",
     "base64_upload_request",
     "create_body_problem",
@@ -63,15 +66,22 @@ __all__ = [
     "credits_request",
     "describe",
     "download_url_request",
+    "field_media",
+    "field_schema",
     "get_task_request",
     "image_limits",
+    "media_fields",
+    "model_output",
     "model_spec",
     "model_specs",
+    "operation_id",
     "parse_created_task",
     "parse_credits",
     "parse_download_url",
     "parse_task_info",
     "parse_upload",
+    "prompt_field",
+    "result_data",
     "safe_text",
     "stream_upload_request",
     "task_id_in",
@@ -157,6 +167,37 @@ MAX_INPUT_IMAGE_BYTES: int = _SEED_IMAGES.max_file_bytes or 10_000_000
 INPUT_IMAGE_MIME_TYPES: tuple[str, ...] = _SEED_IMAGES.mime_types or ("image/jpeg", "image/png", "image/webp")
 
 
+# MediaKind (image, video, audio: what a media field takes by URL) and OutputKind (those, or "data": what
+# a task yields) are the catalog's own.
+MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "video", "audio")
+
+
+# The catalog's media marks are read through these, so the facade has one place that knows them.
+def field_media(field: FieldSpec) -> MediaKind | None:
+    """The kind of file ``field`` takes by URL (one string or an array of them), or None."""
+    return field.media
+
+
+def field_schema(field: FieldSpec) -> Mapping[str, Any]:
+    """``field``'s JSON schema (refs resolved), for checking nested objects and arrays item by item."""
+    return field.schema
+
+
+def media_fields(spec: ModelSpec) -> tuple[FieldSpec, ...]:
+    """The fields of ``spec`` that take files by URL, in document order."""
+    return spec.media_fields
+
+
+def model_output(spec: ModelSpec) -> OutputKind:
+    """What ``spec``'s successful task yields."""
+    return spec.output
+
+
+def prompt_field(spec: ModelSpec) -> str | None:
+    """``"prompt"`` when the model's ``input`` has a prompt field, else None."""
+    return spec.prompt_field
+
+
 def model_spec(model: str) -> ModelSpec | None:
     """The catalog entry of ``model``, or None when no document in ``openapi/`` describes it."""
     return MODELS.get(model)
@@ -206,10 +247,25 @@ def _spec(operation: str, host: Host, kwargs: dict[str, Any], **extra: Any) -> R
     return RequestSpec(operation, host, kwargs, **extra)
 
 
+def operation_id(model: str) -> str:
+    """The operation a createTask of ``model`` is named by in errors and the scheduler: its document's
+    operationId, or ``createTask`` for a model the catalog does not know."""
+    spec = MODELS.get(model)
+    return spec.operation_id if spec is not None else "createTask"
+
+
 def create_task_request(model: str, input: Mapping[str, Any], callback_url: str | None) -> RequestSpec:
     """createTask for ``model`` with its validated ``input`` (``_inputs.check_task``), built with the
-    model's generated body class and endpoint module, as ``MODELS[model]`` names them."""
-    spec = MODELS[model]
+    model's generated body class and endpoint module, as ``MODELS[model]`` names them. A model the
+    catalog does not know (``run(..., validate=False)``) gets the body every market document shares:
+    ``{"model", "input", "callBackUrl"}`` posted to ``/api/v1/jobs/createTask``."""
+    spec = MODELS.get(model)
+    if spec is None:
+        raw: dict[str, Any] = {"model": model, "input": dict(input)}
+        if callback_url:
+            raw["callBackUrl"] = callback_url
+        kwargs = {"method": "post", "url": "/api/v1/jobs/createTask", "json": raw}
+        return _spec("createTask", "api", kwargs, paid=True)
     body: dict[str, Any] = {"model": model, "input": dict(input)}
     if callback_url and spec.callback_field:
         body[spec.callback_field] = callback_url
@@ -441,6 +497,12 @@ def _json_object(value: object) -> dict[str, Any] | None:
             return None
         return decoded if isinstance(decoded, dict) else None
     return None
+
+
+def result_data(info: TaskInfo) -> dict[str, Any]:
+    """The parsed ``resultJson`` of a task record (``{}`` when it has none or it is not a JSON object):
+    the files' URLs under ``resultUrls``, and whatever else a model answers (``character_id``...)."""
+    return _json_object(info.raw.get("resultJson")) or {}
 
 
 def _result_urls(result_json: object) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import httpx
 
@@ -43,7 +43,14 @@ if TYPE_CHECKING:
     from ._models import Task, TaskInfo, UploadedFile
     from ._policies import PollPolicy, RetryPolicy
     from ._progress import UploadProgressCallback
-    from ._results import AsyncEditResult, AsyncResultImage, EditResult, ResultImage
+    from ._results import (
+        AsyncEditResult,
+        AsyncResultImage,
+        AsyncRunResult,
+        EditResult,
+        ResultImage,
+        RunResult,
+    )
     from ._scheduler import RateLimits
     from ._webhooks import Headers
 
@@ -177,7 +184,8 @@ class Client(_BaseClient):
         max_retries: retries for reads and uploads (createTask is never blindly resent).
         retry_policy: a full ``RetryPolicy`` instead of ``max_retries``.
         poll_policy: how ``wait`` polls (defaults to kie.ai's documented schedule, 15 min timeout).
-        max_download_bytes: cap on one downloaded result.
+        max_download_bytes: cap on one downloaded result: an int for every kind, or a dict per kind
+            (``{"video": 4 * 2**30}``; default images 50 MiB, audio 200 MiB, video 2 GiB).
         max_reply_bytes: cap on one kie.ai reply, after gzip/deflate decoding (default 4 MiB).
         request_timeout: total deadline of one request attempt in seconds: connect, send and the whole
             reply (default: connect + write + read of ``timeout``, 130 s by default).
@@ -216,7 +224,7 @@ class Client(_BaseClient):
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
-        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_download_bytes: int | Mapping[str, int] | None = None,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         request_timeout: float | None = None,
         download_timeout: float | None = None,
@@ -580,6 +588,80 @@ class Client(_BaseClient):
         """
         return RawResponses(self)
 
+    # ------------------------------------------------------------------ any model, replicate-style
+
+    @overload
+    def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[True] = True,
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> RunResult: ...
+
+    @overload
+    def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[False],
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> Task: ...
+
+    def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: bool = True,
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> RunResult | Task:
+        """Run any model of the catalog with its own ``input`` fields (as ``replicate.run``): upload the
+        local files of its media fields, create the task, wait for and return the result.
+
+        Args:
+            model: a model id of ``kie_gpt_image.MODELS`` (an unknown one is refused, with the nearest
+                ids, unless ``validate=False``).
+            input: the model's ``input`` fields by their names in its document. A media field (image,
+                video or audio by URL) takes paths, bytes, ``(name, bytes)``, files, PIL images, upload
+                objects or URLs, one or a list as the field takes.
+            wait: ``False`` returns the ``Task`` as soon as it is created.
+            validate: ``False`` sends ``input`` unchecked, to a model kie.ai added after the last
+                regenerate (only plainly local values, bytes, ``Path`` objects, files, are uploaded).
+            callback_url, timeout, on_progress, on_upload_progress: as for ``edit``.
+
+        Returns:
+            ``RunResult`` (its ``files`` and ``data``), or ``Task`` with ``wait=False``.
+
+        Raises:
+            InvalidInputError: a bad model, field or file (nothing was sent), naming it
+                (``multi_prompt[0].prompt``). The task and request errors: as for ``edit``.
+        """
+        flow = self._driver.run_model(
+            model,
+            input,
+            wait=wait,
+            validate=validate,
+            callback_url=callback_url,
+            timeout=timeout,
+            on_upload_progress=on_upload_progress,
+        )
+        return self._driver.run_outcome(self._run(flow, on_progress), self)
+
     def close(self) -> None:
         """Close the connection pool (unless you passed your own ``http_client``); calls made after, or
         in flight, raise ``ClientClosedError``."""
@@ -619,7 +701,7 @@ class AsyncClient(_BaseClient):
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
-        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_download_bytes: int | Mapping[str, int] | None = None,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         request_timeout: float | None = None,
         download_timeout: float | None = None,
@@ -862,6 +944,80 @@ class AsyncClient(_BaseClient):
     def with_raw_response(self) -> AsyncRawResponses:
         """The kie.ai coroutines, returning a ``RawResponse`` (see ``Client.with_raw_response``)."""
         return AsyncRawResponses(self)
+
+    # ------------------------------------------------------------------ any model, replicate-style
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[True] = True,
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> AsyncRunResult: ...
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[False],
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> Task: ...
+
+    async def run(
+        self,
+        model: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        wait: bool = True,
+        validate: bool = True,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_upload_progress: UploadProgressCallback | None = None,
+    ) -> AsyncRunResult | Task:
+        """Run any model of the catalog with its own ``input`` fields (as ``replicate.run``): upload the
+        local files of its media fields, create the task, wait for and return the result.
+
+        Args:
+            model: a model id of ``kie_gpt_image.MODELS`` (an unknown one is refused, with the nearest
+                ids, unless ``validate=False``).
+            input: the model's ``input`` fields by their names in its document. A media field (image,
+                video or audio by URL) takes paths, bytes, ``(name, bytes)``, files, PIL images, upload
+                objects or URLs, one or a list as the field takes.
+            wait: ``False`` returns the ``Task`` as soon as it is created.
+            validate: ``False`` sends ``input`` unchecked, to a model kie.ai added after the last
+                regenerate (only plainly local values, bytes, ``Path`` objects, files, are uploaded).
+            callback_url, timeout, on_progress, on_upload_progress: as for ``edit``.
+
+        Returns:
+            ``AsyncRunResult`` (its ``files`` and ``data``), or ``Task`` with ``wait=False``.
+
+        Raises:
+            InvalidInputError: a bad model, field or file (nothing was sent), naming it
+                (``multi_prompt[0].prompt``). The task and request errors: as for ``edit``.
+        """
+        flow = self._driver.run_model(
+            model,
+            input,
+            wait=wait,
+            validate=validate,
+            callback_url=callback_url,
+            timeout=timeout,
+            on_upload_progress=on_upload_progress,
+        )
+        return self._driver.run_outcome(await self._run(flow, on_progress), self)
 
     async def aclose(self) -> None:
         """Close the connection pool (unless you passed your own ``http_client``); calls made after, or

@@ -20,33 +20,70 @@ from urllib.parse import unquote, urlsplit
 
 from ._decoding import BoundedDecoder
 from ._errors import DestinationError, DownloadError, InvalidInputError, ResultTooLargeError
-from ._inputs import sniff_image_type
+from ._media import HEAD_BYTES, kind_of, sniff_media_type, suffix_for
 from ._replies import retry_after
 
 __all__ = [
+    "DEFAULT_DOWNLOAD_CAPS",
+    "FILE_SUFFIXES",
     "IMAGE_SUFFIXES",
     "Destination",
     "FileSink",
     "MemorySink",
     "Sink",
     "check_destination",
+    "check_download_caps",
     "parse_destination",
     "result_file_name",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+"""Image suffixes: a destination ending in one of these (or in a ``FILE_SUFFIXES``) is a file name."""
+FILE_SUFFIXES = (
+    *IMAGE_SUFFIXES,
+    *(".mp4", ".mov", ".webm", ".mkv", ".avi", ".mp3", ".wav", ".aac", ".m4a", ".ogg", ".flac"),
+)
 """A destination ending in one of these is a file name; anything else is a folder."""
 
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+DEFAULT_DOWNLOAD_CAPS: Mapping[str, int] = {
+    "image": 50 * 1024 * 1024,
+    "audio": 200 * 1024 * 1024,
+    "video": 2 * 1024 * 1024 * 1024,
+}
+"""Bytes a result file of each kind may have by default (``max_download_bytes``): a 4K PNG is well under
+50 MiB, minutes of WAV audio under 200 MiB, a long 4K video under 2 GiB."""
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_SNIFF_BYTES = 12  # enough for the PNG, JPEG and WebP signatures
+_SNIFF_BYTES = HEAD_BYTES  # enough for every signature _media knows (Matroska's doctype included)
+
+
+def check_download_caps(value: object) -> int | Mapping[str, int]:
+    """``max_download_bytes`` as given, once checked: one positive cap for every result, or a mapping
+    of caps per kind (``image``, ``video``, ``audio``; a kind left out keeps its default).
+
+    Raises:
+        InvalidInputError: naming ``max_download_bytes``.
+    """
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(DEFAULT_DOWNLOAD_CAPS)
+        if unknown:
+            raise InvalidInputError(
+                "max_download_bytes", f"unknown kind {sorted(map(str, unknown))[0]!r}: image, video or audio"
+            )
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
+            raise InvalidInputError("max_download_bytes", "every cap must be a positive integer")
+        return {**DEFAULT_DOWNLOAD_CAPS, **value}
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidInputError("max_download_bytes", "must be positive")
+    return value
 
 
 def result_file_name(task_id: str, index: int, url: str) -> str:
-    """``<task id>-<n><ext>``: nothing of the URL's path is used but a known image extension, so a
-    hostile URL cannot steer the file outside the destination folder."""
+    """``<task id>-<n><ext>``: nothing of the URL's path is used but a known file extension, so a
+    hostile URL cannot steer the file outside the destination folder. (Once downloaded, the file takes
+    the suffix of its content: ``FileSink(..., by_content=True)``.)"""
     suffix = Path(unquote(urlsplit(url).path)).suffix.lower()
-    ext = suffix if suffix in {".png", ".jpg", ".jpeg", ".webp"} else ".png"
+    ext = suffix if suffix in FILE_SUFFIXES else ".png"
     stem = _SAFE.sub("_", task_id).strip("._") or "result"
     return f"{stem}-{index}{ext}"
 
@@ -95,14 +132,14 @@ def parse_destination(value: object, field: str = "dest") -> Destination:
         raise InvalidInputError(field, "must not be empty")
     path = Path(value).expanduser()
     folder_given = value.endswith(("/", os.sep)) or path.is_dir()
-    is_file = not folder_given and path.suffix.lower() in IMAGE_SUFFIXES
+    is_file = not folder_given and path.suffix.lower() in FILE_SUFFIXES
     if is_file and path.exists() and not path.is_file():
         raise InvalidInputError(field, f"{value!r} exists and is not a file")
     if not is_file and path.exists() and not path.is_dir():
         raise InvalidInputError(
             field,
             f"{value!r} exists and is not a folder: give a folder, or a file name ending in "
-            + ", ".join(IMAGE_SUFFIXES),
+            + ", ".join(FILE_SUFFIXES),
         )
     return Destination(path, is_file)
 
@@ -132,15 +169,19 @@ def check_destination(value: object, field: str = "dest") -> Destination:
 class Sink:
     """Receives one download; subclasses decide where the bytes go."""
 
-    def __init__(self, url: str, max_bytes: int) -> None:
+    def __init__(self, url: str, max_bytes: int | Mapping[str, int]) -> None:
         self.url = url
-        self.max_bytes = max_bytes
+        # One cap, or one per kind: until the content shows its kind, the largest applies.
+        self._caps = max_bytes if isinstance(max_bytes, Mapping) else None
+        self.max_bytes = max(max_bytes.values()) if isinstance(max_bytes, Mapping) else max_bytes
+        self.mime_type: str | None = None
+        """The type of the content received, once its first bytes are in (``_media``)."""
         self.received = 0
         self.declared: int | None = None
         """The ``Content-Length`` of the current reply, when it sent one."""
         self._head = b""
         self._retry_after: float | None = None
-        self._decoder = BoundedDecoder(None, max_bytes, self._too_large)
+        self._decoder = BoundedDecoder(None, self.max_bytes, self._too_large)
         self._raw = False  # whether this body comes through ``write_raw`` (to be decoded here)
 
     def start(self, status_code: int, headers: Mapping[str, str]) -> None:
@@ -161,6 +202,9 @@ class Sink:
             )
         self.received = 0
         self._head = b""
+        self.mime_type = None
+        if self._caps is not None:
+            self.max_bytes = max(self._caps.values())  # the kind's own cap applies once its bytes show it
         self._decoder = BoundedDecoder(headers.get("content-encoding"), self.max_bytes, self._too_large)
         self._raw = False
         self._reset()
@@ -185,6 +229,8 @@ class Sink:
             self._head += chunk[: _SNIFF_BYTES - len(self._head)]
             if len(self._head) >= _SNIFF_BYTES:
                 self._check_image()
+        if self.received > self.max_bytes:  # the cap of the content's kind, now that it is known
+            raise ResultTooLargeError(f"{self.url} exceeded the {self.max_bytes}-byte cap", url=self.url)
         self._write(chunk)
 
     def finish(self) -> None:
@@ -198,13 +244,23 @@ class Sink:
 
     def _check_image(self) -> None:
         # An HTML error page or a JSON envelope answered with 200 must not be saved as the result.
-        if sniff_image_type(self._head) is None:
+        sniffed = sniff_media_type(self._head)
+        if sniffed is None:
             raise DownloadError(
-                f"{self.url} did not return an image (starts with {self._head[:16]!r})",
+                f"{self.url} did not return an image, video or audio file (starts with {self._head[:16]!r})",
                 url=self.url,
                 retryable=True,
                 retry_after=self._retry_after,
             )
+        self.mime_type = sniffed[0]
+        if self._caps is not None:
+            self.max_bytes = self._caps.get(kind_of(sniffed[0]), self.max_bytes)
+            if self.declared is not None and self.declared > self.max_bytes:
+                raise ResultTooLargeError(
+                    f"{self.url} is {self.declared} bytes, over the {self.max_bytes}-byte cap of "
+                    f"{kind_of(sniffed[0])} results",
+                    url=self.url,
+                )
 
     def _finish(self) -> None:
         pass
@@ -222,7 +278,7 @@ class Sink:
 class MemorySink(Sink):
     """Collects the body in memory (``EditResult.bytes()``)."""
 
-    def __init__(self, url: str, max_bytes: int) -> None:
+    def __init__(self, url: str, max_bytes: int | Mapping[str, int]) -> None:
         super().__init__(url, max_bytes)
         self._chunks: list[bytes] = []
 
@@ -244,9 +300,13 @@ class MemorySink(Sink):
 class FileSink(Sink):
     """Streams the body to ``path`` through a temporary file in the same folder."""
 
-    def __init__(self, url: str, max_bytes: int, path: Path) -> None:
+    def __init__(
+        self, url: str, max_bytes: int | Mapping[str, int], path: Path, *, by_content: bool = False
+    ) -> None:
         super().__init__(url, max_bytes)
         self.path = path
+        """Where the file goes (with ``by_content``, its suffix becomes its content's once complete)."""
+        self.by_content = by_content
         self._handle: IO[bytes] | None = None
         self._temp: Path | None = None
 
@@ -281,6 +341,11 @@ class FileSink(Sink):
     def _finish(self) -> None:
         if self._handle is None or self._temp is None:
             raise DownloadError(f"download of {self.url} produced no body", url=self.url)
+        if self.by_content and self.mime_type is not None:
+            # A name the library chose (a folder destination): the suffix says what the file holds.
+            suffix = suffix_for(self.mime_type)
+            if self.path.suffix.lower() not in (suffix, ".jpeg" if suffix == ".jpg" else suffix):
+                self.path = self.path.with_suffix(suffix)
         try:
             self._handle.close()
             self._handle = None

@@ -26,7 +26,7 @@ from ._finishes import Watch
 from ._flow import Fetch, Flow, Gather, Notify, Send, Sleep, Take
 from ._many import ItemOutcome, Stopped, as_completed_async, as_completed_threads, stop_requested
 from ._models import Task, TaskInfo
-from ._results import AsyncEditResult, EditResult
+from ._results import AsyncEditResult, AsyncRunResult, EditResult, RunResult
 from ._settings import Settings
 from ._urls import env_proxies
 
@@ -72,6 +72,11 @@ class SyncDriver(Engine):
     def outcome(cls, outcome: Task | TaskInfo, client: Any) -> EditResult | Task:
         """A created ``Task`` as it is (``wait=False``), else the public result."""
         return outcome if isinstance(outcome, Task) else cls.result(outcome, client)
+
+    @staticmethod
+    def run_outcome(outcome: Task | TaskInfo, client: Any) -> RunResult | Task:
+        """``run``'s: a created ``Task`` as it is (``wait=False``), else a ``RunResult`` (files and data)."""
+        return outcome if isinstance(outcome, Task) else RunResult.from_info(outcome, client)
 
     @staticmethod
     def many(
@@ -263,6 +268,11 @@ class AsyncDriver(Engine):
     def outcome(cls, outcome: Task | TaskInfo, client: Any) -> AsyncEditResult | Task:
         """A created ``Task`` as it is (``wait=False``), else the public result."""
         return outcome if isinstance(outcome, Task) else cls.result(outcome, client)
+
+    @staticmethod
+    def run_outcome(outcome: Task | TaskInfo, client: Any) -> AsyncRunResult | Task:
+        """``run``'s: a created ``Task`` as it is, else an ``AsyncRunResult`` (files and data)."""
+        return outcome if isinstance(outcome, Task) else AsyncRunResult.from_info(outcome, client)
 
     @staticmethod
     def many(

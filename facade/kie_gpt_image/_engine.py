@@ -124,6 +124,32 @@ class Engine:
             checked.model, sources, checked.input, callback, wait=wait, timeout=timeout, on_submit=on_submit
         )
 
+    def run_model(
+        self,
+        model: object,
+        input: Mapping[str, Any] | None,
+        *,
+        wait: bool,
+        validate: bool,
+        callback_url: object,
+        timeout: float | None,
+        on_upload_progress: UploadProgressCallback | None,
+    ) -> Flow[Task | TaskInfo]:
+        """``run``: any model with its own ``input`` fields, every check before the first request: the
+        model against the catalog, each field against its document, local files in any media field."""
+        plan = _inputs.check_run(
+            model,
+            input,
+            validate=validate,
+            callback_url=callback_url,
+            allow_http_callback=self.settings.allow_http_callback,
+            timeout=timeout,
+        )
+        progress = _check_upload_progress(on_upload_progress)
+        if plan.callback_url is not None:
+            self._warn_unreachable_callback(plan.callback_url)
+        return self.flows.run(plan.mapped(lambda source: watch(source, progress)), wait=wait, timeout=timeout)
+
     def _warn_unreachable_callback(self, callback_url: str) -> None:
         # kie.ai posts the callback from its own servers: a loopback URL there points at kie.ai itself.
         # Only the emulator (a loopback base_url) can reach this machine's loopback (issue 17 item 6).
@@ -222,7 +248,7 @@ class Engine:
         destination = parse_destination(dest, "dest")
         paths = destination.paths(task_id, targets)
         return task_id, [
-            FileSink(url, self.settings.max_download_bytes, path)
+            FileSink(url, self.settings.max_download_bytes, path, by_content=not destination.is_file)
             for (_, url), path in zip(targets, paths, strict=True)
         ]
 

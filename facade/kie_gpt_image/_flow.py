@@ -42,7 +42,7 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._finishes import FinishBoard, Watch
-from ._inputs import ImageSource, LocalImage
+from ._inputs import ImageSource, LocalImage, RunInput, plan_of
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
 from ._scheduler import Limit, Scheduler, Ticket
@@ -383,9 +383,7 @@ class Flows:
         ``timeout`` (default the poll policy's). ``on_submit`` is called once, right before the first
         createTask goes out (a journal's mark)."""
         build = lambda: _api.create_task_request(model, input, callback_url)  # noqa: E731 - per attempt
-        parse = lambda response: _api.parse_created_task(  # noqa: E731
-            response, _api.MODELS[model].operation_id
-        )
+        parse = lambda response: _api.parse_created_task(response, _api.operation_id(model))  # noqa: E731
         submitted = False
 
         def before_send() -> None:
@@ -538,7 +536,7 @@ class Flows:
                 last = info
                 self._seen(info)
                 if info.state is TaskState.SUCCESS:
-                    if not info.result_urls:
+                    if not info.result_urls and not _api.result_data(info):
                         raise UnexpectedResponseError(
                             "task succeeded but resultJson holds no resultUrls",
                             operation="get-task-details",
@@ -586,12 +584,25 @@ class Flows:
         on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task | TaskInfo]:
         """Upload local ``images`` (into ``model``'s image field; none for a text-to-image model), create
-        the task with the rest of its ``input``, and (if ``wait``) wait for its result."""
-        input_urls = yield from self.upload_inputs(images)
-        image_field = _api.MODELS[model].image_field
-        if image_field is not None:
-            input = {image_field: input_urls, **input}
-        task = yield from self.create_task(model, input, callback_url, timeout=timeout, on_submit=on_submit)
+        the task with the rest of its ``input``, and (if ``wait``) wait for its result: ``run``'s path."""
+        plan = plan_of(model, images, input, callback_url)
+        return (yield from self.run(plan, wait=wait, timeout=timeout, on_submit=on_submit))
+
+    def run(
+        self,
+        plan: RunInput,
+        *,
+        wait: bool,
+        timeout: float | None,
+        on_submit: Callable[[], object] | None = None,
+    ) -> Flow[Task | TaskInfo]:
+        """Any model's task (``_inputs.check_run``): upload the local files of every media field, all at
+        once (``upload_inputs``), create the task with its ``input``, and (if ``wait``) wait for it."""
+        urls = yield from self.upload_inputs(plan.sources())
+        input = plan.with_urls(urls)
+        task = yield from self.create_task(
+            plan.model, input, plan.callback_url, timeout=timeout, on_submit=on_submit
+        )
         if not wait:
             return task
         try:

@@ -20,15 +20,17 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, Union
 from urllib.parse import urlsplit
 
 from . import _api
 from ._errors import InvalidInputError
-from ._images import SIGNATURES, incomplete_reason, sniff_image_type
+from ._images import incomplete_reason, sniff_image_type
+from ._media import DEFAULT_TYPES, HEAD_BYTES, accepts, sniff_media_type, suffix_for
+from ._schema import check_schema
 from ._urls import is_loopback_host as is_loopback_host  # the one rule (``_urls``), for _cli
 
 if TYPE_CHECKING:  # Pillow is optional: named for type checkers only, never imported at run time
@@ -41,6 +43,8 @@ __all__ = [
     "ImageLimits",
     "ImageSource",
     "LocalImage",
+    "MediaValue",
+    "RunInput",
     "TaskInput",
     "TaskKind",
     "check_callback_url",
@@ -51,10 +55,12 @@ __all__ = [
     "check_option",
     "check_options",
     "check_prompt",
+    "check_run",
     "check_task",
     "check_text",
     "check_url",
     "is_url_like",
+    "plan_of",
     "safe_file_name",
     "sniff_image_type",
 ]
@@ -146,17 +152,33 @@ ImageSource = str | LocalImage
 
 @dataclass(frozen=True, slots=True)
 class ImageLimits:
-    """What a model's image field accepts: how many images, and of which size and types."""
+    """What a model's media field accepts: how many files, and of which size and types (an image field
+    unless ``kind`` says ``video`` or ``audio``)."""
 
     max_items: int
-    max_bytes: int
+    max_bytes: int | None
+    """Bytes per file at most (None: the document states no limit, and kie.ai's upload decides)."""
     mime_types: tuple[str, ...]
+    kind: str = "image"
 
     @classmethod
     def of(cls, spec: _api.ModelSpec) -> ImageLimits:
         """The limits ``spec``'s document states; the seed's file size and types where it states none
         (gpt-image-2's documents state neither: ``_api.image_limits``)."""
         return cls(*_api.image_limits(spec))
+
+    @classmethod
+    def of_field(cls, field: _api.FieldSpec) -> ImageLimits:
+        """The limits of one media field: its document's file size and types; for an image field
+        stating none, the seed's (as ``of``); for video and audio, the usual containers and no size."""
+        kind = _api.field_media(field) or "image"
+        if kind == "image":
+            size: int | None = field.max_file_bytes or _api.MAX_INPUT_IMAGE_BYTES
+            types = field.mime_types or _api.INPUT_IMAGE_MIME_TYPES
+        else:
+            size, types = field.max_file_bytes, field.mime_types or DEFAULT_TYPES[kind]
+        maximum = field.max_items if field.max_items is not None else _api.MAX_INPUT_IMAGES
+        return cls(maximum, size, types, kind)
 
 
 DEFAULT_IMAGE_LIMITS = ImageLimits(
@@ -266,7 +288,7 @@ def _check_path(field: str, value: str | os.PathLike[str], limits: ImageLimits) 
 
 def _check_data(field: str, data: bytes, name: str | None, limits: ImageLimits) -> LocalImage:
     mime = _inspect(field, io.BytesIO(data), 0, len(data), limits)
-    return LocalImage(field, name or f"image{_ext(mime)}", mime, len(data), data=data)
+    return LocalImage(field, name or f"{limits.kind}{_ext(mime)}", mime, len(data), data=data)
 
 
 def _is_binary_content(value: object) -> bool:
@@ -337,7 +359,7 @@ def _check_stream(field: str, stream: IO[bytes], name: str | None, limits: Image
             stream.seek(start)
             return LocalImage(field, name, mime, end - start, stream=stream, stream_start=start)
         # Not seekable: read it (up to one byte past the limit) so retries can resend it.
-        data = stream.read(limit + 1)
+        data = stream.read(-1 if limit is None else limit + 1)
     except (OSError, ValueError) as exc:  # ValueError: closed under us, or a broken file object
         raise InvalidInputError(field, f"cannot read the file object: {exc}") from None
     except UnicodeDecodeError:
@@ -405,7 +427,7 @@ def _check_pil(field: str, image: Any, limits: ImageLimits) -> LocalImage:
 
 
 def _ext(mime: str) -> str:
-    return next(ext for _, _, m, ext in SIGNATURES if m == mime)
+    return suffix_for(mime)
 
 
 def _inspect(field: str, stream: IO[bytes], start: int, size: int, limits: ImageLimits) -> str:
@@ -413,8 +435,10 @@ def _inspect(field: str, stream: IO[bytes], start: int, size: int, limits: Image
     limit = limits.max_bytes
     if size == 0:
         raise InvalidInputError(field, "empty file")
-    if size > limit:
-        raise InvalidInputError(field, f"{size} bytes is over kie.ai's limit of {limit} bytes per image")
+    if limit is not None and size > limit:
+        raise InvalidInputError(
+            field, f"{size} bytes is over kie.ai's limit of {limit} bytes per {limits.kind}"
+        )
 
     def read_at(offset: int, count: int) -> bytes:
         stream.seek(start + offset)
@@ -424,11 +448,13 @@ def _inspect(field: str, stream: IO[bytes], start: int, size: int, limits: Image
         return data
 
     try:
-        sniffed = sniff_image_type(read_at(0, 16))
+        sniffed = sniff_media_type(read_at(0, HEAD_BYTES))
         allowed = limits.mime_types
-        if sniffed is None or sniffed[0] not in allowed:
+        if sniffed is None or not accepts(allowed, sniffed[0]):
+            found = f" (it is {sniffed[0]})" if sniffed is not None else ""
             raise InvalidInputError(
-                field, f"not a supported image (accepted: {', '.join(allowed)}), by its content"
+                field,
+                f"not a supported {limits.kind} (accepted: {', '.join(allowed)}), by its content{found}",
             )
         reason = incomplete_reason(sniffed[0], read_at, size)
     except UnicodeDecodeError:
@@ -436,7 +462,7 @@ def _inspect(field: str, stream: IO[bytes], start: int, size: int, limits: Image
             field, "file object must be opened in binary mode ('rb'), not text mode"
         ) from None
     if reason is not None:
-        raise InvalidInputError(field, f"{reason}; kie.ai would be paid to edit a broken image")
+        raise InvalidInputError(field, f"{reason}; kie.ai would be paid to work on a broken image")
     return sniffed[0]
 
 
@@ -570,14 +596,11 @@ def check_options(spec: _api.ModelSpec, options: Mapping[str, object]) -> dict[s
     checked: dict[str, Any] = {}
     for name, value in options.items():
         if name not in known:
-            import difflib  # for this hint only: importing it costs about 2 ms at package import
-
-            near = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
+            hint = _did_you_mean(name, known)
             names = ", ".join(known) or "none"
             raise InvalidInputError(name, f"is not an option of {spec.model} (its options: {names}){hint}")
         if value is not None:
-            checked[name] = check_option(known[name], value)
+            checked[name] = _check_field(spec, known[name], value)  # media fields take files here too
     for name, field in known.items():
         if name in checked or not field.required:
             continue
@@ -586,6 +609,13 @@ def check_options(spec: _api.ModelSpec, options: Mapping[str, object]) -> dict[s
         checked[name] = field.default
     # In the document's order, as the body is described.
     return {name: checked[name] for name in known if name in checked}
+
+
+def _did_you_mean(name: str, known: Iterable[str], n: int = 1) -> str:
+    import difflib  # for this hint only: importing it costs about 2 ms at package import
+
+    near = difflib.get_close_matches(name, list(known), n=n)
+    return f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
 
 
 TaskKind = Literal["edit", "generate", "any"]
@@ -600,7 +630,12 @@ def check_model(model: object, kind: TaskKind) -> _api.ModelSpec:
     """
     spec = _api.model_spec(model) if isinstance(model, str) else None
     if spec is None:
-        raise InvalidInputError("model", f"{model!r} is not one of {', '.join(_api.MODELS)}")
+        hint = _did_you_mean(model, _api.MODELS, n=3) if isinstance(model, str) else ""
+        raise InvalidInputError(
+            "model",
+            f"{model!r} is not one of the catalog's {len(_api.MODELS)} models{hint} (every one: "
+            "kie_gpt_image.MODELS or kie-gpt-image models; one kie.ai added since: run(..., validate=False))",
+        )
     if kind == "edit" and not spec.takes_images:
         raise InvalidInputError("model", f"{spec.model} takes no input images: call generate() instead")
     if kind == "generate" and spec.takes_images:
@@ -618,6 +653,25 @@ class TaskInput:
     input: dict[str, Any]
     """The ``input`` object but the image field: the prompt and the options."""
 
+    def plan(self, callback_url: str | None = None) -> RunInput:
+        """The same task as a ``RunInput``: what ``run`` sends, so ``edit``/``generate`` take its path."""
+        return plan_of(self.model, self.images, self.input, callback_url)
+
+
+def plan_of(
+    model: str, images: list[ImageSource], input: Mapping[str, Any], callback_url: str | None = None
+) -> RunInput:
+    """``edit``'s task as a ``RunInput``: ``images`` go to the model's image field (one value for a field
+    that takes one URL string, as ``image_url`` does; the list for an array field), then ``input``."""
+    spec = _api.MODELS[model]
+    field = spec.field(spec.image_field) if spec.image_field else None
+    # The other media fields given as options hold checked files too (``check_options``).
+    others = tuple(f.name for f in _api.media_fields(spec) if f.name in input and f is not field)
+    if field is None:
+        return RunInput(model, dict(input), others, callback_url)
+    value: MediaValue = list(images) if field.type == "array" or not images else images[0]
+    return RunInput(model, {field.name: value, **input}, (field.name, *others), callback_url)
+
 
 def check_task(
     model: object, images: object | None, prompt: object, options: Mapping[str, object], kind: TaskKind
@@ -628,8 +682,16 @@ def check_task(
     model without images takes.
     """
     spec = check_model(model, kind)
+    if _api.prompt_field(spec) is None:
+        raise InvalidInputError(
+            "prompt", f"{spec.model} takes no prompt: call run({spec.model!r}, input={{...}}) with its fields"
+        )
     if spec.takes_images:
-        sources = check_images(images, ImageLimits.of(spec))
+        limits = ImageLimits.of(spec)
+        field = spec.field(spec.image_field or "")
+        if field is not None and field.type != "array":  # one URL string (image_url): one image
+            limits = replace(limits, max_items=1)
+        sources = check_images(images, limits)
     elif images is None or (isinstance(images, (list, tuple)) and not images):
         sources = []
     else:
@@ -659,3 +721,183 @@ def check_callback_url(value: object, *, allow_http: bool) -> str:
                 f"{parts.hostname!r}: use https",
             )
     return url
+
+
+MediaValue = ImageSource | list[ImageSource]
+"""A media field's checked value: one file or URL (a string field), or a list of them (an array)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunInput:
+    """A checked createTask of any model (``check_run``; ``TaskInput.plan`` for ``edit``/``generate``):
+    its ``input`` object, whose media fields still hold local files to upload."""
+
+    model: str
+    fields: dict[str, Any]
+    """The ``input`` object to send, in order; each field of ``media`` holds a ``MediaValue``."""
+    media: tuple[str, ...]
+    """The fields holding files or URLs (local files are uploaded, then replaced by their URLs)."""
+    callback_url: str | None = None
+    known: bool = True
+    """Whether the catalog knows the model (False: sent unchecked, ``run(..., validate=False)``)."""
+
+    def sources(self) -> list[ImageSource]:
+        """Every file and URL of the media fields, in order (what the upload step takes)."""
+        found: list[ImageSource] = []
+        for name in self.media:
+            value = self.fields[name]
+            found.extend(value if isinstance(value, list) else [value])
+        return found
+
+    def with_urls(self, urls: Sequence[str]) -> dict[str, Any]:
+        """The ``input`` to send: each source of ``sources()`` replaced by its URL in ``urls``."""
+        given = iter(urls)
+        sent = dict(self.fields)
+        for name in self.media:
+            value = sent[name]
+            sent[name] = [next(given) for _ in value] if isinstance(value, list) else next(given)
+        return sent
+
+    def mapped(self, change: Callable[[ImageSource], ImageSource]) -> RunInput:
+        """The same task with each media source passed through ``change`` (upload-progress wrappers)."""
+        fields = dict(self.fields)
+        for name in self.media:
+            value = fields[name]
+            fields[name] = [change(v) for v in value] if isinstance(value, list) else change(value)
+        return RunInput(self.model, fields, self.media, self.callback_url, self.known)
+
+
+def _local_value(value: object) -> bool:
+    """Whether ``value`` is plainly a local file (not a string: a string is passed as given)."""
+    return (
+        isinstance(value, (bytes, bytearray, memoryview, os.PathLike))
+        or callable(getattr(value, "read", None))
+        or _is_pil_image(value)
+        or (isinstance(value, tuple) and len(value) in (2, 3) and _is_named_pair(value))
+    )
+
+
+_ANY_FILE = ImageLimits(10**9, None, tuple(t for types in DEFAULT_TYPES.values() for t in types), "file")
+
+
+def check_media(field: _api.FieldSpec, value: object) -> MediaValue:
+    """A media field's value: one file or URL (a string field) or a list of them (an array field; a
+    single file is taken as a list of one), each checked as ``images`` entries are, against the field's
+    kind, accepted types, size limit and item counts.
+
+    Raises:
+        InvalidInputError: naming the field or the entry at fault (``image_urls[1]``).
+    """
+    limits = ImageLimits.of_field(field)
+    name = field.name
+    if field.type != "array":
+        if isinstance(value, (list, tuple)) and not _is_named_pair(value):
+            raise InvalidInputError(
+                name, f"takes one {limits.kind} (a path, bytes, a file or a URL), not a list"
+            )
+        return check_image(name, value, limits)
+    if isinstance(value, (list, tuple)) and not _is_named_pair(value):
+        entries: Sequence[object] = value
+    else:
+        entries = [value]
+    low = field.min_items or 0
+    if not low <= len(entries) <= limits.max_items:
+        raise InvalidInputError(
+            name, f"{len(entries)} given; kie.ai accepts {low} to {limits.max_items} {limits.kind} files"
+        )
+    return [check_image(f"{name}[{i}]", entry, limits) for i, entry in enumerate(entries)]
+
+
+def _check_field(spec: _api.ModelSpec, field: _api.FieldSpec, value: object) -> Any:
+    if _api.field_media(field) is not None:
+        return check_media(field, value)
+    if field.name == _api.prompt_field(spec):
+        return check_prompt(value, field)
+    checked = check_option(field, value)
+    schema = _api.field_schema(field)
+    if schema and isinstance(checked, (list, dict)):
+        check_schema(field.name, checked, schema)
+    return checked
+
+
+def check_run(
+    model: object,
+    input: Mapping[str, object] | None,
+    *,
+    validate: bool = True,
+    callback_url: object = None,
+    allow_http_callback: bool = False,
+    timeout: object = None,
+) -> RunInput:
+    """Check a ``run(model, input)`` call before anything is sent: the model against the catalog (with
+    the nearest ids when it is unknown), each field of ``input`` against the model's document (its
+    name, type, enum, bounds, nested items; media fields as files or URLs), the required ones present
+    (the document's default when it has one). ``validate=False`` skips the catalog (a model kie.ai added
+    since the last regenerate): ``input`` is sent as given, with only its plainly local values (bytes,
+    ``Path`` objects, files, PIL images, ``(name, bytes)``, or lists of them) uploaded.
+
+    Raises:
+        InvalidInputError: naming the argument or the field (``multi_prompt[0].prompt``).
+    """
+    if input is None:
+        input = {}
+    if not isinstance(input, Mapping):
+        raise InvalidInputError("input", f"must be a dict of the model's fields, not {type(input).__name__}")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0
+    ):
+        raise InvalidInputError("timeout", "must be a non-negative number of seconds")
+    callback = (
+        None if callback_url is None else check_callback_url(callback_url, allow_http=allow_http_callback)
+    )
+    if not validate:
+        if not isinstance(model, str) or not model.strip():
+            raise InvalidInputError("model", "must be a model id (a non-empty string)")
+        check_text("model", model)
+        return _unchecked(model, input, callback)
+    spec = check_model(model, "any")
+    if callback is not None and spec.callback_field is None:
+        raise InvalidInputError("callback_url", f"{spec.model} takes no callback URL")
+    known = {f.name: f for f in spec.fields}
+    fields: dict[str, Any] = {}
+    for name, value in input.items():
+        field = known.get(name) if isinstance(name, str) else None
+        if field is None:
+            names = ", ".join(known) or "none"
+            hint = _did_you_mean(name, known) if isinstance(name, str) else ""
+            raise InvalidInputError(str(name), f"is not a field of {spec.model} (its fields: {names}){hint}")
+        if value is not None:
+            fields[name] = _check_field(spec, field, value)
+    for name, field in known.items():
+        if name in fields or not field.required:
+            continue
+        if not field.has_default:
+            raise InvalidInputError(name, f"is required by {spec.model}")
+        fields[name] = field.default
+    ordered = {name: fields[name] for name in known if name in fields}  # the document's order
+    media = tuple(f.name for f in _api.media_fields(spec) if f.name in ordered)
+    return RunInput(spec.model, ordered, media, callback)
+
+
+def _unchecked(model: str, input: Mapping[str, object], callback: str | None) -> RunInput:
+    fields: dict[str, Any] = {}
+    media: list[str] = []
+    for name, value in input.items():
+        if not isinstance(name, str):
+            raise InvalidInputError(str(name), "field names must be strings")
+        items = value if isinstance(value, list) else None
+        if items is not None and any(_local_value(v) for v in items):
+            if not all(_local_value(v) or isinstance(v, str) for v in items):
+                raise InvalidInputError(name, "a list holding local files may hold only files and URLs")
+            fields[name] = [
+                check_image(f"{name}[{i}]", v, _ANY_FILE) if _local_value(v) else v
+                for i, v in enumerate(items)
+            ]
+            media.append(name)
+        elif _local_value(value):
+            fields[name] = check_image(name, value, _ANY_FILE)
+            media.append(name)
+        else:
+            fields[name] = value
+    # Only the plainly local values are sources; the other items of a list stay as given (URLs).
+    return RunInput(model, fields, tuple(media), callback, known=model in _api.MODELS)

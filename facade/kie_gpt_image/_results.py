@@ -22,7 +22,16 @@ from ._notebook import image_html, image_kind, result_html
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["AsyncEditResult", "AsyncResultImage", "EditResult", "ResultImage"]
+__all__ = [
+    "AsyncEditResult",
+    "AsyncResultFile",
+    "AsyncResultImage",
+    "AsyncRunResult",
+    "EditResult",
+    "ResultFile",
+    "ResultImage",
+    "RunResult",
+]
 
 Dest = str | os.PathLike[str]
 
@@ -267,3 +276,90 @@ class AsyncEditResult(_ResultBase):
         for image, one in zip(self.images, data, strict=False):
             image._remember(one)
         return data
+
+
+# ------------------------------------------------------------------------------ results of any model
+# ``run`` returns these: the same download path as an edit's images (so ``EditResult``'s code and tests
+# hold for them), for files of any kind, plus the parts of ``resultJson`` that are not files.
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFile(ResultImage):
+    """One result file of any kind (image, video, audio), from ``Client.run``: ``read()``,
+    ``save(path)`` (a folder: ``<task id>-<index>`` with the suffix of its content, ``.mp4``, ``.mp3``,
+    ...; a file name: exactly that name), and ``to_pil()`` for an image."""
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncResultFile(AsyncResultImage):
+    """One result file of any kind, from ``AsyncClient.run`` (see ``ResultFile``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult(EditResult):
+    """A finished task of any model (from ``Client.run``): its ``files`` (images, video or audio, in the
+    order of ``urls``) and its ``data`` (the parsed ``resultJson``, e.g. ``{"character_id": ...}``).
+
+    Example::
+
+        result = client.run("recraft/remove-background", input={"image": "photo.jpg"})
+        result.save("out/")        # out/<task id>-0.png, the suffix from the file's content
+        result.data                # {"resultUrls": [...]} (or what else the model answers)
+    """
+
+    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The task's ``resultJson``, parsed (``{}`` when it has none): ``resultUrls`` and any other keys."""
+
+    @classmethod
+    def from_info(cls, info: TaskInfo, client: _Downloader) -> RunResult:
+        """Bind a finished task's record to the client that downloads its files."""
+        from . import _api  # the catalog's adapter, loaded with the first client anyway
+
+        files = tuple(ResultFile(url, i, info.task_id, client) for i, url in enumerate(info.result_urls))
+        return cls(info.task_id, info.result_urls, info, client, files, _api.result_data(info))
+
+    @property
+    def files(self) -> tuple[ResultImage, ...]:
+        """Each result file (a ``ResultFile``), in the order of ``urls``; empty for a data result."""
+        return self.images
+
+    def save(self, dest: Dest = ".") -> list[Path]:
+        """Download every result file to ``dest``; return the paths written (none for a data result).
+
+        The rule of ``EditResult.save``; in a folder, each file's suffix is that of its content.
+        """
+        return self._client.download(self, dest) if self.urls else []
+
+    def bytes(self) -> list[builtins.bytes]:
+        """Download every result file into memory."""
+        return self._client.read_results(self) if self.urls else []
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncRunResult(AsyncEditResult):
+    """A finished task of any model (from ``AsyncClient.run``): ``files``, ``data``, and
+    ``await result.save(dest)`` (see ``RunResult``)."""
+
+    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The task's ``resultJson``, parsed (``{}`` when it has none)."""
+
+    @classmethod
+    def from_info(cls, info: TaskInfo, client: _AsyncDownloader) -> AsyncRunResult:
+        """Bind a finished task's record to the client that downloads its files."""
+        from . import _api  # as in RunResult.from_info
+
+        files = tuple(AsyncResultFile(url, i, info.task_id, client) for i, url in enumerate(info.result_urls))
+        return cls(info.task_id, info.result_urls, info, client, files, _api.result_data(info))
+
+    @property
+    def files(self) -> tuple[AsyncResultImage, ...]:
+        """Each result file (an ``AsyncResultFile``), in the order of ``urls``."""
+        return self.images
+
+    async def save(self, dest: Dest = ".") -> list[Path]:
+        """Download every result file to ``dest``; return the paths written (see ``RunResult.save``)."""
+        return await self._client.download(self, dest) if self.urls else []
+
+    async def bytes(self) -> list[builtins.bytes]:
+        """Download every result file into memory."""
+        return await self._client.read_results(self) if self.urls else []

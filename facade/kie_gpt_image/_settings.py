@@ -56,7 +56,8 @@ request's total deadline (``request_timeout``) defaults to connect + write + rea
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 """httpx's own default pool: fine for one edit at a time; see ``limits`` for many at once."""
 DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
-"""Result downloads larger than this are refused."""
+"""Result images larger than this are refused by default (videos: 2 GiB, audio: 200 MiB; see
+``max_download_bytes``)."""
 DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024
 """kie.ai replies (JSON envelopes of a few kB) larger than this, after decoding, are refused."""
 DEFAULT_UPLOAD_PATH = "images/kie-gpt-image"
@@ -124,7 +125,7 @@ class Settings:
     webhook_key: Secret | None
     retry_policy: RetryPolicy
     poll_policy: PollPolicy
-    max_download_bytes: int
+    max_download_bytes: int | Mapping[str, int]
     max_reply_bytes: int
     timeout: httpx.Timeout
     limits: httpx.Limits
@@ -167,7 +168,7 @@ class Settings:
         max_retries: int | None,
         retry_policy: RetryPolicy | None,
         poll_policy: PollPolicy | None,
-        max_download_bytes: int,
+        max_download_bytes: int | Mapping[str, int] | None,
         max_reply_bytes: int,
         request_timeout: float | None,
         download_timeout: float | None,
@@ -192,8 +193,9 @@ class Settings:
         create_seconds = _positive_seconds("create_timeout", create_timeout)
         if not isinstance(max_reply_bytes, int) or max_reply_bytes <= 0:
             raise InvalidInputError("max_reply_bytes", "must be a positive integer")
-        if not isinstance(max_download_bytes, int) or max_download_bytes <= 0:
-            raise InvalidInputError("max_download_bytes", "must be positive")
+        from ._download import check_download_caps  # loaded with the first client, not on import
+
+        download_caps = check_download_caps({} if max_download_bytes is None else max_download_bytes)
         phases = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         if retry_policy is None:
             retry_policy = RetryPolicy() if max_retries is None else RetryPolicy(max_retries=max_retries)
@@ -211,7 +213,7 @@ class Settings:
             webhook_key=hook_key,
             retry_policy=retry_policy,
             poll_policy=poll_policy or PollPolicy(),
-            max_download_bytes=max_download_bytes,
+            max_download_bytes=download_caps,
             max_reply_bytes=max_reply_bytes,
             timeout=phases,
             limits=limits,

@@ -13,10 +13,66 @@ documented on its methods.
 from typing import Literal, Protocol, TypeVar, Unpack, overload
 
 from .models_catalog import (
+    BytedanceSeedance15ProOptions,
+    BytedanceSeedance2FastOptions,
+    BytedanceSeedreamOptions,
+    BytedanceSeedreamV4TextToImageOptions,
+    BytedanceV1LiteTextToVideoOptions,
+    BytedanceV1ProImageToVideoOptions,
+    ElevenlabsAudioIsolationOptions,
+    ElevenlabsSpeechToTextOptions,
+    ElevenlabsTextToDialogueV3Options,
+    Flux2FlexImageToImageOptions,
+    Flux2ProTextToImageOptions,
+    GoogleImagen4Options,
+    GoogleImagen4UltraOptions,
     GptImage15ImageToImageOptions,
     GptImage15TextToImageOptions,
     GptImage2ImageToImageOptions,
     GptImage2TextToImageOptions,
+    GrokImagineExtendOptions,
+    GrokImagineImageToVideoOptions,
+    GrokImagineTextToVideoOptions,
+    Hailuo02ImageToVideoProOptions,
+    Hailuo02TextToVideoProOptions,
+    Hailuo23ImageToVideoProOptions,
+    HappyhorseImageToVideoOptions,
+    HappyhorseTextToVideoOptions,
+    IdeogramCharacterOptions,
+    IdeogramCharacterRemixOptions,
+    IdeogramV3ReframeOptions,
+    IdeogramV3TextToImageOptions,
+    InfinitalkFromAudioOptions,
+    Kling26ImageToVideoOptions,
+    Kling26MotionControlOptions,
+    Kling26TextToVideoOptions,
+    KlingAiAvatarProOptions,
+    KlingV21MasterTextToVideoOptions,
+    KlingV21StandardOptions,
+    KlingV25TurboTextToVideoProOptions,
+    NanoBanana2Options,
+    Qwen2ImageEditOptions,
+    Qwen2TextToImageOptions,
+    QwenImageEditOptions,
+    RecraftCrispUpscaleOptions,
+    Seedream45TextToImageOptions,
+    Seedream5LiteImageToImageOptions,
+    Sora2CharactersOptions,
+    Sora2ImageToVideoOptions,
+    Sora2ProStoryboardOptions,
+    Sora2ProTextToVideoOptions,
+    SoraWatermarkRemoverOptions,
+    TopazImageUpscaleOptions,
+    Wan22A14bImageToVideoTurboOptions,
+    Wan22A14bTextToVideoTurboOptions,
+    Wan22AnimateReplaceOptions,
+    Wan25TextToVideoOptions,
+    Wan26FlashVideoToVideoOptions,
+    Wan26TextToVideoOptions,
+    Wan27ImageOptions,
+    Wan27ImageToVideoOptions,
+    Wan27TextToVideoOptions,
+    ZImageOptions,
 )
 
 __all__ = [
@@ -78,6 +134,126 @@ class EditCall(Protocol[ImagesT, ProgressT, UploadProgressT, ResultT, TaskT]):
         images: ImagesT,
         prompt: str,
         *,
+        model: Literal["bytedance/seedance-1.5-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[BytedanceSeedance15ProOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["bytedance/seedance-1.5-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[BytedanceSeedance15ProOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["bytedance/seedance-2-fast"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[BytedanceSeedance2FastOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["bytedance/seedance-2-fast"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[BytedanceSeedance2FastOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["flux-2/flex-image-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Flux2FlexImageToImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["flux-2/flex-image-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Flux2FlexImageToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["nano-banana-2"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[NanoBanana2Options],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["nano-banana-2"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[NanoBanana2Options],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
         model: Literal["gpt-image-2-image-to-image"],
         callback_url: str | None = ...,
         wait: Literal[True] = ...,
@@ -102,6 +278,306 @@ class EditCall(Protocol[ImagesT, ProgressT, UploadProgressT, ResultT, TaskT]):
         **options: Unpack[GptImage2ImageToImageOptions],
     ) -> TaskT: ...
 
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["grok-imagine/image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[GrokImagineImageToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["grok-imagine/image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[GrokImagineImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["happyhorse/image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[HappyhorseImageToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["happyhorse/image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[HappyhorseImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["ideogram/character-remix"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[IdeogramCharacterRemixOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["ideogram/character-remix"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[IdeogramCharacterRemixOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["ideogram/character"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[IdeogramCharacterOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["ideogram/character"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[IdeogramCharacterOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["kling-2.6/image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Kling26ImageToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["kling-2.6/image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Kling26ImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["kling-2.6/motion-control"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Kling26MotionControlOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["kling-2.6/motion-control"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Kling26MotionControlOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["seedream/5-lite-image-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Seedream5LiteImageToImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["seedream/5-lite-image-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Seedream5LiteImageToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["sora-2-pro-storyboard"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Sora2ProStoryboardOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["sora-2-pro-storyboard"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Sora2ProStoryboardOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["sora-2-image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Sora2ImageToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["sora-2-image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Sora2ImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["wan/2-7-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Wan27ImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["wan/2-7-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Wan27ImageOptions],
+    ) -> TaskT: ...
+
 
 class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
     """``create_task(images, prompt, *, model=..., **options)``: one overload per model taking images."""
@@ -124,10 +600,178 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         images: ImagesT,
         prompt: str,
         *,
+        model: Literal["bytedance/seedance-1.5-pro"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[BytedanceSeedance15ProOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["bytedance/seedance-2-fast"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[BytedanceSeedance2FastOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["flux-2/flex-image-to-image"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Flux2FlexImageToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["nano-banana-2"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[NanoBanana2Options],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
         model: Literal["gpt-image-2-image-to-image"],
         callback_url: str | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[GptImage2ImageToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["grok-imagine/image-to-video"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[GrokImagineImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["happyhorse/image-to-video"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[HappyhorseImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["ideogram/character-remix"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[IdeogramCharacterRemixOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["ideogram/character"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[IdeogramCharacterOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["kling-2.6/image-to-video"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Kling26ImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["kling-2.6/motion-control"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Kling26MotionControlOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["seedream/5-lite-image-to-image"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Seedream5LiteImageToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["sora-2-pro-storyboard"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Sora2ProStoryboardOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["sora-2-image-to-video"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Sora2ImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        images: ImagesT,
+        prompt: str,
+        *,
+        model: Literal["wan/2-7-image"],
+        callback_url: str | None = ...,
+        on_upload_progress: UploadProgressT | None = ...,
+        **options: Unpack[Wan27ImageOptions],
     ) -> TaskT: ...
 
 
@@ -165,6 +809,214 @@ class GenerateCall(Protocol[ProgressT, ResultT, TaskT]):
         self,
         prompt: str,
         *,
+        model: Literal["bytedance/v1-lite-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[BytedanceV1LiteTextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["bytedance/v1-lite-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[BytedanceV1LiteTextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["bytedance/v1-pro-image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[BytedanceV1ProImageToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["bytedance/v1-pro-image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[BytedanceV1ProImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["elevenlabs/audio-isolation"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[ElevenlabsAudioIsolationOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["elevenlabs/audio-isolation"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[ElevenlabsAudioIsolationOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["elevenlabs/speech-to-text"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[ElevenlabsSpeechToTextOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["elevenlabs/speech-to-text"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[ElevenlabsSpeechToTextOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["elevenlabs/text-to-dialogue-v3"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[ElevenlabsTextToDialogueV3Options],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["elevenlabs/text-to-dialogue-v3"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[ElevenlabsTextToDialogueV3Options],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["flux-2/pro-text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Flux2ProTextToImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["flux-2/pro-text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Flux2ProTextToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["google/imagen4-ultra"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[GoogleImagen4UltraOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["google/imagen4-ultra"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[GoogleImagen4UltraOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["google/imagen4"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[GoogleImagen4Options],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["google/imagen4"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[GoogleImagen4Options],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
         model: Literal["gpt-image-2-text-to-image"],
         callback_url: str | None = ...,
         wait: Literal[True] = ...,
@@ -184,4 +1036,888 @@ class GenerateCall(Protocol[ProgressT, ResultT, TaskT]):
         timeout: float | None = ...,
         on_progress: ProgressT | None = ...,
         **options: Unpack[GptImage2TextToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["grok-imagine/extend"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[GrokImagineExtendOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["grok-imagine/extend"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[GrokImagineExtendOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["grok-imagine/text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[GrokImagineTextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["grok-imagine/text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[GrokImagineTextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["hailuo/02-image-to-video-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Hailuo02ImageToVideoProOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["hailuo/02-image-to-video-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Hailuo02ImageToVideoProOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["hailuo/02-text-to-video-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Hailuo02TextToVideoProOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["hailuo/02-text-to-video-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Hailuo02TextToVideoProOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["hailuo/2-3-image-to-video-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Hailuo23ImageToVideoProOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["hailuo/2-3-image-to-video-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Hailuo23ImageToVideoProOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["happyhorse/text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[HappyhorseTextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["happyhorse/text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[HappyhorseTextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["ideogram/v3-reframe"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[IdeogramV3ReframeOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["ideogram/v3-reframe"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[IdeogramV3ReframeOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["ideogram/v3-text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[IdeogramV3TextToImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["ideogram/v3-text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[IdeogramV3TextToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["infinitalk/from-audio"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[InfinitalkFromAudioOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["infinitalk/from-audio"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[InfinitalkFromAudioOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling/ai-avatar-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[KlingAiAvatarProOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling/ai-avatar-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[KlingAiAvatarProOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling-2.6/text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Kling26TextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling-2.6/text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Kling26TextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling/v2-1-master-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[KlingV21MasterTextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling/v2-1-master-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[KlingV21MasterTextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling/v2-1-standard"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[KlingV21StandardOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling/v2-1-standard"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[KlingV21StandardOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling/v2-5-turbo-text-to-video-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[KlingV25TurboTextToVideoProOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["kling/v2-5-turbo-text-to-video-pro"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[KlingV25TurboTextToVideoProOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["qwen/image-edit"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[QwenImageEditOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["qwen/image-edit"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[QwenImageEditOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["qwen2/image-edit"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Qwen2ImageEditOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["qwen2/image-edit"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Qwen2ImageEditOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["qwen2/text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Qwen2TextToImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["qwen2/text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Qwen2TextToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["recraft/crisp-upscale"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[RecraftCrispUpscaleOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["recraft/crisp-upscale"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[RecraftCrispUpscaleOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["seedream/4.5-text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Seedream45TextToImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["seedream/4.5-text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Seedream45TextToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["bytedance/seedream-v4-text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[BytedanceSeedreamV4TextToImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["bytedance/seedream-v4-text-to-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[BytedanceSeedreamV4TextToImageOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["bytedance/seedream"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[BytedanceSeedreamOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["bytedance/seedream"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[BytedanceSeedreamOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["sora-2-characters"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Sora2CharactersOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["sora-2-characters"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Sora2CharactersOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["sora-2-pro-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Sora2ProTextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["sora-2-pro-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Sora2ProTextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["sora-watermark-remover"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[SoraWatermarkRemoverOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["sora-watermark-remover"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[SoraWatermarkRemoverOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["topaz/image-upscale"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[TopazImageUpscaleOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["topaz/image-upscale"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[TopazImageUpscaleOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-2-a14b-image-to-video-turbo"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan22A14bImageToVideoTurboOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-2-a14b-image-to-video-turbo"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan22A14bImageToVideoTurboOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-2-a14b-text-to-video-turbo"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan22A14bTextToVideoTurboOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-2-a14b-text-to-video-turbo"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan22A14bTextToVideoTurboOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-2-animate-replace"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan22AnimateReplaceOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-2-animate-replace"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan22AnimateReplaceOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-5-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan25TextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-5-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan25TextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-6-flash-video-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan26FlashVideoToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-6-flash-video-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan26FlashVideoToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-6-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan26TextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-6-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan26TextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-7-image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan27ImageToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-7-image-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan27ImageToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-7-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan27TextToVideoOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["wan/2-7-text-to-video"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[Wan27TextToVideoOptions],
+    ) -> TaskT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["z-image"],
+        callback_url: str | None = ...,
+        wait: Literal[True] = ...,
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[ZImageOptions],
+    ) -> ResultT: ...
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        model: Literal["z-image"],
+        callback_url: str | None = ...,
+        wait: Literal[False],
+        timeout: float | None = ...,
+        on_progress: ProgressT | None = ...,
+        **options: Unpack[ZImageOptions],
     ) -> TaskT: ...

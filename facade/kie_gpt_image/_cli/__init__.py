@@ -22,6 +22,7 @@ from ._exitcodes import ExitCode, exit_code_for, exit_codes_epilog
 from ._gallery import cmd_report
 from ._hints import HintingParser
 from ._output import PROG, Output
+from ._run import RUN_COMMANDS, add_run_parsers
 
 __all__ = ["Context", "ExitCode", "build_parser", "main"]
 
@@ -285,6 +286,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     upload.add_argument("file", metavar="FILE")
 
     add("credits", "show the account's remaining credits")
+    add_run_parsers(add, argv, _wait_options)  # run MODEL KEY=VALUE..., models (_run.py)
 
     batch = add("batch", "run a JSONL manifest of edits, resumably")
     batch.description = (
@@ -431,7 +433,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     try:
         secret = read_key(args, ctx) if args.command != "emulator" else None
         out.secret = secret
-        command = cmd_report if args.command == "report" else COMMANDS[args.command]
+        command = cmd_report if args.command == "report" else {**COMMANDS, **RUN_COMMANDS}[args.command]
         return int(command(args, ctx, out))
     except KeyboardInterrupt:
         out.end_status()

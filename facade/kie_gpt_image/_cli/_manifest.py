@@ -12,6 +12,12 @@ to ``gpt-image/1.5-image-to-image`` (a text-to-image model takes no ``images``).
 option of the line's model, exactly those its document names (``kie_api.models_catalog``). The rules
 are the library's own checks (``_inputs.check_task``), so a line accepts exactly what ``Client.edit`` /
 ``Client.generate`` accept.
+
+A line may instead give the model's ``input`` object as ``run`` takes it, with the model's own field
+names (``{"model": "...", "input": {"prompt": "...", "image_urls": ["a.png"]}, "out": "..."}``); its
+image field's entries are then the ``images`` (paths relative to the manifest's folder), its prompt the
+``prompt``, its other fields the options. (A model with media fields besides its image field, or without
+a prompt, is refused on such a line for now: ``kie-gpt-image run`` takes it.)
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from .._errors import InvalidInputError
 
 __all__ = ["FIELDS", "ManifestError", "ManifestItem", "load_manifest"]
 
-FIELDS = ("id", "model", "images", "prompt", "out")
+FIELDS = ("id", "model", "images", "prompt", "out", "input")
 """The keys every manifest line may have; besides them, the options of the line's model (anything else
 is reported: it is usually a typo)."""
 
@@ -96,7 +102,16 @@ def _item(number: int, raw: object, base: Path) -> ManifestItem:
     data: dict[str, Any] = raw
     model = data.get("model", _api.MODEL)
     spec = _inputs.check_model(model, "any")
+    if "input" in data:
+        data = _flattened(data, spec)
     options = {k: v for k, v in data.items() if k not in FIELDS}
+    others = [f.name for f in _api.media_fields(spec) if f.name != spec.image_field and f.name in options]
+    if others:  # the batch uploads and journals the image field's files only
+        raise InvalidInputError(
+            others[0],
+            f"a batch line takes files in {spec.image_field or 'no field'} only for now: run this one "
+            f"with: kie-gpt-image run {spec.model} ...",
+        )
     unknown = sorted(set(options) - {f.name for f in spec.fields} - {"prompt", spec.image_field})
     if unknown:
         allowed = [*FIELDS, *(f.name for f in spec.fields if f.name not in ("prompt", spec.image_field))]
@@ -127,6 +142,26 @@ def _item(number: int, raw: object, base: Path) -> ManifestItem:
     prompt = str(task.input["prompt"])
     checked = {k: v for k, v in task.input.items() if k != "prompt"}
     return ManifestItem(number, str(item_id).strip(), tuple(resolved), prompt, spec.model, checked, folder)
+
+
+def _flattened(data: dict[str, Any], spec: _api.ModelSpec) -> dict[str, Any]:
+    """A line giving ``input`` (``run``'s form) as the flat line the batch runs: the image field's entries
+    as ``images``, every other field as a key of its own."""
+    given = data["input"]
+    if not isinstance(given, dict):
+        raise InvalidInputError("input", "must be a JSON object of the model's fields")
+    clash = sorted((set(data) - {*FIELDS}) | (set(data) & {"images", "prompt"}))
+    if clash:
+        raise InvalidInputError(
+            clash[0], 'give it inside "input" (a line with "input" holds every field there)'
+        )
+    flat = {k: v for k, v in data.items() if k != "input"}
+    for name, value in given.items():
+        if name == spec.image_field:
+            flat["images"] = value if isinstance(value, list) else [value]
+        else:
+            flat[name] = value
+    return flat
 
 
 def load_manifest(path: Path) -> tuple[list[ManifestItem], list[ManifestError]]:

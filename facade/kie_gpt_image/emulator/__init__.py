@@ -2,10 +2,11 @@
 
 It serves every endpoint of the published spec (createTask, recordInfo, credits, download-url and the
 three uploads) with kie.ai's envelopes and codes, and createTask for every market model of the generated
-catalog (each body checked against its model's document, each result sized as its model renders), moves
-tasks through ``waiting → queuing → generating → success|fail`` on an injectable clock, renders real result
-PNGs with Pillow (extra ``kie-gpt-image[emulator]``), signs and delivers callbacks, and injects faults on
-request. Nothing imports this subpackage by default.
+catalog, image, video and audio (each body checked against its model's document, media fields against
+the files it holds), moves tasks through ``waiting → queuing → generating → success|fail`` on an
+injectable clock, answers each model's result shape with a small valid file of its media kind (PNGs with
+Pillow, extra ``kie-gpt-image[emulator]``; an H.264 MP4; a WAV) or its documented data, signs and delivers
+callbacks, and injects faults on request. Nothing imports this subpackage by default.
 
 Usage::
 
@@ -26,8 +27,10 @@ On real sockets: ``with emulator.serve(port=0) as server: ...`` or ``python -m k
 
 Like kie.ai (reference §6), it answers code 429 past about 20 new tasks per 10 s (``rate_limit``), about
 100 tasks running at once (``max_running``) and about 10 recordInfo polls per second (``poll_limit``);
-``Emulator.limit_counters`` says how often. ``Schedule.uniform(20, 90)`` draws real-looking task durations
-(seeded), and a ``ScaledClock`` plays them back faster. Callbacks go to loopback hosts only unless
+``Emulator.limit_counters`` says how often. ``Emulator.stats()`` (and, on sockets, ``GET /_emulator/stats``,
+outside the kie.ai API; ``fetch_stats`` or ``python -m kie_gpt_image.emulator stats``) tells the calls,
+429s, credits used and left, and tasks by state. ``Schedule.uniform(20, 90)`` draws real-looking task
+durations (seeded), and a ``ScaledClock`` plays them back faster. Callbacks go to loopback hosts only unless
 ``callback_hosts="any"``; failed deliveries are logged on ``kie_gpt_image.emulator``.
 """
 
@@ -35,28 +38,39 @@ from types import FunctionType
 
 from ._callbacks import CallbackAttempt, CallbackHosts
 from ._clock import ScaledClock
-from ._core import DEFAULT_API_KEY, DEFAULT_TASK_COST, DEFAULT_WEBHOOK_HMAC_KEY, Emulator, ErrorStatus
+from ._core import (
+    DEFAULT_API_KEY,
+    DEFAULT_CREDITS,
+    DEFAULT_TASK_COST,
+    DEFAULT_WEBHOOK_HMAC_KEY,
+    Emulator,
+    ErrorStatus,
+)
 from ._exchange import Dispatch, Exchange, HostKind
 from ._faults import ENDPOINTS, Fault, FaultKind, FaultPlan
 from ._images import DEFAULT_MAX_IMAGE_SIDE, EmulatorDependencyError, size_for
 from ._limits import LimitCounters
 from ._run import serve
 from ._server import EmulatorServer
+from ._stats import STATS_PATH, EmulatorStats, fetch_stats
 from ._tasks import Outcome, OutcomePolicy, Schedule
 from ._transport import EmulatorTransport
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DEFAULT_CREDITS",
     "DEFAULT_MAX_IMAGE_SIDE",
     "DEFAULT_TASK_COST",
     "DEFAULT_WEBHOOK_HMAC_KEY",
     "ENDPOINTS",
+    "STATS_PATH",
     "CallbackAttempt",
     "CallbackHosts",
     "Dispatch",
     "Emulator",
     "EmulatorDependencyError",
     "EmulatorServer",
+    "EmulatorStats",
     "EmulatorTransport",
     "ErrorStatus",
     "Exchange",
@@ -69,6 +83,7 @@ __all__ = [
     "OutcomePolicy",
     "ScaledClock",
     "Schedule",
+    "fetch_stats",
     "serve",
     "size_for",
 ]

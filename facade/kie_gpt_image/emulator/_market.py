@@ -1,10 +1,12 @@
-"""Every market model of the generated catalog: createTask validation, input images and result sizes.
+"""Every market model of the generated catalog: createTask validation, media inputs and result sizes.
 
 The emulator serves whichever models ``scripts/regenerate`` wrote into the generated catalog (read through
 ``_api.model_specs``, the one adapter): a kie.ai document dropped into ``openapi/`` and regenerated is
 served with no edit here. Each ``input`` field is checked against what its document states (required,
-type, enum, item count and type, lengths, bounds, URL format), the image field's URLs against the files
-the emulator holds, and the body must then parse with the model's generated body class. What no
+type, enum, item count and type, lengths, bounds, URL format), nested objects and arrays item by item
+against the field's schema, the URLs of every media field (image, video or audio, one string or an
+array) against the files the emulator holds, and the body must then parse with the model's generated
+body class. What no
 document states as data stays in two small tables: pixel sizes (``_images``) and gpt-image-2's resolution
 rules (below, stated in prose on its pages).
 """
@@ -18,16 +20,17 @@ from urllib.parse import urlsplit
 
 from .. import _api
 from ._images import size_for
+from ._media import same_media_type
 
 if TYPE_CHECKING:
     from .._api import FieldSpec, ModelSpec
 
-__all__ = ["InputFile", "create_problem", "image_urls", "model_of", "result_size"]
+__all__ = ["InputFile", "create_problem", "media_urls", "model_of", "result_size"]
 
 
 @dataclass(frozen=True, slots=True)
 class InputFile:
-    """What the emulator knows about one input image URL."""
+    """What the emulator knows about one input media URL."""
 
     hosted: bool
     """Whether the URL points at the emulator's own file host (anything else is drawn as a placeholder,
@@ -39,7 +42,7 @@ class InputFile:
 
 
 FileLookup = Callable[[str], InputFile]
-"""Tells what the emulator holds at an input image URL."""
+"""Tells what the emulator holds at an input media URL."""
 
 # JSON types of the documents' fields, as Python types; a bool is never a number.
 _JSON_TYPES: Mapping[str, tuple[type, ...]] = {
@@ -128,18 +131,80 @@ def _field_problem(field: FieldSpec, value: object) -> str | None:
     return None
 
 
-def _image_problem(field: FieldSpec, urls: list[Any], lookup: FileLookup) -> str | None:
-    """Why one of the image URLs is unusable: a file the emulator should hold but does not, or one of a
-    type or size the field's description refuses (its "Accepted types" and "Max size")."""
-    for index, url in enumerate(urls):
-        where = f"input.{field.name}[{index}]"
-        found = lookup(url) if isinstance(url, str) else InputFile(hosted=False)
+def _schema_problem(schema: Mapping[str, Any], value: object, where: str) -> str | None:
+    """Why ``value`` breaks the JSON ``schema`` (type, enum, lengths, bounds, items, required properties),
+    checked item by item so the message names the nested path (``input.multi_prompt[0].prompt``)."""
+    if value is None and schema.get("nullable"):
+        return None
+    alternatives = schema.get("oneOf") or schema.get("anyOf")
+    if isinstance(alternatives, list) and alternatives:
+        problems = [_schema_problem(alternative, value, where) for alternative in alternatives]
+        return None if None in problems else problems[0]
+    json_type = schema.get("type")
+    types = json_type if isinstance(json_type, list) else [json_type] if isinstance(json_type, str) else []
+    if types and not any(_type_ok(value, kind) for kind in types):
+        return f"{where} must be {' or '.join(_ARTICLES.get(kind, 'a ' + kind) for kind in types)}"
+    enum = schema.get("enum")
+    if isinstance(enum, list) and value not in enum:
+        return f"{where} must be one of {', '.join(map(str, enum))} (got {value!r})"
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            return f"{where} must have at least {schema['minLength']} characters"
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            return f"{where} accepts at most {schema['maxLength']} characters"
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            return f"{where} must be at least {schema['minimum']:g}"
+        if "maximum" in schema and value > schema["maximum"]:
+            return f"{where} must be at most {schema['maximum']:g}"
+    elif isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            return f"{where} needs at least {schema['minItems']} items"
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            return f"{where} accepts at most {schema['maxItems']} items"
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for index, item in enumerate(value):
+                problem = _schema_problem(items, item, f"{where}[{index}]")
+                if problem is not None:
+                    return problem
+    elif isinstance(value, dict):
+        for name in schema.get("required", ()):
+            if name not in value:
+                return f"{where}.{name} is required"
+        for name, child in (schema.get("properties") or {}).items():
+            if name in value and isinstance(child, dict):
+                problem = _schema_problem(child, value[name], f"{where}.{name}")
+                if problem is not None:
+                    return problem
+    return None
+
+
+def _urls_of(value: object) -> list[object]:
+    # A media field takes one URL string or an array of them.
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _media_problem(field: FieldSpec, value: object, lookup: FileLookup) -> str | None:
+    """Why one of a media field's URLs is unusable: not an http(s) URL, a file the emulator should hold
+    but does not, or one of a type or size the field refuses (its "Accepted types" and "Max size", else
+    any file of its media kind)."""
+    many = isinstance(value, list)
+    for index, url in enumerate(_urls_of(value)):
+        where = f"input.{field.name}[{index}]" if many else f"input.{field.name}"
+        if not _is_http_url(url):
+            return f"{where} must be an http(s) URL"
+        assert isinstance(url, str)  # noqa: S101 - _is_http_url holds only for strings
+        found = lookup(url)
         if not found.hosted:
-            continue
+            continue  # a foreign URL: never fetched (see InputFile.hosted)
         if found.mime_type is None:
             return f"{where}: no file at {url}"
-        if field.mime_types and found.mime_type not in field.mime_types:
-            return f"{where} is {found.mime_type}; accepted: {', '.join(field.mime_types)}"
+        if field.mime_types:
+            if not any(same_media_type(found.mime_type, accepted) for accepted in field.mime_types):
+                return f"{where} is {found.mime_type}; accepted: {', '.join(field.mime_types)}"
+        elif not found.mime_type.startswith(f"{field.media}/"):
+            return f"{where} is {found.mime_type}; a {field.media} file is expected"
         if field.max_file_bytes is not None and found.size > field.max_file_bytes:
             return f"{where} is {found.size} bytes; at most {field.max_file_bytes} are accepted"
     return None
@@ -181,28 +246,35 @@ def create_problem(body: object, lookup: FileLookup) -> str | None:
             if field.required:
                 return f"input.{field.name} is required"
             continue
-        problem = _field_problem(field, values[field.name])
+        value = values[field.name]
+        problem = _field_problem(field, value) or _schema_problem(field.schema, value, f"input.{field.name}")
         if problem is not None:
             return problem
-    image_field = spec.field(spec.image_field) if spec.image_field is not None else None
-    if image_field is not None and isinstance(values.get(image_field.name), list):
-        problem = _image_problem(image_field, values[image_field.name], lookup)
-        if problem is not None:
-            return problem
+    for field in spec.media_fields:
+        if field.name in values:
+            problem = _media_problem(field, values[field.name], lookup)
+            if problem is not None:
+                return problem
     rule = _PROSE_RULES.get(spec.model)
     problem = rule(values) if rule is not None else None
     # Last, the generated body class: whatever the catalog does not capture, the generated parser rejects.
     return problem or _api.create_body_problem(body)
 
 
-def image_urls(body: Mapping[str, Any]) -> list[str]:
-    """The input image URLs of an accepted body (none for a text-to-image model)."""
+def media_urls(body: Mapping[str, Any], kind: str = "image") -> list[str]:
+    """The input URLs of an accepted body's media fields of ``kind`` (``image``, ``video``, ``audio``), in
+    field order (none for a model without such fields)."""
     spec = model_of(body)
     values = body.get("input")
-    if spec is None or spec.image_field is None or not isinstance(values, dict):
+    if spec is None or not isinstance(values, dict):
         return []
-    urls = values.get(spec.image_field)
-    return [url for url in urls if isinstance(url, str)] if isinstance(urls, list) else []
+    return [
+        url
+        for field in spec.media_fields
+        if field.media == kind and field.name in values
+        for url in _urls_of(values[field.name])
+        if isinstance(url, str)
+    ]
 
 
 def _option(spec: ModelSpec, values: Mapping[str, Any], name: str) -> str | None:

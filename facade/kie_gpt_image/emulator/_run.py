@@ -13,9 +13,10 @@ import threading
 from collections.abc import Callable
 
 from .. import _api
-from ._core import DEFAULT_API_KEY, DEFAULT_TASK_COST, DEFAULT_WEBHOOK_HMAC_KEY, Emulator
+from ._core import DEFAULT_API_KEY, DEFAULT_CREDITS, DEFAULT_TASK_COST, DEFAULT_WEBHOOK_HMAC_KEY, Emulator
 from ._images import DEFAULT_MAX_IMAGE_SIDE
 from ._server import EmulatorServer
+from ._stats import STATS_PATH
 from ._tasks import Schedule
 
 __all__ = ["WEBHOOK_KEY_ENV", "add_options", "announcement", "emulator_from_options", "serve"]
@@ -32,8 +33,15 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"HMAC key callbacks are signed with (default: ${WEBHOOK_KEY_ENV}, else a fixed test key)",
     )
-    parser.add_argument("--credits", type=int, default=1000, help="starting credit balance")
-    parser.add_argument("--task-cost", type=int, default=DEFAULT_TASK_COST, help="credits per task")
+    parser.add_argument(
+        "--credits", type=int, default=DEFAULT_CREDITS, help="starting credit balance (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--task-cost",
+        type=int,
+        default=DEFAULT_TASK_COST,
+        help="credits charged per task, refunded if it fails (default: %(default)s; kie.ai states no price)",
+    )
     parser.add_argument("--rate-limit", type=int, default=20, help="new tasks per 10 s (kie.ai: 20)")
     parser.add_argument("--max-running", type=int, default=100, help="tasks running at once (kie.ai: 100)")
     parser.add_argument("--poll-limit", type=int, default=10, help="recordInfo calls per second (kie.ai: 10)")
@@ -85,6 +93,14 @@ def emulator_from_options(args: argparse.Namespace) -> tuple[Emulator, bool]:
     return emulator, not from_env
 
 
+def _models_line() -> str:
+    # Sixty-odd model ids do not fit a banner: their number per output kind, and where the list is.
+    specs = _api.model_specs().values()
+    outputs = sorted({spec.output for spec in specs})
+    counts = ", ".join(f"{sum(spec.output == kind for spec in specs)} {kind}" for kind in outputs)
+    return f"{len(specs)} market models ({counts}); list: kie-gpt-image models"
+
+
 def announcement(emulator: Emulator, server: EmulatorServer, *, key_shown: bool = True) -> list[str]:
     """The lines telling a user where the emulator runs and how to point a client at it.
 
@@ -120,7 +136,10 @@ def announcement(emulator: Emulator, server: EmulatorServer, *, key_shown: bool 
         f"  limits           {emulator.rate_limit} new tasks per {emulator.rate_window:g} s, "
         f"{emulator.max_running} running, {emulator.poll_limit} polls per {emulator.poll_window:g} s",
         f"  callbacks        {callbacks}",
-        f"  models           {', '.join(_api.model_specs())}",
+        f"  credits          {emulator.stats().starting_credits} to start, {emulator.task_cost} per task "
+        "(failed tasks refunded)",
+        f"  stats            {server.base_url}{STATS_PATH}",
+        f"  models           {_models_line()}",
         "",
         "# Point a client (and a callback receiver) at it:",
     ]

@@ -170,8 +170,9 @@ class Task:
         """Whether the task reached ``success`` or ``fail`` at ``now``."""
         return self.state(now) in ("success", "fail")
 
-    def record(self, now: float, result_url: str) -> dict[str, Any]:
-        """The recordInfo ``data`` object at ``now`` (field names and types as reference §2)."""
+    def record(self, now: float, result: Mapping[str, Any]) -> dict[str, Any]:
+        """The recordInfo ``data`` object at ``now`` (field names and types as reference §2); ``result`` is
+        the ``resultJson`` object a success carries."""
         schedule = self.schedule
         current, began = schedule.phase(now - self.created_at)
         final = current is None
@@ -183,9 +184,7 @@ class Task:
             "state": current or ("fail" if failed else "success"),
             # param and resultJson are JSON *strings*, compact like kie.ai's examples (reference §2).
             "param": json.dumps(self.body, separators=(",", ":"), ensure_ascii=False),
-            "resultJson": json.dumps({"resultUrls": [result_url]}, separators=(",", ":"))
-            if succeeded
-            else "",
+            "resultJson": json.dumps(result, separators=(",", ":"), ensure_ascii=False) if succeeded else "",
             "failCode": self.outcome.fail_code if failed else "",
             "failMsg": self.outcome.fail_msg if failed else "",
             # costTime is milliseconds per the recordInfo spec (the callback pages' "seconds" conflict).

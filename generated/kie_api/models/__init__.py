@@ -7,9 +7,158 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api_response import ApiResponse
     from .api_response_1 import ApiResponse1
+    from .api_response_with_record_id import ApiResponseWithRecordId
+    from .api_response_with_record_id_data import ApiResponseWithRecordIdData
     from .base_64_upload_request import Base64UploadRequest
+    from .bytedance_seedance_2_fast_body import BytedanceSeedance2FastBody
+    from .bytedance_seedance_2_fast_body_input import BytedanceSeedance2FastBodyInput
+    from .bytedance_seedance_2_fast_body_input_aspect_ratio import (
+        BytedanceSeedance2FastBodyInputAspectRatio,
+    )
+    from .bytedance_seedance_2_fast_body_input_resolution import (
+        BytedanceSeedance2FastBodyInputResolution,
+    )
+    from .bytedance_seedance_2_fast_body_model import BytedanceSeedance2FastBodyModel
+    from .bytedance_seedance_15_pro_body import BytedanceSeedance15ProBody
+    from .bytedance_seedance_15_pro_body_input import BytedanceSeedance15ProBodyInput
+    from .bytedance_seedance_15_pro_body_input_aspect_ratio import (
+        BytedanceSeedance15ProBodyInputAspectRatio,
+    )
+    from .bytedance_seedance_15_pro_body_input_duration import (
+        BytedanceSeedance15ProBodyInputDuration,
+    )
+    from .bytedance_seedance_15_pro_body_input_resolution import (
+        BytedanceSeedance15ProBodyInputResolution,
+    )
+    from .bytedance_seedance_15_pro_body_model import BytedanceSeedance15ProBodyModel
+    from .bytedance_seedream_body import BytedanceSeedreamBody
+    from .bytedance_seedream_body_input import BytedanceSeedreamBodyInput
+    from .bytedance_seedream_body_input_image_size import (
+        BytedanceSeedreamBodyInputImageSize,
+    )
+    from .bytedance_seedream_body_model import BytedanceSeedreamBodyModel
+    from .bytedance_seedream_response_200 import BytedanceSeedreamResponse200
+    from .bytedance_seedream_response_200_data import BytedanceSeedreamResponse200Data
+    from .bytedance_seedream_response_500 import BytedanceSeedreamResponse500
+    from .bytedance_seedream_response_500_data_type_0 import (
+        BytedanceSeedreamResponse500DataType0,
+    )
+    from .bytedance_seedream_v4_text_to_image_body import (
+        BytedanceSeedreamV4TextToImageBody,
+    )
+    from .bytedance_seedream_v4_text_to_image_body_input import (
+        BytedanceSeedreamV4TextToImageBodyInput,
+    )
+    from .bytedance_seedream_v4_text_to_image_body_input_image_resolution import (
+        BytedanceSeedreamV4TextToImageBodyInputImageResolution,
+    )
+    from .bytedance_seedream_v4_text_to_image_body_input_image_size import (
+        BytedanceSeedreamV4TextToImageBodyInputImageSize,
+    )
+    from .bytedance_seedream_v4_text_to_image_body_model import (
+        BytedanceSeedreamV4TextToImageBodyModel,
+    )
+    from .bytedance_seedream_v4_text_to_image_response_500 import (
+        BytedanceSeedreamV4TextToImageResponse500,
+    )
+    from .bytedance_seedream_v4_text_to_image_response_500_data_type_0 import (
+        BytedanceSeedreamV4TextToImageResponse500DataType0,
+    )
+    from .bytedance_v1_lite_text_to_video_body import BytedanceV1LiteTextToVideoBody
+    from .bytedance_v1_lite_text_to_video_body_input import (
+        BytedanceV1LiteTextToVideoBodyInput,
+    )
+    from .bytedance_v1_lite_text_to_video_body_input_aspect_ratio import (
+        BytedanceV1LiteTextToVideoBodyInputAspectRatio,
+    )
+    from .bytedance_v1_lite_text_to_video_body_input_duration import (
+        BytedanceV1LiteTextToVideoBodyInputDuration,
+    )
+    from .bytedance_v1_lite_text_to_video_body_input_resolution import (
+        BytedanceV1LiteTextToVideoBodyInputResolution,
+    )
+    from .bytedance_v1_lite_text_to_video_body_model import (
+        BytedanceV1LiteTextToVideoBodyModel,
+    )
+    from .bytedance_v1_pro_image_to_video_body import BytedanceV1ProImageToVideoBody
+    from .bytedance_v1_pro_image_to_video_body_input import (
+        BytedanceV1ProImageToVideoBodyInput,
+    )
+    from .bytedance_v1_pro_image_to_video_body_input_duration import (
+        BytedanceV1ProImageToVideoBodyInputDuration,
+    )
+    from .bytedance_v1_pro_image_to_video_body_input_resolution import (
+        BytedanceV1ProImageToVideoBodyInputResolution,
+    )
+    from .bytedance_v1_pro_image_to_video_body_model import (
+        BytedanceV1ProImageToVideoBodyModel,
+    )
+    from .elevenlabs_audio_isolation_body import ElevenlabsAudioIsolationBody
+    from .elevenlabs_audio_isolation_body_input import ElevenlabsAudioIsolationBodyInput
+    from .elevenlabs_audio_isolation_body_model import ElevenlabsAudioIsolationBodyModel
+    from .elevenlabs_audio_isolation_response_500 import (
+        ElevenlabsAudioIsolationResponse500,
+    )
+    from .elevenlabs_audio_isolation_response_500_data_type_0 import (
+        ElevenlabsAudioIsolationResponse500DataType0,
+    )
+    from .elevenlabs_speech_to_text_body import ElevenlabsSpeechToTextBody
+    from .elevenlabs_speech_to_text_body_input import ElevenlabsSpeechToTextBodyInput
+    from .elevenlabs_speech_to_text_body_model import ElevenlabsSpeechToTextBodyModel
+    from .elevenlabs_speech_to_text_response_500 import (
+        ElevenlabsSpeechToTextResponse500,
+    )
+    from .elevenlabs_speech_to_text_response_500_data_type_0 import (
+        ElevenlabsSpeechToTextResponse500DataType0,
+    )
+    from .elevenlabs_text_to_dialogue_v3_body import ElevenlabsTextToDialogueV3Body
+    from .elevenlabs_text_to_dialogue_v3_body_input import (
+        ElevenlabsTextToDialogueV3BodyInput,
+    )
+    from .elevenlabs_text_to_dialogue_v3_body_input_dialogue_item import (
+        ElevenlabsTextToDialogueV3BodyInputDialogueItem,
+    )
+    from .elevenlabs_text_to_dialogue_v3_body_input_dialogue_item_voice import (
+        ElevenlabsTextToDialogueV3BodyInputDialogueItemVoice,
+    )
+    from .elevenlabs_text_to_dialogue_v3_body_input_language_code import (
+        ElevenlabsTextToDialogueV3BodyInputLanguageCode,
+    )
+    from .elevenlabs_text_to_dialogue_v3_body_model import (
+        ElevenlabsTextToDialogueV3BodyModel,
+    )
+    from .elevenlabs_text_to_dialogue_v3_response_200 import (
+        ElevenlabsTextToDialogueV3Response200,
+    )
+    from .elevenlabs_text_to_dialogue_v3_response_200_data import (
+        ElevenlabsTextToDialogueV3Response200Data,
+    )
+    from .elevenlabs_text_to_dialogue_v3_response_500 import (
+        ElevenlabsTextToDialogueV3Response500,
+    )
+    from .elevenlabs_text_to_dialogue_v3_response_500_data_type_0 import (
+        ElevenlabsTextToDialogueV3Response500DataType0,
+    )
     from .file_upload_response import FileUploadResponse
     from .file_upload_result import FileUploadResult
+    from .flux_2_flex_image_to_image_body import Flux2FlexImageToImageBody
+    from .flux_2_flex_image_to_image_body_input import Flux2FlexImageToImageBodyInput
+    from .flux_2_flex_image_to_image_body_input_aspect_ratio import (
+        Flux2FlexImageToImageBodyInputAspectRatio,
+    )
+    from .flux_2_flex_image_to_image_body_input_resolution import (
+        Flux2FlexImageToImageBodyInputResolution,
+    )
+    from .flux_2_flex_image_to_image_body_model import Flux2FlexImageToImageBodyModel
+    from .flux_2_pro_text_to_image_body import Flux2ProTextToImageBody
+    from .flux_2_pro_text_to_image_body_input import Flux2ProTextToImageBodyInput
+    from .flux_2_pro_text_to_image_body_input_aspect_ratio import (
+        Flux2ProTextToImageBodyInputAspectRatio,
+    )
+    from .flux_2_pro_text_to_image_body_input_resolution import (
+        Flux2ProTextToImageBodyInputResolution,
+    )
+    from .flux_2_pro_text_to_image_body_model import Flux2ProTextToImageBodyModel
     from .get_account_credits_response_200 import GetAccountCreditsResponse200
     from .get_account_credits_response_500 import GetAccountCreditsResponse500
     from .get_account_credits_response_500_data_type_0 import (
@@ -28,6 +177,26 @@ if TYPE_CHECKING:
     from .get_task_details_response_500 import GetTaskDetailsResponse500
     from .get_task_details_response_500_data_type_0 import (
         GetTaskDetailsResponse500DataType0,
+    )
+    from .google_imagen_4_body import GoogleImagen4Body
+    from .google_imagen_4_body_input import GoogleImagen4BodyInput
+    from .google_imagen_4_body_input_aspect_ratio import (
+        GoogleImagen4BodyInputAspectRatio,
+    )
+    from .google_imagen_4_body_model import GoogleImagen4BodyModel
+    from .google_imagen_4_response_500 import GoogleImagen4Response500
+    from .google_imagen_4_response_500_data_type_0 import (
+        GoogleImagen4Response500DataType0,
+    )
+    from .google_imagen_4_ultra_body import GoogleImagen4UltraBody
+    from .google_imagen_4_ultra_body_input import GoogleImagen4UltraBodyInput
+    from .google_imagen_4_ultra_body_input_aspect_ratio import (
+        GoogleImagen4UltraBodyInputAspectRatio,
+    )
+    from .google_imagen_4_ultra_body_model import GoogleImagen4UltraBodyModel
+    from .google_imagen_4_ultra_response_500 import GoogleImagen4UltraResponse500
+    from .google_imagen_4_ultra_response_500_data_type_0 import (
+        GoogleImagen4UltraResponse500DataType0,
     )
     from .gpt_image_2_image_to_image_body import GptImage2ImageToImageBody
     from .gpt_image_2_image_to_image_body_input import GptImage2ImageToImageBodyInput
@@ -81,19 +250,554 @@ if TYPE_CHECKING:
         GptImage15TextToImageBodyInputQuality,
     )
     from .gpt_image_15_text_to_image_body_model import GptImage15TextToImageBodyModel
+    from .grok_imagine_extend_body import GrokImagineExtendBody
+    from .grok_imagine_extend_body_input import GrokImagineExtendBodyInput
+    from .grok_imagine_extend_body_input_extend_times import (
+        GrokImagineExtendBodyInputExtendTimes,
+    )
+    from .grok_imagine_extend_body_model import GrokImagineExtendBodyModel
+    from .grok_imagine_image_to_video_body import GrokImagineImageToVideoBody
+    from .grok_imagine_image_to_video_body_input import GrokImagineImageToVideoBodyInput
+    from .grok_imagine_image_to_video_body_input_aspect_ratio import (
+        GrokImagineImageToVideoBodyInputAspectRatio,
+    )
+    from .grok_imagine_image_to_video_body_input_mode import (
+        GrokImagineImageToVideoBodyInputMode,
+    )
+    from .grok_imagine_image_to_video_body_input_resolution import (
+        GrokImagineImageToVideoBodyInputResolution,
+    )
+    from .grok_imagine_image_to_video_body_model import GrokImagineImageToVideoBodyModel
+    from .grok_imagine_text_to_video_body import GrokImagineTextToVideoBody
+    from .grok_imagine_text_to_video_body_input import GrokImagineTextToVideoBodyInput
+    from .grok_imagine_text_to_video_body_input_aspect_ratio import (
+        GrokImagineTextToVideoBodyInputAspectRatio,
+    )
+    from .grok_imagine_text_to_video_body_input_mode import (
+        GrokImagineTextToVideoBodyInputMode,
+    )
+    from .grok_imagine_text_to_video_body_input_resolution import (
+        GrokImagineTextToVideoBodyInputResolution,
+    )
+    from .grok_imagine_text_to_video_body_model import GrokImagineTextToVideoBodyModel
+    from .hailuo_02_image_to_video_pro_body import Hailuo02ImageToVideoProBody
+    from .hailuo_02_image_to_video_pro_body_input import (
+        Hailuo02ImageToVideoProBodyInput,
+    )
+    from .hailuo_02_image_to_video_pro_body_model import (
+        Hailuo02ImageToVideoProBodyModel,
+    )
+    from .hailuo_02_text_to_video_pro_body import Hailuo02TextToVideoProBody
+    from .hailuo_02_text_to_video_pro_body_input import Hailuo02TextToVideoProBodyInput
+    from .hailuo_02_text_to_video_pro_body_model import Hailuo02TextToVideoProBodyModel
+    from .hailuo_23_image_to_video_pro_body import Hailuo23ImageToVideoProBody
+    from .hailuo_23_image_to_video_pro_body_input import (
+        Hailuo23ImageToVideoProBodyInput,
+    )
+    from .hailuo_23_image_to_video_pro_body_input_duration import (
+        Hailuo23ImageToVideoProBodyInputDuration,
+    )
+    from .hailuo_23_image_to_video_pro_body_input_resolution import (
+        Hailuo23ImageToVideoProBodyInputResolution,
+    )
+    from .hailuo_23_image_to_video_pro_body_model import (
+        Hailuo23ImageToVideoProBodyModel,
+    )
+    from .happyhorse_image_to_video_body import HappyhorseImageToVideoBody
+    from .happyhorse_image_to_video_body_input import HappyhorseImageToVideoBodyInput
+    from .happyhorse_image_to_video_body_input_resolution import (
+        HappyhorseImageToVideoBodyInputResolution,
+    )
+    from .happyhorse_image_to_video_body_model import HappyhorseImageToVideoBodyModel
+    from .happyhorse_text_to_video_body import HappyhorseTextToVideoBody
+    from .happyhorse_text_to_video_body_input import HappyhorseTextToVideoBodyInput
+    from .happyhorse_text_to_video_body_input_aspect_ratio import (
+        HappyhorseTextToVideoBodyInputAspectRatio,
+    )
+    from .happyhorse_text_to_video_body_input_resolution import (
+        HappyhorseTextToVideoBodyInputResolution,
+    )
+    from .happyhorse_text_to_video_body_model import HappyhorseTextToVideoBodyModel
+    from .ideogram_character_body import IdeogramCharacterBody
+    from .ideogram_character_body_input import IdeogramCharacterBodyInput
+    from .ideogram_character_body_input_image_size import (
+        IdeogramCharacterBodyInputImageSize,
+    )
+    from .ideogram_character_body_input_num_images import (
+        IdeogramCharacterBodyInputNumImages,
+    )
+    from .ideogram_character_body_input_rendering_speed import (
+        IdeogramCharacterBodyInputRenderingSpeed,
+    )
+    from .ideogram_character_body_input_style import IdeogramCharacterBodyInputStyle
+    from .ideogram_character_body_model import IdeogramCharacterBodyModel
+    from .ideogram_character_remix_body import IdeogramCharacterRemixBody
+    from .ideogram_character_remix_body_input import IdeogramCharacterRemixBodyInput
+    from .ideogram_character_remix_body_input_image_size import (
+        IdeogramCharacterRemixBodyInputImageSize,
+    )
+    from .ideogram_character_remix_body_input_num_images import (
+        IdeogramCharacterRemixBodyInputNumImages,
+    )
+    from .ideogram_character_remix_body_input_rendering_speed import (
+        IdeogramCharacterRemixBodyInputRenderingSpeed,
+    )
+    from .ideogram_character_remix_body_input_style import (
+        IdeogramCharacterRemixBodyInputStyle,
+    )
+    from .ideogram_character_remix_body_model import IdeogramCharacterRemixBodyModel
+    from .ideogram_v3_reframe_body import IdeogramV3ReframeBody
+    from .ideogram_v3_reframe_body_input import IdeogramV3ReframeBodyInput
+    from .ideogram_v3_reframe_body_input_image_size import (
+        IdeogramV3ReframeBodyInputImageSize,
+    )
+    from .ideogram_v3_reframe_body_input_num_images import (
+        IdeogramV3ReframeBodyInputNumImages,
+    )
+    from .ideogram_v3_reframe_body_input_rendering_speed import (
+        IdeogramV3ReframeBodyInputRenderingSpeed,
+    )
+    from .ideogram_v3_reframe_body_input_style import IdeogramV3ReframeBodyInputStyle
+    from .ideogram_v3_reframe_body_model import IdeogramV3ReframeBodyModel
+    from .ideogram_v3_text_to_image_body import IdeogramV3TextToImageBody
+    from .ideogram_v3_text_to_image_body_input import IdeogramV3TextToImageBodyInput
+    from .ideogram_v3_text_to_image_body_input_image_size import (
+        IdeogramV3TextToImageBodyInputImageSize,
+    )
+    from .ideogram_v3_text_to_image_body_input_rendering_speed import (
+        IdeogramV3TextToImageBodyInputRenderingSpeed,
+    )
+    from .ideogram_v3_text_to_image_body_input_style import (
+        IdeogramV3TextToImageBodyInputStyle,
+    )
+    from .ideogram_v3_text_to_image_body_model import IdeogramV3TextToImageBodyModel
+    from .ideogram_v3_text_to_image_response_200 import IdeogramV3TextToImageResponse200
+    from .ideogram_v3_text_to_image_response_200_data import (
+        IdeogramV3TextToImageResponse200Data,
+    )
+    from .ideogram_v3_text_to_image_response_500 import IdeogramV3TextToImageResponse500
+    from .infinitalk_from_audio_body import InfinitalkFromAudioBody
+    from .infinitalk_from_audio_body_input import InfinitalkFromAudioBodyInput
+    from .infinitalk_from_audio_body_input_resolution import (
+        InfinitalkFromAudioBodyInputResolution,
+    )
+    from .infinitalk_from_audio_body_model import InfinitalkFromAudioBodyModel
+    from .infinitalk_from_audio_response_500 import InfinitalkFromAudioResponse500
+    from .infinitalk_from_audio_response_500_data_type_0 import (
+        InfinitalkFromAudioResponse500DataType0,
+    )
+    from .kling_26_image_to_video_body import Kling26ImageToVideoBody
+    from .kling_26_image_to_video_body_input import Kling26ImageToVideoBodyInput
+    from .kling_26_image_to_video_body_input_duration import (
+        Kling26ImageToVideoBodyInputDuration,
+    )
+    from .kling_26_image_to_video_body_model import Kling26ImageToVideoBodyModel
+    from .kling_26_motion_control_body import Kling26MotionControlBody
+    from .kling_26_motion_control_body_input import Kling26MotionControlBodyInput
+    from .kling_26_motion_control_body_input_character_orientation import (
+        Kling26MotionControlBodyInputCharacterOrientation,
+    )
+    from .kling_26_motion_control_body_input_mode import (
+        Kling26MotionControlBodyInputMode,
+    )
+    from .kling_26_motion_control_body_model import Kling26MotionControlBodyModel
+    from .kling_26_text_to_video_body import Kling26TextToVideoBody
+    from .kling_26_text_to_video_body_input import Kling26TextToVideoBodyInput
+    from .kling_26_text_to_video_body_input_aspect_ratio import (
+        Kling26TextToVideoBodyInputAspectRatio,
+    )
+    from .kling_26_text_to_video_body_input_duration import (
+        Kling26TextToVideoBodyInputDuration,
+    )
+    from .kling_26_text_to_video_body_model import Kling26TextToVideoBodyModel
+    from .kling_ai_avatar_pro_body import KlingAiAvatarProBody
+    from .kling_ai_avatar_pro_body_input import KlingAiAvatarProBodyInput
+    from .kling_ai_avatar_pro_body_model import KlingAiAvatarProBodyModel
+    from .kling_v21_master_text_to_video_body import KlingV21MasterTextToVideoBody
+    from .kling_v21_master_text_to_video_body_input import (
+        KlingV21MasterTextToVideoBodyInput,
+    )
+    from .kling_v21_master_text_to_video_body_input_aspect_ratio import (
+        KlingV21MasterTextToVideoBodyInputAspectRatio,
+    )
+    from .kling_v21_master_text_to_video_body_input_duration import (
+        KlingV21MasterTextToVideoBodyInputDuration,
+    )
+    from .kling_v21_master_text_to_video_body_model import (
+        KlingV21MasterTextToVideoBodyModel,
+    )
+    from .kling_v21_standard_body import KlingV21StandardBody
+    from .kling_v21_standard_body_input import KlingV21StandardBodyInput
+    from .kling_v21_standard_body_input_duration import (
+        KlingV21StandardBodyInputDuration,
+    )
+    from .kling_v21_standard_body_model import KlingV21StandardBodyModel
+    from .kling_v25_turbo_text_to_video_pro_body import KlingV25TurboTextToVideoProBody
+    from .kling_v25_turbo_text_to_video_pro_body_input import (
+        KlingV25TurboTextToVideoProBodyInput,
+    )
+    from .kling_v25_turbo_text_to_video_pro_body_input_aspect_ratio import (
+        KlingV25TurboTextToVideoProBodyInputAspectRatio,
+    )
+    from .kling_v25_turbo_text_to_video_pro_body_input_duration import (
+        KlingV25TurboTextToVideoProBodyInputDuration,
+    )
+    from .kling_v25_turbo_text_to_video_pro_body_model import (
+        KlingV25TurboTextToVideoProBodyModel,
+    )
+    from .kling_v25_turbo_text_to_video_pro_response_200 import (
+        KlingV25TurboTextToVideoProResponse200,
+    )
+    from .kling_v25_turbo_text_to_video_pro_response_200_data import (
+        KlingV25TurboTextToVideoProResponse200Data,
+    )
+    from .nano_banana_2_body import NanoBanana2Body
+    from .nano_banana_2_body_input import NanoBanana2BodyInput
+    from .nano_banana_2_body_input_aspect_ratio import NanoBanana2BodyInputAspectRatio
+    from .nano_banana_2_body_input_output_format import NanoBanana2BodyInputOutputFormat
+    from .nano_banana_2_body_input_resolution import NanoBanana2BodyInputResolution
+    from .nano_banana_2_body_model import NanoBanana2BodyModel
+    from .nano_banana_2_response_200 import NanoBanana2Response200
+    from .nano_banana_2_response_200_data import NanoBanana2Response200Data
+    from .nano_banana_2_response_500 import NanoBanana2Response500
+    from .nano_banana_2_response_500_data_type_0 import NanoBanana2Response500DataType0
+    from .qwen_2_image_edit_body import Qwen2ImageEditBody
+    from .qwen_2_image_edit_body_input import Qwen2ImageEditBodyInput
+    from .qwen_2_image_edit_body_input_image_size import (
+        Qwen2ImageEditBodyInputImageSize,
+    )
+    from .qwen_2_image_edit_body_input_output_format import (
+        Qwen2ImageEditBodyInputOutputFormat,
+    )
+    from .qwen_2_image_edit_body_model import Qwen2ImageEditBodyModel
+    from .qwen_2_text_to_image_body import Qwen2TextToImageBody
+    from .qwen_2_text_to_image_body_input import Qwen2TextToImageBodyInput
+    from .qwen_2_text_to_image_body_input_image_size import (
+        Qwen2TextToImageBodyInputImageSize,
+    )
+    from .qwen_2_text_to_image_body_input_output_format import (
+        Qwen2TextToImageBodyInputOutputFormat,
+    )
+    from .qwen_2_text_to_image_body_model import Qwen2TextToImageBodyModel
+    from .qwen_image_edit_body import QwenImageEditBody
+    from .qwen_image_edit_body_input import QwenImageEditBodyInput
+    from .qwen_image_edit_body_input_acceleration import (
+        QwenImageEditBodyInputAcceleration,
+    )
+    from .qwen_image_edit_body_input_image_size import QwenImageEditBodyInputImageSize
+    from .qwen_image_edit_body_input_num_images import QwenImageEditBodyInputNumImages
+    from .qwen_image_edit_body_input_output_format import (
+        QwenImageEditBodyInputOutputFormat,
+    )
+    from .qwen_image_edit_body_model import QwenImageEditBodyModel
+    from .recraft_crisp_upscale_body import RecraftCrispUpscaleBody
+    from .recraft_crisp_upscale_body_input import RecraftCrispUpscaleBodyInput
+    from .recraft_crisp_upscale_body_model import RecraftCrispUpscaleBodyModel
+    from .seedream_5_lite_image_to_image_body import Seedream5LiteImageToImageBody
+    from .seedream_5_lite_image_to_image_body_input import (
+        Seedream5LiteImageToImageBodyInput,
+    )
+    from .seedream_5_lite_image_to_image_body_input_aspect_ratio import (
+        Seedream5LiteImageToImageBodyInputAspectRatio,
+    )
+    from .seedream_5_lite_image_to_image_body_input_quality import (
+        Seedream5LiteImageToImageBodyInputQuality,
+    )
+    from .seedream_5_lite_image_to_image_body_model import (
+        Seedream5LiteImageToImageBodyModel,
+    )
+    from .seedream_5_lite_image_to_image_response_500 import (
+        Seedream5LiteImageToImageResponse500,
+    )
+    from .seedream_5_lite_image_to_image_response_500_data_type_0 import (
+        Seedream5LiteImageToImageResponse500DataType0,
+    )
+    from .seedream_45_text_to_image_body import Seedream45TextToImageBody
+    from .seedream_45_text_to_image_body_input import Seedream45TextToImageBodyInput
+    from .seedream_45_text_to_image_body_input_aspect_ratio import (
+        Seedream45TextToImageBodyInputAspectRatio,
+    )
+    from .seedream_45_text_to_image_body_input_quality import (
+        Seedream45TextToImageBodyInputQuality,
+    )
+    from .seedream_45_text_to_image_body_model import Seedream45TextToImageBodyModel
+    from .seedream_45_text_to_image_response_500 import Seedream45TextToImageResponse500
+    from .seedream_45_text_to_image_response_500_data_type_0 import (
+        Seedream45TextToImageResponse500DataType0,
+    )
+    from .sora_2_characters_body import Sora2CharactersBody
+    from .sora_2_characters_body_input import Sora2CharactersBodyInput
+    from .sora_2_characters_body_model import Sora2CharactersBodyModel
+    from .sora_2_image_to_video_body import Sora2ImageToVideoBody
+    from .sora_2_image_to_video_body_input import Sora2ImageToVideoBodyInput
+    from .sora_2_image_to_video_body_input_aspect_ratio import (
+        Sora2ImageToVideoBodyInputAspectRatio,
+    )
+    from .sora_2_image_to_video_body_input_n_frames import (
+        Sora2ImageToVideoBodyInputNFrames,
+    )
+    from .sora_2_image_to_video_body_input_upload_method import (
+        Sora2ImageToVideoBodyInputUploadMethod,
+    )
+    from .sora_2_image_to_video_body_model import Sora2ImageToVideoBodyModel
+    from .sora_2_pro_storyboard_body import Sora2ProStoryboardBody
+    from .sora_2_pro_storyboard_body_input import Sora2ProStoryboardBodyInput
+    from .sora_2_pro_storyboard_body_input_aspect_ratio import (
+        Sora2ProStoryboardBodyInputAspectRatio,
+    )
+    from .sora_2_pro_storyboard_body_input_n_frames import (
+        Sora2ProStoryboardBodyInputNFrames,
+    )
+    from .sora_2_pro_storyboard_body_input_shots_item import (
+        Sora2ProStoryboardBodyInputShotsItem,
+    )
+    from .sora_2_pro_storyboard_body_input_upload_method import (
+        Sora2ProStoryboardBodyInputUploadMethod,
+    )
+    from .sora_2_pro_storyboard_body_model import Sora2ProStoryboardBodyModel
+    from .sora_2_pro_text_to_video_body import Sora2ProTextToVideoBody
+    from .sora_2_pro_text_to_video_body_input import Sora2ProTextToVideoBodyInput
+    from .sora_2_pro_text_to_video_body_input_aspect_ratio import (
+        Sora2ProTextToVideoBodyInputAspectRatio,
+    )
+    from .sora_2_pro_text_to_video_body_input_n_frames import (
+        Sora2ProTextToVideoBodyInputNFrames,
+    )
+    from .sora_2_pro_text_to_video_body_input_size import (
+        Sora2ProTextToVideoBodyInputSize,
+    )
+    from .sora_2_pro_text_to_video_body_input_upload_method import (
+        Sora2ProTextToVideoBodyInputUploadMethod,
+    )
+    from .sora_2_pro_text_to_video_body_model import Sora2ProTextToVideoBodyModel
+    from .sora_watermark_remover_body import SoraWatermarkRemoverBody
+    from .sora_watermark_remover_body_input import SoraWatermarkRemoverBodyInput
+    from .sora_watermark_remover_body_input_upload_method import (
+        SoraWatermarkRemoverBodyInputUploadMethod,
+    )
+    from .sora_watermark_remover_body_model import SoraWatermarkRemoverBodyModel
     from .task_record import TaskRecord
+    from .topaz_image_upscale_body import TopazImageUpscaleBody
+    from .topaz_image_upscale_body_input import TopazImageUpscaleBodyInput
+    from .topaz_image_upscale_body_input_upscale_factor import (
+        TopazImageUpscaleBodyInputUpscaleFactor,
+    )
+    from .topaz_image_upscale_body_model import TopazImageUpscaleBodyModel
     from .upload_file_base_64_api_response import UploadFileBase64ApiResponse
     from .upload_file_base_64_api_response_code import UploadFileBase64ApiResponseCode
     from .upload_file_stream_body import UploadFileStreamBody
     from .url_upload_request import UrlUploadRequest
+    from .wan_22_animate_replace_body import Wan22AnimateReplaceBody
+    from .wan_22_animate_replace_body_input import Wan22AnimateReplaceBodyInput
+    from .wan_22_animate_replace_body_input_resolution import (
+        Wan22AnimateReplaceBodyInputResolution,
+    )
+    from .wan_22_animate_replace_body_model import Wan22AnimateReplaceBodyModel
+    from .wan_22_animate_replace_response_500 import Wan22AnimateReplaceResponse500
+    from .wan_22_animate_replace_response_500_data_type_0 import (
+        Wan22AnimateReplaceResponse500DataType0,
+    )
+    from .wan_22a14b_image_to_video_turbo_body import Wan22A14BImageToVideoTurboBody
+    from .wan_22a14b_image_to_video_turbo_body_input import (
+        Wan22A14BImageToVideoTurboBodyInput,
+    )
+    from .wan_22a14b_image_to_video_turbo_body_input_acceleration import (
+        Wan22A14BImageToVideoTurboBodyInputAcceleration,
+    )
+    from .wan_22a14b_image_to_video_turbo_body_input_resolution import (
+        Wan22A14BImageToVideoTurboBodyInputResolution,
+    )
+    from .wan_22a14b_image_to_video_turbo_body_model import (
+        Wan22A14BImageToVideoTurboBodyModel,
+    )
+    from .wan_22a14b_image_to_video_turbo_response_500 import (
+        Wan22A14BImageToVideoTurboResponse500,
+    )
+    from .wan_22a14b_image_to_video_turbo_response_500_data_type_0 import (
+        Wan22A14BImageToVideoTurboResponse500DataType0,
+    )
+    from .wan_22a14b_text_to_video_turbo_body import Wan22A14BTextToVideoTurboBody
+    from .wan_22a14b_text_to_video_turbo_body_input import (
+        Wan22A14BTextToVideoTurboBodyInput,
+    )
+    from .wan_22a14b_text_to_video_turbo_body_input_acceleration import (
+        Wan22A14BTextToVideoTurboBodyInputAcceleration,
+    )
+    from .wan_22a14b_text_to_video_turbo_body_input_aspect_ratio import (
+        Wan22A14BTextToVideoTurboBodyInputAspectRatio,
+    )
+    from .wan_22a14b_text_to_video_turbo_body_input_resolution import (
+        Wan22A14BTextToVideoTurboBodyInputResolution,
+    )
+    from .wan_22a14b_text_to_video_turbo_body_model import (
+        Wan22A14BTextToVideoTurboBodyModel,
+    )
+    from .wan_22a14b_text_to_video_turbo_response_500 import (
+        Wan22A14BTextToVideoTurboResponse500,
+    )
+    from .wan_22a14b_text_to_video_turbo_response_500_data_type_0 import (
+        Wan22A14BTextToVideoTurboResponse500DataType0,
+    )
+    from .wan_25_text_to_video_body import Wan25TextToVideoBody
+    from .wan_25_text_to_video_body_input import Wan25TextToVideoBodyInput
+    from .wan_25_text_to_video_body_input_aspect_ratio import (
+        Wan25TextToVideoBodyInputAspectRatio,
+    )
+    from .wan_25_text_to_video_body_input_duration import (
+        Wan25TextToVideoBodyInputDuration,
+    )
+    from .wan_25_text_to_video_body_input_resolution import (
+        Wan25TextToVideoBodyInputResolution,
+    )
+    from .wan_25_text_to_video_body_model import Wan25TextToVideoBodyModel
+    from .wan_25_text_to_video_response_200 import Wan25TextToVideoResponse200
+    from .wan_25_text_to_video_response_200_data import Wan25TextToVideoResponse200Data
+    from .wan_25_text_to_video_response_500 import Wan25TextToVideoResponse500
+    from .wan_26_flash_video_to_video_body import Wan26FlashVideoToVideoBody
+    from .wan_26_flash_video_to_video_body_input import Wan26FlashVideoToVideoBodyInput
+    from .wan_26_flash_video_to_video_body_input_duration import (
+        Wan26FlashVideoToVideoBodyInputDuration,
+    )
+    from .wan_26_flash_video_to_video_body_input_resolution import (
+        Wan26FlashVideoToVideoBodyInputResolution,
+    )
+    from .wan_26_flash_video_to_video_body_model import Wan26FlashVideoToVideoBodyModel
+    from .wan_26_flash_video_to_video_response_200 import (
+        Wan26FlashVideoToVideoResponse200,
+    )
+    from .wan_26_flash_video_to_video_response_200_data import (
+        Wan26FlashVideoToVideoResponse200Data,
+    )
+    from .wan_26_flash_video_to_video_response_500 import (
+        Wan26FlashVideoToVideoResponse500,
+    )
+    from .wan_26_text_to_video_body import Wan26TextToVideoBody
+    from .wan_26_text_to_video_body_input import Wan26TextToVideoBodyInput
+    from .wan_26_text_to_video_body_input_duration import (
+        Wan26TextToVideoBodyInputDuration,
+    )
+    from .wan_26_text_to_video_body_input_resolution import (
+        Wan26TextToVideoBodyInputResolution,
+    )
+    from .wan_26_text_to_video_body_model import Wan26TextToVideoBodyModel
+    from .wan_26_text_to_video_response_500 import Wan26TextToVideoResponse500
+    from .wan_26_text_to_video_response_500_data_type_0 import (
+        Wan26TextToVideoResponse500DataType0,
+    )
+    from .wan_27_image_body import Wan27ImageBody
+    from .wan_27_image_body_input import Wan27ImageBodyInput
+    from .wan_27_image_body_input_aspect_ratio import Wan27ImageBodyInputAspectRatio
+    from .wan_27_image_body_input_color_palette_item import (
+        Wan27ImageBodyInputColorPaletteItem,
+    )
+    from .wan_27_image_body_input_resolution import Wan27ImageBodyInputResolution
+    from .wan_27_image_body_model import Wan27ImageBodyModel
+    from .wan_27_image_response_200 import Wan27ImageResponse200
+    from .wan_27_image_response_200_data import Wan27ImageResponse200Data
+    from .wan_27_image_response_500 import Wan27ImageResponse500
+    from .wan_27_image_response_500_data_type_0 import Wan27ImageResponse500DataType0
+    from .wan_27_image_to_video_body import Wan27ImageToVideoBody
+    from .wan_27_image_to_video_body_input import Wan27ImageToVideoBodyInput
+    from .wan_27_image_to_video_body_input_resolution import (
+        Wan27ImageToVideoBodyInputResolution,
+    )
+    from .wan_27_image_to_video_body_model import Wan27ImageToVideoBodyModel
+    from .wan_27_image_to_video_response_200 import Wan27ImageToVideoResponse200
+    from .wan_27_image_to_video_response_200_data import (
+        Wan27ImageToVideoResponse200Data,
+    )
+    from .wan_27_text_to_video_body import Wan27TextToVideoBody
+    from .wan_27_text_to_video_body_input import Wan27TextToVideoBodyInput
+    from .wan_27_text_to_video_body_input_ratio import Wan27TextToVideoBodyInputRatio
+    from .wan_27_text_to_video_body_input_resolution import (
+        Wan27TextToVideoBodyInputResolution,
+    )
+    from .wan_27_text_to_video_body_model import Wan27TextToVideoBodyModel
+    from .wan_27_text_to_video_response_200 import Wan27TextToVideoResponse200
+    from .wan_27_text_to_video_response_200_data import Wan27TextToVideoResponse200Data
+    from .z_image_body import ZImageBody
+    from .z_image_body_input import ZImageBodyInput
+    from .z_image_body_input_aspect_ratio import ZImageBodyInputAspectRatio
+    from .z_image_body_model import ZImageBodyModel
+    from .z_image_response_500 import ZImageResponse500
+    from .z_image_response_500_data_type_0 import ZImageResponse500DataType0
 
 # Lazy (PEP 562): importing one model must not import them all (scripts/templates/models_init.py.jinja).
 _MODULES = {
     "ApiResponse": ".api_response",
     "ApiResponse1": ".api_response_1",
+    "ApiResponseWithRecordId": ".api_response_with_record_id",
+    "ApiResponseWithRecordIdData": ".api_response_with_record_id_data",
     "Base64UploadRequest": ".base_64_upload_request",
+    "BytedanceSeedance15ProBody": ".bytedance_seedance_15_pro_body",
+    "BytedanceSeedance15ProBodyInput": ".bytedance_seedance_15_pro_body_input",
+    "BytedanceSeedance15ProBodyInputAspectRatio": ".bytedance_seedance_15_pro_body_input_aspect_ratio",
+    "BytedanceSeedance15ProBodyInputDuration": ".bytedance_seedance_15_pro_body_input_duration",
+    "BytedanceSeedance15ProBodyInputResolution": ".bytedance_seedance_15_pro_body_input_resolution",
+    "BytedanceSeedance15ProBodyModel": ".bytedance_seedance_15_pro_body_model",
+    "BytedanceSeedance2FastBody": ".bytedance_seedance_2_fast_body",
+    "BytedanceSeedance2FastBodyInput": ".bytedance_seedance_2_fast_body_input",
+    "BytedanceSeedance2FastBodyInputAspectRatio": ".bytedance_seedance_2_fast_body_input_aspect_ratio",
+    "BytedanceSeedance2FastBodyInputResolution": ".bytedance_seedance_2_fast_body_input_resolution",
+    "BytedanceSeedance2FastBodyModel": ".bytedance_seedance_2_fast_body_model",
+    "BytedanceSeedreamBody": ".bytedance_seedream_body",
+    "BytedanceSeedreamBodyInput": ".bytedance_seedream_body_input",
+    "BytedanceSeedreamBodyInputImageSize": ".bytedance_seedream_body_input_image_size",
+    "BytedanceSeedreamBodyModel": ".bytedance_seedream_body_model",
+    "BytedanceSeedreamResponse200": ".bytedance_seedream_response_200",
+    "BytedanceSeedreamResponse200Data": ".bytedance_seedream_response_200_data",
+    "BytedanceSeedreamResponse500": ".bytedance_seedream_response_500",
+    "BytedanceSeedreamResponse500DataType0": ".bytedance_seedream_response_500_data_type_0",
+    "BytedanceSeedreamV4TextToImageBody": ".bytedance_seedream_v4_text_to_image_body",
+    "BytedanceSeedreamV4TextToImageBodyInput": ".bytedance_seedream_v4_text_to_image_body_input",
+    "BytedanceSeedreamV4TextToImageBodyInputImageResolution": ".bytedance_seedream_v4_text_to_image_body_input_image_resolution",
+    "BytedanceSeedreamV4TextToImageBodyInputImageSize": ".bytedance_seedream_v4_text_to_image_body_input_image_size",
+    "BytedanceSeedreamV4TextToImageBodyModel": ".bytedance_seedream_v4_text_to_image_body_model",
+    "BytedanceSeedreamV4TextToImageResponse500": ".bytedance_seedream_v4_text_to_image_response_500",
+    "BytedanceSeedreamV4TextToImageResponse500DataType0": ".bytedance_seedream_v4_text_to_image_response_500_data_type_0",
+    "BytedanceV1LiteTextToVideoBody": ".bytedance_v1_lite_text_to_video_body",
+    "BytedanceV1LiteTextToVideoBodyInput": ".bytedance_v1_lite_text_to_video_body_input",
+    "BytedanceV1LiteTextToVideoBodyInputAspectRatio": ".bytedance_v1_lite_text_to_video_body_input_aspect_ratio",
+    "BytedanceV1LiteTextToVideoBodyInputDuration": ".bytedance_v1_lite_text_to_video_body_input_duration",
+    "BytedanceV1LiteTextToVideoBodyInputResolution": ".bytedance_v1_lite_text_to_video_body_input_resolution",
+    "BytedanceV1LiteTextToVideoBodyModel": ".bytedance_v1_lite_text_to_video_body_model",
+    "BytedanceV1ProImageToVideoBody": ".bytedance_v1_pro_image_to_video_body",
+    "BytedanceV1ProImageToVideoBodyInput": ".bytedance_v1_pro_image_to_video_body_input",
+    "BytedanceV1ProImageToVideoBodyInputDuration": ".bytedance_v1_pro_image_to_video_body_input_duration",
+    "BytedanceV1ProImageToVideoBodyInputResolution": ".bytedance_v1_pro_image_to_video_body_input_resolution",
+    "BytedanceV1ProImageToVideoBodyModel": ".bytedance_v1_pro_image_to_video_body_model",
+    "ElevenlabsAudioIsolationBody": ".elevenlabs_audio_isolation_body",
+    "ElevenlabsAudioIsolationBodyInput": ".elevenlabs_audio_isolation_body_input",
+    "ElevenlabsAudioIsolationBodyModel": ".elevenlabs_audio_isolation_body_model",
+    "ElevenlabsAudioIsolationResponse500": ".elevenlabs_audio_isolation_response_500",
+    "ElevenlabsAudioIsolationResponse500DataType0": ".elevenlabs_audio_isolation_response_500_data_type_0",
+    "ElevenlabsSpeechToTextBody": ".elevenlabs_speech_to_text_body",
+    "ElevenlabsSpeechToTextBodyInput": ".elevenlabs_speech_to_text_body_input",
+    "ElevenlabsSpeechToTextBodyModel": ".elevenlabs_speech_to_text_body_model",
+    "ElevenlabsSpeechToTextResponse500": ".elevenlabs_speech_to_text_response_500",
+    "ElevenlabsSpeechToTextResponse500DataType0": ".elevenlabs_speech_to_text_response_500_data_type_0",
+    "ElevenlabsTextToDialogueV3Body": ".elevenlabs_text_to_dialogue_v3_body",
+    "ElevenlabsTextToDialogueV3BodyInput": ".elevenlabs_text_to_dialogue_v3_body_input",
+    "ElevenlabsTextToDialogueV3BodyInputDialogueItem": ".elevenlabs_text_to_dialogue_v3_body_input_dialogue_item",
+    "ElevenlabsTextToDialogueV3BodyInputDialogueItemVoice": ".elevenlabs_text_to_dialogue_v3_body_input_dialogue_item_voice",
+    "ElevenlabsTextToDialogueV3BodyInputLanguageCode": ".elevenlabs_text_to_dialogue_v3_body_input_language_code",
+    "ElevenlabsTextToDialogueV3BodyModel": ".elevenlabs_text_to_dialogue_v3_body_model",
+    "ElevenlabsTextToDialogueV3Response200": ".elevenlabs_text_to_dialogue_v3_response_200",
+    "ElevenlabsTextToDialogueV3Response200Data": ".elevenlabs_text_to_dialogue_v3_response_200_data",
+    "ElevenlabsTextToDialogueV3Response500": ".elevenlabs_text_to_dialogue_v3_response_500",
+    "ElevenlabsTextToDialogueV3Response500DataType0": ".elevenlabs_text_to_dialogue_v3_response_500_data_type_0",
     "FileUploadResponse": ".file_upload_response",
     "FileUploadResult": ".file_upload_result",
+    "Flux2FlexImageToImageBody": ".flux_2_flex_image_to_image_body",
+    "Flux2FlexImageToImageBodyInput": ".flux_2_flex_image_to_image_body_input",
+    "Flux2FlexImageToImageBodyInputAspectRatio": ".flux_2_flex_image_to_image_body_input_aspect_ratio",
+    "Flux2FlexImageToImageBodyInputResolution": ".flux_2_flex_image_to_image_body_input_resolution",
+    "Flux2FlexImageToImageBodyModel": ".flux_2_flex_image_to_image_body_model",
+    "Flux2ProTextToImageBody": ".flux_2_pro_text_to_image_body",
+    "Flux2ProTextToImageBodyInput": ".flux_2_pro_text_to_image_body_input",
+    "Flux2ProTextToImageBodyInputAspectRatio": ".flux_2_pro_text_to_image_body_input_aspect_ratio",
+    "Flux2ProTextToImageBodyInputResolution": ".flux_2_pro_text_to_image_body_input_resolution",
+    "Flux2ProTextToImageBodyModel": ".flux_2_pro_text_to_image_body_model",
     "GetAccountCreditsResponse200": ".get_account_credits_response_200",
     "GetAccountCreditsResponse500": ".get_account_credits_response_500",
     "GetAccountCreditsResponse500DataType0": ".get_account_credits_response_500_data_type_0",
@@ -107,6 +811,18 @@ _MODULES = {
     "GetTaskDetailsResponse422": ".get_task_details_response_422",
     "GetTaskDetailsResponse500": ".get_task_details_response_500",
     "GetTaskDetailsResponse500DataType0": ".get_task_details_response_500_data_type_0",
+    "GoogleImagen4Body": ".google_imagen_4_body",
+    "GoogleImagen4BodyInput": ".google_imagen_4_body_input",
+    "GoogleImagen4BodyInputAspectRatio": ".google_imagen_4_body_input_aspect_ratio",
+    "GoogleImagen4BodyModel": ".google_imagen_4_body_model",
+    "GoogleImagen4Response500": ".google_imagen_4_response_500",
+    "GoogleImagen4Response500DataType0": ".google_imagen_4_response_500_data_type_0",
+    "GoogleImagen4UltraBody": ".google_imagen_4_ultra_body",
+    "GoogleImagen4UltraBodyInput": ".google_imagen_4_ultra_body_input",
+    "GoogleImagen4UltraBodyInputAspectRatio": ".google_imagen_4_ultra_body_input_aspect_ratio",
+    "GoogleImagen4UltraBodyModel": ".google_imagen_4_ultra_body_model",
+    "GoogleImagen4UltraResponse500": ".google_imagen_4_ultra_response_500",
+    "GoogleImagen4UltraResponse500DataType0": ".google_imagen_4_ultra_response_500_data_type_0",
     "GptImage15ImageToImageBody": ".gpt_image_15_image_to_image_body",
     "GptImage15ImageToImageBodyInput": ".gpt_image_15_image_to_image_body_input",
     "GptImage15ImageToImageBodyInputAspectRatio": ".gpt_image_15_image_to_image_body_input_aspect_ratio",
@@ -133,11 +849,265 @@ _MODULES = {
     "GptImage2TextToImageBodyModel": ".gpt_image_2_text_to_image_body_model",
     "GptImage2TextToImageResponse200": ".gpt_image_2_text_to_image_response_200",
     "GptImage2TextToImageResponse200Data": ".gpt_image_2_text_to_image_response_200_data",
+    "GrokImagineExtendBody": ".grok_imagine_extend_body",
+    "GrokImagineExtendBodyInput": ".grok_imagine_extend_body_input",
+    "GrokImagineExtendBodyInputExtendTimes": ".grok_imagine_extend_body_input_extend_times",
+    "GrokImagineExtendBodyModel": ".grok_imagine_extend_body_model",
+    "GrokImagineImageToVideoBody": ".grok_imagine_image_to_video_body",
+    "GrokImagineImageToVideoBodyInput": ".grok_imagine_image_to_video_body_input",
+    "GrokImagineImageToVideoBodyInputAspectRatio": ".grok_imagine_image_to_video_body_input_aspect_ratio",
+    "GrokImagineImageToVideoBodyInputMode": ".grok_imagine_image_to_video_body_input_mode",
+    "GrokImagineImageToVideoBodyInputResolution": ".grok_imagine_image_to_video_body_input_resolution",
+    "GrokImagineImageToVideoBodyModel": ".grok_imagine_image_to_video_body_model",
+    "GrokImagineTextToVideoBody": ".grok_imagine_text_to_video_body",
+    "GrokImagineTextToVideoBodyInput": ".grok_imagine_text_to_video_body_input",
+    "GrokImagineTextToVideoBodyInputAspectRatio": ".grok_imagine_text_to_video_body_input_aspect_ratio",
+    "GrokImagineTextToVideoBodyInputMode": ".grok_imagine_text_to_video_body_input_mode",
+    "GrokImagineTextToVideoBodyInputResolution": ".grok_imagine_text_to_video_body_input_resolution",
+    "GrokImagineTextToVideoBodyModel": ".grok_imagine_text_to_video_body_model",
+    "Hailuo02ImageToVideoProBody": ".hailuo_02_image_to_video_pro_body",
+    "Hailuo02ImageToVideoProBodyInput": ".hailuo_02_image_to_video_pro_body_input",
+    "Hailuo02ImageToVideoProBodyModel": ".hailuo_02_image_to_video_pro_body_model",
+    "Hailuo02TextToVideoProBody": ".hailuo_02_text_to_video_pro_body",
+    "Hailuo02TextToVideoProBodyInput": ".hailuo_02_text_to_video_pro_body_input",
+    "Hailuo02TextToVideoProBodyModel": ".hailuo_02_text_to_video_pro_body_model",
+    "Hailuo23ImageToVideoProBody": ".hailuo_23_image_to_video_pro_body",
+    "Hailuo23ImageToVideoProBodyInput": ".hailuo_23_image_to_video_pro_body_input",
+    "Hailuo23ImageToVideoProBodyInputDuration": ".hailuo_23_image_to_video_pro_body_input_duration",
+    "Hailuo23ImageToVideoProBodyInputResolution": ".hailuo_23_image_to_video_pro_body_input_resolution",
+    "Hailuo23ImageToVideoProBodyModel": ".hailuo_23_image_to_video_pro_body_model",
+    "HappyhorseImageToVideoBody": ".happyhorse_image_to_video_body",
+    "HappyhorseImageToVideoBodyInput": ".happyhorse_image_to_video_body_input",
+    "HappyhorseImageToVideoBodyInputResolution": ".happyhorse_image_to_video_body_input_resolution",
+    "HappyhorseImageToVideoBodyModel": ".happyhorse_image_to_video_body_model",
+    "HappyhorseTextToVideoBody": ".happyhorse_text_to_video_body",
+    "HappyhorseTextToVideoBodyInput": ".happyhorse_text_to_video_body_input",
+    "HappyhorseTextToVideoBodyInputAspectRatio": ".happyhorse_text_to_video_body_input_aspect_ratio",
+    "HappyhorseTextToVideoBodyInputResolution": ".happyhorse_text_to_video_body_input_resolution",
+    "HappyhorseTextToVideoBodyModel": ".happyhorse_text_to_video_body_model",
+    "IdeogramCharacterBody": ".ideogram_character_body",
+    "IdeogramCharacterBodyInput": ".ideogram_character_body_input",
+    "IdeogramCharacterBodyInputImageSize": ".ideogram_character_body_input_image_size",
+    "IdeogramCharacterBodyInputNumImages": ".ideogram_character_body_input_num_images",
+    "IdeogramCharacterBodyInputRenderingSpeed": ".ideogram_character_body_input_rendering_speed",
+    "IdeogramCharacterBodyInputStyle": ".ideogram_character_body_input_style",
+    "IdeogramCharacterBodyModel": ".ideogram_character_body_model",
+    "IdeogramCharacterRemixBody": ".ideogram_character_remix_body",
+    "IdeogramCharacterRemixBodyInput": ".ideogram_character_remix_body_input",
+    "IdeogramCharacterRemixBodyInputImageSize": ".ideogram_character_remix_body_input_image_size",
+    "IdeogramCharacterRemixBodyInputNumImages": ".ideogram_character_remix_body_input_num_images",
+    "IdeogramCharacterRemixBodyInputRenderingSpeed": ".ideogram_character_remix_body_input_rendering_speed",
+    "IdeogramCharacterRemixBodyInputStyle": ".ideogram_character_remix_body_input_style",
+    "IdeogramCharacterRemixBodyModel": ".ideogram_character_remix_body_model",
+    "IdeogramV3ReframeBody": ".ideogram_v3_reframe_body",
+    "IdeogramV3ReframeBodyInput": ".ideogram_v3_reframe_body_input",
+    "IdeogramV3ReframeBodyInputImageSize": ".ideogram_v3_reframe_body_input_image_size",
+    "IdeogramV3ReframeBodyInputNumImages": ".ideogram_v3_reframe_body_input_num_images",
+    "IdeogramV3ReframeBodyInputRenderingSpeed": ".ideogram_v3_reframe_body_input_rendering_speed",
+    "IdeogramV3ReframeBodyInputStyle": ".ideogram_v3_reframe_body_input_style",
+    "IdeogramV3ReframeBodyModel": ".ideogram_v3_reframe_body_model",
+    "IdeogramV3TextToImageBody": ".ideogram_v3_text_to_image_body",
+    "IdeogramV3TextToImageBodyInput": ".ideogram_v3_text_to_image_body_input",
+    "IdeogramV3TextToImageBodyInputImageSize": ".ideogram_v3_text_to_image_body_input_image_size",
+    "IdeogramV3TextToImageBodyInputRenderingSpeed": ".ideogram_v3_text_to_image_body_input_rendering_speed",
+    "IdeogramV3TextToImageBodyInputStyle": ".ideogram_v3_text_to_image_body_input_style",
+    "IdeogramV3TextToImageBodyModel": ".ideogram_v3_text_to_image_body_model",
+    "IdeogramV3TextToImageResponse200": ".ideogram_v3_text_to_image_response_200",
+    "IdeogramV3TextToImageResponse200Data": ".ideogram_v3_text_to_image_response_200_data",
+    "IdeogramV3TextToImageResponse500": ".ideogram_v3_text_to_image_response_500",
+    "InfinitalkFromAudioBody": ".infinitalk_from_audio_body",
+    "InfinitalkFromAudioBodyInput": ".infinitalk_from_audio_body_input",
+    "InfinitalkFromAudioBodyInputResolution": ".infinitalk_from_audio_body_input_resolution",
+    "InfinitalkFromAudioBodyModel": ".infinitalk_from_audio_body_model",
+    "InfinitalkFromAudioResponse500": ".infinitalk_from_audio_response_500",
+    "InfinitalkFromAudioResponse500DataType0": ".infinitalk_from_audio_response_500_data_type_0",
+    "Kling26ImageToVideoBody": ".kling_26_image_to_video_body",
+    "Kling26ImageToVideoBodyInput": ".kling_26_image_to_video_body_input",
+    "Kling26ImageToVideoBodyInputDuration": ".kling_26_image_to_video_body_input_duration",
+    "Kling26ImageToVideoBodyModel": ".kling_26_image_to_video_body_model",
+    "Kling26MotionControlBody": ".kling_26_motion_control_body",
+    "Kling26MotionControlBodyInput": ".kling_26_motion_control_body_input",
+    "Kling26MotionControlBodyInputCharacterOrientation": ".kling_26_motion_control_body_input_character_orientation",
+    "Kling26MotionControlBodyInputMode": ".kling_26_motion_control_body_input_mode",
+    "Kling26MotionControlBodyModel": ".kling_26_motion_control_body_model",
+    "Kling26TextToVideoBody": ".kling_26_text_to_video_body",
+    "Kling26TextToVideoBodyInput": ".kling_26_text_to_video_body_input",
+    "Kling26TextToVideoBodyInputAspectRatio": ".kling_26_text_to_video_body_input_aspect_ratio",
+    "Kling26TextToVideoBodyInputDuration": ".kling_26_text_to_video_body_input_duration",
+    "Kling26TextToVideoBodyModel": ".kling_26_text_to_video_body_model",
+    "KlingAiAvatarProBody": ".kling_ai_avatar_pro_body",
+    "KlingAiAvatarProBodyInput": ".kling_ai_avatar_pro_body_input",
+    "KlingAiAvatarProBodyModel": ".kling_ai_avatar_pro_body_model",
+    "KlingV21MasterTextToVideoBody": ".kling_v21_master_text_to_video_body",
+    "KlingV21MasterTextToVideoBodyInput": ".kling_v21_master_text_to_video_body_input",
+    "KlingV21MasterTextToVideoBodyInputAspectRatio": ".kling_v21_master_text_to_video_body_input_aspect_ratio",
+    "KlingV21MasterTextToVideoBodyInputDuration": ".kling_v21_master_text_to_video_body_input_duration",
+    "KlingV21MasterTextToVideoBodyModel": ".kling_v21_master_text_to_video_body_model",
+    "KlingV21StandardBody": ".kling_v21_standard_body",
+    "KlingV21StandardBodyInput": ".kling_v21_standard_body_input",
+    "KlingV21StandardBodyInputDuration": ".kling_v21_standard_body_input_duration",
+    "KlingV21StandardBodyModel": ".kling_v21_standard_body_model",
+    "KlingV25TurboTextToVideoProBody": ".kling_v25_turbo_text_to_video_pro_body",
+    "KlingV25TurboTextToVideoProBodyInput": ".kling_v25_turbo_text_to_video_pro_body_input",
+    "KlingV25TurboTextToVideoProBodyInputAspectRatio": ".kling_v25_turbo_text_to_video_pro_body_input_aspect_ratio",
+    "KlingV25TurboTextToVideoProBodyInputDuration": ".kling_v25_turbo_text_to_video_pro_body_input_duration",
+    "KlingV25TurboTextToVideoProBodyModel": ".kling_v25_turbo_text_to_video_pro_body_model",
+    "KlingV25TurboTextToVideoProResponse200": ".kling_v25_turbo_text_to_video_pro_response_200",
+    "KlingV25TurboTextToVideoProResponse200Data": ".kling_v25_turbo_text_to_video_pro_response_200_data",
+    "NanoBanana2Body": ".nano_banana_2_body",
+    "NanoBanana2BodyInput": ".nano_banana_2_body_input",
+    "NanoBanana2BodyInputAspectRatio": ".nano_banana_2_body_input_aspect_ratio",
+    "NanoBanana2BodyInputOutputFormat": ".nano_banana_2_body_input_output_format",
+    "NanoBanana2BodyInputResolution": ".nano_banana_2_body_input_resolution",
+    "NanoBanana2BodyModel": ".nano_banana_2_body_model",
+    "NanoBanana2Response200": ".nano_banana_2_response_200",
+    "NanoBanana2Response200Data": ".nano_banana_2_response_200_data",
+    "NanoBanana2Response500": ".nano_banana_2_response_500",
+    "NanoBanana2Response500DataType0": ".nano_banana_2_response_500_data_type_0",
+    "Qwen2ImageEditBody": ".qwen_2_image_edit_body",
+    "Qwen2ImageEditBodyInput": ".qwen_2_image_edit_body_input",
+    "Qwen2ImageEditBodyInputImageSize": ".qwen_2_image_edit_body_input_image_size",
+    "Qwen2ImageEditBodyInputOutputFormat": ".qwen_2_image_edit_body_input_output_format",
+    "Qwen2ImageEditBodyModel": ".qwen_2_image_edit_body_model",
+    "Qwen2TextToImageBody": ".qwen_2_text_to_image_body",
+    "Qwen2TextToImageBodyInput": ".qwen_2_text_to_image_body_input",
+    "Qwen2TextToImageBodyInputImageSize": ".qwen_2_text_to_image_body_input_image_size",
+    "Qwen2TextToImageBodyInputOutputFormat": ".qwen_2_text_to_image_body_input_output_format",
+    "Qwen2TextToImageBodyModel": ".qwen_2_text_to_image_body_model",
+    "QwenImageEditBody": ".qwen_image_edit_body",
+    "QwenImageEditBodyInput": ".qwen_image_edit_body_input",
+    "QwenImageEditBodyInputAcceleration": ".qwen_image_edit_body_input_acceleration",
+    "QwenImageEditBodyInputImageSize": ".qwen_image_edit_body_input_image_size",
+    "QwenImageEditBodyInputNumImages": ".qwen_image_edit_body_input_num_images",
+    "QwenImageEditBodyInputOutputFormat": ".qwen_image_edit_body_input_output_format",
+    "QwenImageEditBodyModel": ".qwen_image_edit_body_model",
+    "RecraftCrispUpscaleBody": ".recraft_crisp_upscale_body",
+    "RecraftCrispUpscaleBodyInput": ".recraft_crisp_upscale_body_input",
+    "RecraftCrispUpscaleBodyModel": ".recraft_crisp_upscale_body_model",
+    "Seedream45TextToImageBody": ".seedream_45_text_to_image_body",
+    "Seedream45TextToImageBodyInput": ".seedream_45_text_to_image_body_input",
+    "Seedream45TextToImageBodyInputAspectRatio": ".seedream_45_text_to_image_body_input_aspect_ratio",
+    "Seedream45TextToImageBodyInputQuality": ".seedream_45_text_to_image_body_input_quality",
+    "Seedream45TextToImageBodyModel": ".seedream_45_text_to_image_body_model",
+    "Seedream45TextToImageResponse500": ".seedream_45_text_to_image_response_500",
+    "Seedream45TextToImageResponse500DataType0": ".seedream_45_text_to_image_response_500_data_type_0",
+    "Seedream5LiteImageToImageBody": ".seedream_5_lite_image_to_image_body",
+    "Seedream5LiteImageToImageBodyInput": ".seedream_5_lite_image_to_image_body_input",
+    "Seedream5LiteImageToImageBodyInputAspectRatio": ".seedream_5_lite_image_to_image_body_input_aspect_ratio",
+    "Seedream5LiteImageToImageBodyInputQuality": ".seedream_5_lite_image_to_image_body_input_quality",
+    "Seedream5LiteImageToImageBodyModel": ".seedream_5_lite_image_to_image_body_model",
+    "Seedream5LiteImageToImageResponse500": ".seedream_5_lite_image_to_image_response_500",
+    "Seedream5LiteImageToImageResponse500DataType0": ".seedream_5_lite_image_to_image_response_500_data_type_0",
+    "Sora2CharactersBody": ".sora_2_characters_body",
+    "Sora2CharactersBodyInput": ".sora_2_characters_body_input",
+    "Sora2CharactersBodyModel": ".sora_2_characters_body_model",
+    "Sora2ImageToVideoBody": ".sora_2_image_to_video_body",
+    "Sora2ImageToVideoBodyInput": ".sora_2_image_to_video_body_input",
+    "Sora2ImageToVideoBodyInputAspectRatio": ".sora_2_image_to_video_body_input_aspect_ratio",
+    "Sora2ImageToVideoBodyInputNFrames": ".sora_2_image_to_video_body_input_n_frames",
+    "Sora2ImageToVideoBodyInputUploadMethod": ".sora_2_image_to_video_body_input_upload_method",
+    "Sora2ImageToVideoBodyModel": ".sora_2_image_to_video_body_model",
+    "Sora2ProStoryboardBody": ".sora_2_pro_storyboard_body",
+    "Sora2ProStoryboardBodyInput": ".sora_2_pro_storyboard_body_input",
+    "Sora2ProStoryboardBodyInputAspectRatio": ".sora_2_pro_storyboard_body_input_aspect_ratio",
+    "Sora2ProStoryboardBodyInputNFrames": ".sora_2_pro_storyboard_body_input_n_frames",
+    "Sora2ProStoryboardBodyInputShotsItem": ".sora_2_pro_storyboard_body_input_shots_item",
+    "Sora2ProStoryboardBodyInputUploadMethod": ".sora_2_pro_storyboard_body_input_upload_method",
+    "Sora2ProStoryboardBodyModel": ".sora_2_pro_storyboard_body_model",
+    "Sora2ProTextToVideoBody": ".sora_2_pro_text_to_video_body",
+    "Sora2ProTextToVideoBodyInput": ".sora_2_pro_text_to_video_body_input",
+    "Sora2ProTextToVideoBodyInputAspectRatio": ".sora_2_pro_text_to_video_body_input_aspect_ratio",
+    "Sora2ProTextToVideoBodyInputNFrames": ".sora_2_pro_text_to_video_body_input_n_frames",
+    "Sora2ProTextToVideoBodyInputSize": ".sora_2_pro_text_to_video_body_input_size",
+    "Sora2ProTextToVideoBodyInputUploadMethod": ".sora_2_pro_text_to_video_body_input_upload_method",
+    "Sora2ProTextToVideoBodyModel": ".sora_2_pro_text_to_video_body_model",
+    "SoraWatermarkRemoverBody": ".sora_watermark_remover_body",
+    "SoraWatermarkRemoverBodyInput": ".sora_watermark_remover_body_input",
+    "SoraWatermarkRemoverBodyInputUploadMethod": ".sora_watermark_remover_body_input_upload_method",
+    "SoraWatermarkRemoverBodyModel": ".sora_watermark_remover_body_model",
     "TaskRecord": ".task_record",
+    "TopazImageUpscaleBody": ".topaz_image_upscale_body",
+    "TopazImageUpscaleBodyInput": ".topaz_image_upscale_body_input",
+    "TopazImageUpscaleBodyInputUpscaleFactor": ".topaz_image_upscale_body_input_upscale_factor",
+    "TopazImageUpscaleBodyModel": ".topaz_image_upscale_body_model",
     "UploadFileBase64ApiResponse": ".upload_file_base_64_api_response",
     "UploadFileBase64ApiResponseCode": ".upload_file_base_64_api_response_code",
     "UploadFileStreamBody": ".upload_file_stream_body",
     "UrlUploadRequest": ".url_upload_request",
+    "Wan22AnimateReplaceBody": ".wan_22_animate_replace_body",
+    "Wan22AnimateReplaceBodyInput": ".wan_22_animate_replace_body_input",
+    "Wan22AnimateReplaceBodyInputResolution": ".wan_22_animate_replace_body_input_resolution",
+    "Wan22AnimateReplaceBodyModel": ".wan_22_animate_replace_body_model",
+    "Wan22AnimateReplaceResponse500": ".wan_22_animate_replace_response_500",
+    "Wan22AnimateReplaceResponse500DataType0": ".wan_22_animate_replace_response_500_data_type_0",
+    "Wan22A14BImageToVideoTurboBody": ".wan_22a14b_image_to_video_turbo_body",
+    "Wan22A14BImageToVideoTurboBodyInput": ".wan_22a14b_image_to_video_turbo_body_input",
+    "Wan22A14BImageToVideoTurboBodyInputAcceleration": ".wan_22a14b_image_to_video_turbo_body_input_acceleration",
+    "Wan22A14BImageToVideoTurboBodyInputResolution": ".wan_22a14b_image_to_video_turbo_body_input_resolution",
+    "Wan22A14BImageToVideoTurboBodyModel": ".wan_22a14b_image_to_video_turbo_body_model",
+    "Wan22A14BImageToVideoTurboResponse500": ".wan_22a14b_image_to_video_turbo_response_500",
+    "Wan22A14BImageToVideoTurboResponse500DataType0": ".wan_22a14b_image_to_video_turbo_response_500_data_type_0",
+    "Wan22A14BTextToVideoTurboBody": ".wan_22a14b_text_to_video_turbo_body",
+    "Wan22A14BTextToVideoTurboBodyInput": ".wan_22a14b_text_to_video_turbo_body_input",
+    "Wan22A14BTextToVideoTurboBodyInputAcceleration": ".wan_22a14b_text_to_video_turbo_body_input_acceleration",
+    "Wan22A14BTextToVideoTurboBodyInputAspectRatio": ".wan_22a14b_text_to_video_turbo_body_input_aspect_ratio",
+    "Wan22A14BTextToVideoTurboBodyInputResolution": ".wan_22a14b_text_to_video_turbo_body_input_resolution",
+    "Wan22A14BTextToVideoTurboBodyModel": ".wan_22a14b_text_to_video_turbo_body_model",
+    "Wan22A14BTextToVideoTurboResponse500": ".wan_22a14b_text_to_video_turbo_response_500",
+    "Wan22A14BTextToVideoTurboResponse500DataType0": ".wan_22a14b_text_to_video_turbo_response_500_data_type_0",
+    "Wan25TextToVideoBody": ".wan_25_text_to_video_body",
+    "Wan25TextToVideoBodyInput": ".wan_25_text_to_video_body_input",
+    "Wan25TextToVideoBodyInputAspectRatio": ".wan_25_text_to_video_body_input_aspect_ratio",
+    "Wan25TextToVideoBodyInputDuration": ".wan_25_text_to_video_body_input_duration",
+    "Wan25TextToVideoBodyInputResolution": ".wan_25_text_to_video_body_input_resolution",
+    "Wan25TextToVideoBodyModel": ".wan_25_text_to_video_body_model",
+    "Wan25TextToVideoResponse200": ".wan_25_text_to_video_response_200",
+    "Wan25TextToVideoResponse200Data": ".wan_25_text_to_video_response_200_data",
+    "Wan25TextToVideoResponse500": ".wan_25_text_to_video_response_500",
+    "Wan26FlashVideoToVideoBody": ".wan_26_flash_video_to_video_body",
+    "Wan26FlashVideoToVideoBodyInput": ".wan_26_flash_video_to_video_body_input",
+    "Wan26FlashVideoToVideoBodyInputDuration": ".wan_26_flash_video_to_video_body_input_duration",
+    "Wan26FlashVideoToVideoBodyInputResolution": ".wan_26_flash_video_to_video_body_input_resolution",
+    "Wan26FlashVideoToVideoBodyModel": ".wan_26_flash_video_to_video_body_model",
+    "Wan26FlashVideoToVideoResponse200": ".wan_26_flash_video_to_video_response_200",
+    "Wan26FlashVideoToVideoResponse200Data": ".wan_26_flash_video_to_video_response_200_data",
+    "Wan26FlashVideoToVideoResponse500": ".wan_26_flash_video_to_video_response_500",
+    "Wan26TextToVideoBody": ".wan_26_text_to_video_body",
+    "Wan26TextToVideoBodyInput": ".wan_26_text_to_video_body_input",
+    "Wan26TextToVideoBodyInputDuration": ".wan_26_text_to_video_body_input_duration",
+    "Wan26TextToVideoBodyInputResolution": ".wan_26_text_to_video_body_input_resolution",
+    "Wan26TextToVideoBodyModel": ".wan_26_text_to_video_body_model",
+    "Wan26TextToVideoResponse500": ".wan_26_text_to_video_response_500",
+    "Wan26TextToVideoResponse500DataType0": ".wan_26_text_to_video_response_500_data_type_0",
+    "Wan27ImageBody": ".wan_27_image_body",
+    "Wan27ImageBodyInput": ".wan_27_image_body_input",
+    "Wan27ImageBodyInputAspectRatio": ".wan_27_image_body_input_aspect_ratio",
+    "Wan27ImageBodyInputColorPaletteItem": ".wan_27_image_body_input_color_palette_item",
+    "Wan27ImageBodyInputResolution": ".wan_27_image_body_input_resolution",
+    "Wan27ImageBodyModel": ".wan_27_image_body_model",
+    "Wan27ImageResponse200": ".wan_27_image_response_200",
+    "Wan27ImageResponse200Data": ".wan_27_image_response_200_data",
+    "Wan27ImageResponse500": ".wan_27_image_response_500",
+    "Wan27ImageResponse500DataType0": ".wan_27_image_response_500_data_type_0",
+    "Wan27ImageToVideoBody": ".wan_27_image_to_video_body",
+    "Wan27ImageToVideoBodyInput": ".wan_27_image_to_video_body_input",
+    "Wan27ImageToVideoBodyInputResolution": ".wan_27_image_to_video_body_input_resolution",
+    "Wan27ImageToVideoBodyModel": ".wan_27_image_to_video_body_model",
+    "Wan27ImageToVideoResponse200": ".wan_27_image_to_video_response_200",
+    "Wan27ImageToVideoResponse200Data": ".wan_27_image_to_video_response_200_data",
+    "Wan27TextToVideoBody": ".wan_27_text_to_video_body",
+    "Wan27TextToVideoBodyInput": ".wan_27_text_to_video_body_input",
+    "Wan27TextToVideoBodyInputRatio": ".wan_27_text_to_video_body_input_ratio",
+    "Wan27TextToVideoBodyInputResolution": ".wan_27_text_to_video_body_input_resolution",
+    "Wan27TextToVideoBodyModel": ".wan_27_text_to_video_body_model",
+    "Wan27TextToVideoResponse200": ".wan_27_text_to_video_response_200",
+    "Wan27TextToVideoResponse200Data": ".wan_27_text_to_video_response_200_data",
+    "ZImageBody": ".z_image_body",
+    "ZImageBodyInput": ".z_image_body_input",
+    "ZImageBodyInputAspectRatio": ".z_image_body_input_aspect_ratio",
+    "ZImageBodyModel": ".z_image_body_model",
+    "ZImageResponse500": ".z_image_response_500",
+    "ZImageResponse500DataType0": ".z_image_response_500_data_type_0",
 }
 
 
@@ -153,9 +1123,78 @@ def __getattr__(name: str) -> Any:
 __all__ = (
     "ApiResponse",
     "ApiResponse1",
+    "ApiResponseWithRecordId",
+    "ApiResponseWithRecordIdData",
     "Base64UploadRequest",
+    "BytedanceSeedance15ProBody",
+    "BytedanceSeedance15ProBodyInput",
+    "BytedanceSeedance15ProBodyInputAspectRatio",
+    "BytedanceSeedance15ProBodyInputDuration",
+    "BytedanceSeedance15ProBodyInputResolution",
+    "BytedanceSeedance15ProBodyModel",
+    "BytedanceSeedance2FastBody",
+    "BytedanceSeedance2FastBodyInput",
+    "BytedanceSeedance2FastBodyInputAspectRatio",
+    "BytedanceSeedance2FastBodyInputResolution",
+    "BytedanceSeedance2FastBodyModel",
+    "BytedanceSeedreamBody",
+    "BytedanceSeedreamBodyInput",
+    "BytedanceSeedreamBodyInputImageSize",
+    "BytedanceSeedreamBodyModel",
+    "BytedanceSeedreamResponse200",
+    "BytedanceSeedreamResponse200Data",
+    "BytedanceSeedreamResponse500",
+    "BytedanceSeedreamResponse500DataType0",
+    "BytedanceSeedreamV4TextToImageBody",
+    "BytedanceSeedreamV4TextToImageBodyInput",
+    "BytedanceSeedreamV4TextToImageBodyInputImageResolution",
+    "BytedanceSeedreamV4TextToImageBodyInputImageSize",
+    "BytedanceSeedreamV4TextToImageBodyModel",
+    "BytedanceSeedreamV4TextToImageResponse500",
+    "BytedanceSeedreamV4TextToImageResponse500DataType0",
+    "BytedanceV1LiteTextToVideoBody",
+    "BytedanceV1LiteTextToVideoBodyInput",
+    "BytedanceV1LiteTextToVideoBodyInputAspectRatio",
+    "BytedanceV1LiteTextToVideoBodyInputDuration",
+    "BytedanceV1LiteTextToVideoBodyInputResolution",
+    "BytedanceV1LiteTextToVideoBodyModel",
+    "BytedanceV1ProImageToVideoBody",
+    "BytedanceV1ProImageToVideoBodyInput",
+    "BytedanceV1ProImageToVideoBodyInputDuration",
+    "BytedanceV1ProImageToVideoBodyInputResolution",
+    "BytedanceV1ProImageToVideoBodyModel",
+    "ElevenlabsAudioIsolationBody",
+    "ElevenlabsAudioIsolationBodyInput",
+    "ElevenlabsAudioIsolationBodyModel",
+    "ElevenlabsAudioIsolationResponse500",
+    "ElevenlabsAudioIsolationResponse500DataType0",
+    "ElevenlabsSpeechToTextBody",
+    "ElevenlabsSpeechToTextBodyInput",
+    "ElevenlabsSpeechToTextBodyModel",
+    "ElevenlabsSpeechToTextResponse500",
+    "ElevenlabsSpeechToTextResponse500DataType0",
+    "ElevenlabsTextToDialogueV3Body",
+    "ElevenlabsTextToDialogueV3BodyInput",
+    "ElevenlabsTextToDialogueV3BodyInputDialogueItem",
+    "ElevenlabsTextToDialogueV3BodyInputDialogueItemVoice",
+    "ElevenlabsTextToDialogueV3BodyInputLanguageCode",
+    "ElevenlabsTextToDialogueV3BodyModel",
+    "ElevenlabsTextToDialogueV3Response200",
+    "ElevenlabsTextToDialogueV3Response200Data",
+    "ElevenlabsTextToDialogueV3Response500",
+    "ElevenlabsTextToDialogueV3Response500DataType0",
     "FileUploadResponse",
     "FileUploadResult",
+    "Flux2FlexImageToImageBody",
+    "Flux2FlexImageToImageBodyInput",
+    "Flux2FlexImageToImageBodyInputAspectRatio",
+    "Flux2FlexImageToImageBodyInputResolution",
+    "Flux2FlexImageToImageBodyModel",
+    "Flux2ProTextToImageBody",
+    "Flux2ProTextToImageBodyInput",
+    "Flux2ProTextToImageBodyInputAspectRatio",
+    "Flux2ProTextToImageBodyInputResolution",
+    "Flux2ProTextToImageBodyModel",
     "GetAccountCreditsResponse200",
     "GetAccountCreditsResponse500",
     "GetAccountCreditsResponse500DataType0",
@@ -169,6 +1208,18 @@ __all__ = (
     "GetTaskDetailsResponse422",
     "GetTaskDetailsResponse500",
     "GetTaskDetailsResponse500DataType0",
+    "GoogleImagen4Body",
+    "GoogleImagen4BodyInput",
+    "GoogleImagen4BodyInputAspectRatio",
+    "GoogleImagen4BodyModel",
+    "GoogleImagen4Response500",
+    "GoogleImagen4Response500DataType0",
+    "GoogleImagen4UltraBody",
+    "GoogleImagen4UltraBodyInput",
+    "GoogleImagen4UltraBodyInputAspectRatio",
+    "GoogleImagen4UltraBodyModel",
+    "GoogleImagen4UltraResponse500",
+    "GoogleImagen4UltraResponse500DataType0",
     "GptImage15ImageToImageBody",
     "GptImage15ImageToImageBodyInput",
     "GptImage15ImageToImageBodyInputAspectRatio",
@@ -195,9 +1246,263 @@ __all__ = (
     "GptImage2TextToImageBodyModel",
     "GptImage2TextToImageResponse200",
     "GptImage2TextToImageResponse200Data",
+    "GrokImagineExtendBody",
+    "GrokImagineExtendBodyInput",
+    "GrokImagineExtendBodyInputExtendTimes",
+    "GrokImagineExtendBodyModel",
+    "GrokImagineImageToVideoBody",
+    "GrokImagineImageToVideoBodyInput",
+    "GrokImagineImageToVideoBodyInputAspectRatio",
+    "GrokImagineImageToVideoBodyInputMode",
+    "GrokImagineImageToVideoBodyInputResolution",
+    "GrokImagineImageToVideoBodyModel",
+    "GrokImagineTextToVideoBody",
+    "GrokImagineTextToVideoBodyInput",
+    "GrokImagineTextToVideoBodyInputAspectRatio",
+    "GrokImagineTextToVideoBodyInputMode",
+    "GrokImagineTextToVideoBodyInputResolution",
+    "GrokImagineTextToVideoBodyModel",
+    "Hailuo02ImageToVideoProBody",
+    "Hailuo02ImageToVideoProBodyInput",
+    "Hailuo02ImageToVideoProBodyModel",
+    "Hailuo02TextToVideoProBody",
+    "Hailuo02TextToVideoProBodyInput",
+    "Hailuo02TextToVideoProBodyModel",
+    "Hailuo23ImageToVideoProBody",
+    "Hailuo23ImageToVideoProBodyInput",
+    "Hailuo23ImageToVideoProBodyInputDuration",
+    "Hailuo23ImageToVideoProBodyInputResolution",
+    "Hailuo23ImageToVideoProBodyModel",
+    "HappyhorseImageToVideoBody",
+    "HappyhorseImageToVideoBodyInput",
+    "HappyhorseImageToVideoBodyInputResolution",
+    "HappyhorseImageToVideoBodyModel",
+    "HappyhorseTextToVideoBody",
+    "HappyhorseTextToVideoBodyInput",
+    "HappyhorseTextToVideoBodyInputAspectRatio",
+    "HappyhorseTextToVideoBodyInputResolution",
+    "HappyhorseTextToVideoBodyModel",
+    "IdeogramCharacterBody",
+    "IdeogramCharacterBodyInput",
+    "IdeogramCharacterBodyInputImageSize",
+    "IdeogramCharacterBodyInputNumImages",
+    "IdeogramCharacterBodyInputRenderingSpeed",
+    "IdeogramCharacterBodyInputStyle",
+    "IdeogramCharacterBodyModel",
+    "IdeogramCharacterRemixBody",
+    "IdeogramCharacterRemixBodyInput",
+    "IdeogramCharacterRemixBodyInputImageSize",
+    "IdeogramCharacterRemixBodyInputNumImages",
+    "IdeogramCharacterRemixBodyInputRenderingSpeed",
+    "IdeogramCharacterRemixBodyInputStyle",
+    "IdeogramCharacterRemixBodyModel",
+    "IdeogramV3ReframeBody",
+    "IdeogramV3ReframeBodyInput",
+    "IdeogramV3ReframeBodyInputImageSize",
+    "IdeogramV3ReframeBodyInputNumImages",
+    "IdeogramV3ReframeBodyInputRenderingSpeed",
+    "IdeogramV3ReframeBodyInputStyle",
+    "IdeogramV3ReframeBodyModel",
+    "IdeogramV3TextToImageBody",
+    "IdeogramV3TextToImageBodyInput",
+    "IdeogramV3TextToImageBodyInputImageSize",
+    "IdeogramV3TextToImageBodyInputRenderingSpeed",
+    "IdeogramV3TextToImageBodyInputStyle",
+    "IdeogramV3TextToImageBodyModel",
+    "IdeogramV3TextToImageResponse200",
+    "IdeogramV3TextToImageResponse200Data",
+    "IdeogramV3TextToImageResponse500",
+    "InfinitalkFromAudioBody",
+    "InfinitalkFromAudioBodyInput",
+    "InfinitalkFromAudioBodyInputResolution",
+    "InfinitalkFromAudioBodyModel",
+    "InfinitalkFromAudioResponse500",
+    "InfinitalkFromAudioResponse500DataType0",
+    "Kling26ImageToVideoBody",
+    "Kling26ImageToVideoBodyInput",
+    "Kling26ImageToVideoBodyInputDuration",
+    "Kling26ImageToVideoBodyModel",
+    "Kling26MotionControlBody",
+    "Kling26MotionControlBodyInput",
+    "Kling26MotionControlBodyInputCharacterOrientation",
+    "Kling26MotionControlBodyInputMode",
+    "Kling26MotionControlBodyModel",
+    "Kling26TextToVideoBody",
+    "Kling26TextToVideoBodyInput",
+    "Kling26TextToVideoBodyInputAspectRatio",
+    "Kling26TextToVideoBodyInputDuration",
+    "Kling26TextToVideoBodyModel",
+    "KlingAiAvatarProBody",
+    "KlingAiAvatarProBodyInput",
+    "KlingAiAvatarProBodyModel",
+    "KlingV21MasterTextToVideoBody",
+    "KlingV21MasterTextToVideoBodyInput",
+    "KlingV21MasterTextToVideoBodyInputAspectRatio",
+    "KlingV21MasterTextToVideoBodyInputDuration",
+    "KlingV21MasterTextToVideoBodyModel",
+    "KlingV21StandardBody",
+    "KlingV21StandardBodyInput",
+    "KlingV21StandardBodyInputDuration",
+    "KlingV21StandardBodyModel",
+    "KlingV25TurboTextToVideoProBody",
+    "KlingV25TurboTextToVideoProBodyInput",
+    "KlingV25TurboTextToVideoProBodyInputAspectRatio",
+    "KlingV25TurboTextToVideoProBodyInputDuration",
+    "KlingV25TurboTextToVideoProBodyModel",
+    "KlingV25TurboTextToVideoProResponse200",
+    "KlingV25TurboTextToVideoProResponse200Data",
+    "NanoBanana2Body",
+    "NanoBanana2BodyInput",
+    "NanoBanana2BodyInputAspectRatio",
+    "NanoBanana2BodyInputOutputFormat",
+    "NanoBanana2BodyInputResolution",
+    "NanoBanana2BodyModel",
+    "NanoBanana2Response200",
+    "NanoBanana2Response200Data",
+    "NanoBanana2Response500",
+    "NanoBanana2Response500DataType0",
+    "Qwen2ImageEditBody",
+    "Qwen2ImageEditBodyInput",
+    "Qwen2ImageEditBodyInputImageSize",
+    "Qwen2ImageEditBodyInputOutputFormat",
+    "Qwen2ImageEditBodyModel",
+    "Qwen2TextToImageBody",
+    "Qwen2TextToImageBodyInput",
+    "Qwen2TextToImageBodyInputImageSize",
+    "Qwen2TextToImageBodyInputOutputFormat",
+    "Qwen2TextToImageBodyModel",
+    "QwenImageEditBody",
+    "QwenImageEditBodyInput",
+    "QwenImageEditBodyInputAcceleration",
+    "QwenImageEditBodyInputImageSize",
+    "QwenImageEditBodyInputNumImages",
+    "QwenImageEditBodyInputOutputFormat",
+    "QwenImageEditBodyModel",
+    "RecraftCrispUpscaleBody",
+    "RecraftCrispUpscaleBodyInput",
+    "RecraftCrispUpscaleBodyModel",
+    "Seedream45TextToImageBody",
+    "Seedream45TextToImageBodyInput",
+    "Seedream45TextToImageBodyInputAspectRatio",
+    "Seedream45TextToImageBodyInputQuality",
+    "Seedream45TextToImageBodyModel",
+    "Seedream45TextToImageResponse500",
+    "Seedream45TextToImageResponse500DataType0",
+    "Seedream5LiteImageToImageBody",
+    "Seedream5LiteImageToImageBodyInput",
+    "Seedream5LiteImageToImageBodyInputAspectRatio",
+    "Seedream5LiteImageToImageBodyInputQuality",
+    "Seedream5LiteImageToImageBodyModel",
+    "Seedream5LiteImageToImageResponse500",
+    "Seedream5LiteImageToImageResponse500DataType0",
+    "Sora2CharactersBody",
+    "Sora2CharactersBodyInput",
+    "Sora2CharactersBodyModel",
+    "Sora2ImageToVideoBody",
+    "Sora2ImageToVideoBodyInput",
+    "Sora2ImageToVideoBodyInputAspectRatio",
+    "Sora2ImageToVideoBodyInputNFrames",
+    "Sora2ImageToVideoBodyInputUploadMethod",
+    "Sora2ImageToVideoBodyModel",
+    "Sora2ProStoryboardBody",
+    "Sora2ProStoryboardBodyInput",
+    "Sora2ProStoryboardBodyInputAspectRatio",
+    "Sora2ProStoryboardBodyInputNFrames",
+    "Sora2ProStoryboardBodyInputShotsItem",
+    "Sora2ProStoryboardBodyInputUploadMethod",
+    "Sora2ProStoryboardBodyModel",
+    "Sora2ProTextToVideoBody",
+    "Sora2ProTextToVideoBodyInput",
+    "Sora2ProTextToVideoBodyInputAspectRatio",
+    "Sora2ProTextToVideoBodyInputNFrames",
+    "Sora2ProTextToVideoBodyInputSize",
+    "Sora2ProTextToVideoBodyInputUploadMethod",
+    "Sora2ProTextToVideoBodyModel",
+    "SoraWatermarkRemoverBody",
+    "SoraWatermarkRemoverBodyInput",
+    "SoraWatermarkRemoverBodyInputUploadMethod",
+    "SoraWatermarkRemoverBodyModel",
     "TaskRecord",
+    "TopazImageUpscaleBody",
+    "TopazImageUpscaleBodyInput",
+    "TopazImageUpscaleBodyInputUpscaleFactor",
+    "TopazImageUpscaleBodyModel",
     "UploadFileBase64ApiResponse",
     "UploadFileBase64ApiResponseCode",
     "UploadFileStreamBody",
     "UrlUploadRequest",
+    "Wan22A14BImageToVideoTurboBody",
+    "Wan22A14BImageToVideoTurboBodyInput",
+    "Wan22A14BImageToVideoTurboBodyInputAcceleration",
+    "Wan22A14BImageToVideoTurboBodyInputResolution",
+    "Wan22A14BImageToVideoTurboBodyModel",
+    "Wan22A14BImageToVideoTurboResponse500",
+    "Wan22A14BImageToVideoTurboResponse500DataType0",
+    "Wan22A14BTextToVideoTurboBody",
+    "Wan22A14BTextToVideoTurboBodyInput",
+    "Wan22A14BTextToVideoTurboBodyInputAcceleration",
+    "Wan22A14BTextToVideoTurboBodyInputAspectRatio",
+    "Wan22A14BTextToVideoTurboBodyInputResolution",
+    "Wan22A14BTextToVideoTurboBodyModel",
+    "Wan22A14BTextToVideoTurboResponse500",
+    "Wan22A14BTextToVideoTurboResponse500DataType0",
+    "Wan22AnimateReplaceBody",
+    "Wan22AnimateReplaceBodyInput",
+    "Wan22AnimateReplaceBodyInputResolution",
+    "Wan22AnimateReplaceBodyModel",
+    "Wan22AnimateReplaceResponse500",
+    "Wan22AnimateReplaceResponse500DataType0",
+    "Wan25TextToVideoBody",
+    "Wan25TextToVideoBodyInput",
+    "Wan25TextToVideoBodyInputAspectRatio",
+    "Wan25TextToVideoBodyInputDuration",
+    "Wan25TextToVideoBodyInputResolution",
+    "Wan25TextToVideoBodyModel",
+    "Wan25TextToVideoResponse200",
+    "Wan25TextToVideoResponse200Data",
+    "Wan25TextToVideoResponse500",
+    "Wan26FlashVideoToVideoBody",
+    "Wan26FlashVideoToVideoBodyInput",
+    "Wan26FlashVideoToVideoBodyInputDuration",
+    "Wan26FlashVideoToVideoBodyInputResolution",
+    "Wan26FlashVideoToVideoBodyModel",
+    "Wan26FlashVideoToVideoResponse200",
+    "Wan26FlashVideoToVideoResponse200Data",
+    "Wan26FlashVideoToVideoResponse500",
+    "Wan26TextToVideoBody",
+    "Wan26TextToVideoBodyInput",
+    "Wan26TextToVideoBodyInputDuration",
+    "Wan26TextToVideoBodyInputResolution",
+    "Wan26TextToVideoBodyModel",
+    "Wan26TextToVideoResponse500",
+    "Wan26TextToVideoResponse500DataType0",
+    "Wan27ImageBody",
+    "Wan27ImageBodyInput",
+    "Wan27ImageBodyInputAspectRatio",
+    "Wan27ImageBodyInputColorPaletteItem",
+    "Wan27ImageBodyInputResolution",
+    "Wan27ImageBodyModel",
+    "Wan27ImageResponse200",
+    "Wan27ImageResponse200Data",
+    "Wan27ImageResponse500",
+    "Wan27ImageResponse500DataType0",
+    "Wan27ImageToVideoBody",
+    "Wan27ImageToVideoBodyInput",
+    "Wan27ImageToVideoBodyInputResolution",
+    "Wan27ImageToVideoBodyModel",
+    "Wan27ImageToVideoResponse200",
+    "Wan27ImageToVideoResponse200Data",
+    "Wan27TextToVideoBody",
+    "Wan27TextToVideoBodyInput",
+    "Wan27TextToVideoBodyInputRatio",
+    "Wan27TextToVideoBodyInputResolution",
+    "Wan27TextToVideoBodyModel",
+    "Wan27TextToVideoResponse200",
+    "Wan27TextToVideoResponse200Data",
+    "ZImageBody",
+    "ZImageBodyInput",
+    "ZImageBodyInputAspectRatio",
+    "ZImageBodyModel",
+    "ZImageResponse500",
+    "ZImageResponse500DataType0",
 )
