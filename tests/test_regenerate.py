@@ -247,10 +247,11 @@ def _edit_json(path: Path, change: Any) -> None:
 
 def test_a_new_aspect_ratio_in_the_spec_reaches_the_generated_enum(tmp_path: Path) -> None:
     def edit(specs: Path) -> None:
-        _edit_json(
-            specs / regen.SEED,
-            lambda d: _input_schema(d)["properties"]["aspect_ratio"]["enum"].append("16:9"),
-        )
+        for name in (regen.SEED, EXPORT):  # kie.ai's export changed and the seed was updated to match
+            _edit_json(
+                specs / name,
+                lambda d: _input_schema(d)["properties"]["aspect_ratio"]["enum"].append("16:9"),
+            )
 
     out = _regenerate_copy(tmp_path, edit)
     code = (
@@ -266,7 +267,11 @@ def test_a_new_enum_value_and_optional_field_reach_the_catalog_and_typeddict(tmp
         props["quality"]["enum"].append("ultra")
         props["output_format"] = {"type": "string", "enum": ["png", "jpeg"], "default": "png"}
 
-    out = _regenerate_copy(tmp_path, lambda specs: _edit_json(specs / regen.SEED, change))
+    def edit(specs: Path) -> None:
+        for name in (regen.SEED, EXPORT):  # kie.ai's export changed and the seed was updated to match
+            _edit_json(specs / name, change)
+
+    out = _regenerate_copy(tmp_path, edit)
     code = (
         "import typing\n"
         "from kie_api.models_catalog import MODELS, OPTIONS, GptImage15ImageToImageOptions as O\n"
