@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# One site build and one browser per test process: under xdist every test of this file goes to one worker.
+pytestmark = pytest.mark.xdist_group("site")
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # The flags this machine's chromium needs: no sandbox as root, no GPU, nothing fetched in the
