@@ -39,7 +39,6 @@ IMAGES = ("person.jpg", "person.png", "dress.png", "photo.png", "tests/photo.png
 CHECKOUT = (".venv", ".ci", "examples", "scripts", "docs", "facade", "generated", "openapi", "mkdocs.yml")
 CHECKOUT_FILES = ("README.md", "pyproject.toml")
 ALL = {page.relative_to(ROOT).as_posix(): page_blocks(page) for page in pages()}
-PAGES = [page for page, blocks in ALL.items() if any(not block.included for block in blocks)]
 
 
 def _tests_defined(code: str) -> list[str]:
@@ -308,23 +307,19 @@ def test_every_page_block_is_found_with_a_known_mode() -> None:
             assert block.why, f"{block.origin}: say why the block runs as {block.mode}"
 
 
+# A page's session, notebook and app blocks run together (they share names); each other block is a test
+# of its own, so that the slow ones (a CLI session, mkdocs serve, the demo) spread over test processes.
+TOGETHER = ("session", "notebook", "fastapi", "pytest")
+ALONE = [b for page in ALL.values() for b in page if not b.included and b.mode not in TOGETHER]
+PAGES = [
+    page for page, blocks in ALL.items() if any(not b.included and b.mode in TOGETHER[:3] for b in blocks)
+]
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_the_blocks_of_the_page_run(page: str, reader: Path, emulator: Emulator) -> None:
     blocks = [block for block in ALL[page] if not block.included]  # included: run with README.md
     _run_session([b for b in blocks if b.mode == "session"])
-    for block in blocks:
-        if block.mode == "shell":
-            _run_shell(block, reader)
-        elif block.mode == "real-kie":
-            _run_real_kie(block, reader)
-        elif block.mode == "install":
-            _run_install(block)
-        elif block.mode == "commands":
-            _run_commands(block, reader)
-        elif block.mode == "emulator-exports":
-            _run_emulator_exports(block)
-        elif block.mode == "site":
-            _run_site(block, reader)
     if notebook := [b for b in blocks if b.mode == "notebook"]:
         shown, errors = _run_notebook(notebook)
         assert errors == [None] * len(notebook), errors
@@ -333,6 +328,23 @@ def test_the_blocks_of_the_page_run(page: str, reader: Path, emulator: Emulator)
         assert all(base64.b64decode(data["image/png"]).startswith(b"\x89PNG") for data in shown), shown
     if app := [b for b in blocks if b.mode == "fastapi"]:
         _run_fastapi(app, emulator)
+
+
+@pytest.mark.parametrize("block", ALONE, ids=[f"{b.origin} {b.mode}" for b in ALONE])
+def test_the_block_runs(block: Block, reader: Path) -> None:
+    if block.mode == "shell":
+        _run_shell(block, reader)
+    elif block.mode == "real-kie":
+        _run_real_kie(block, reader)
+    elif block.mode == "install":
+        _run_install(block)
+    elif block.mode == "commands":
+        _run_commands(block, reader)
+    elif block.mode == "emulator-exports":
+        _run_emulator_exports(block)
+    else:
+        assert block.mode == "site", block
+        _run_site(block, reader)
 
 
 def test_the_notebook_shows_a_failed_edit_of_a_gather(
@@ -379,3 +391,10 @@ def test_the_pytest_blocks_pass(pytester: pytest.Pytester) -> None:
     assert not outcomes.get("failed"), result.stdout.str()
     assert not outcomes.get("errors"), result.stdout.str()
     assert set(names) <= passed, {name: origin for name, origin in names.items() if name not in passed}
+
+
+def test_a_block_that_fails_fails_its_test(reader: Path) -> None:
+    with pytest.raises(ZeroDivisionError):
+        _run_session([Block("x.md", "x.md:1", "python", "session", "", "total = 1 / 0\n")])
+    with pytest.raises(AssertionError, match=r"x\.md:2"):
+        _run_shell(Block("x.md", "x.md:2", "bash", "shell", "", "kie-gpt-image credits\nfalse\n"), reader)
