@@ -704,9 +704,11 @@ def bench_gzip() -> list[Figure]:
                 f"{beyond:+.1f} MiB",
                 f"< {target:g} MiB",
                 "PASS" if beyond < target and bounded["refused"] else "MISS",
-                f"growth {bounded['growth_mib']:.1f} MiB decoding the raw bytes a piece at a time "
-                f"(_decoding.BoundedDecoder) vs {before['growth_mib']:.1f} MiB through httpx's iter_bytes in "
-                f"the same run; ru_maxrss of a fresh process per side, 64 KiB reads; `{command}`",
+                f"growth {bounded['growth_mib']:.1f} MiB through the client (Client."
+                f"{'get_task' if what == 'reply' else 'read_results'}: raw bytes decoded a piece at a time, "
+                f"_decoding.BoundedDecoder) vs {before['growth_mib']:.1f} MiB through httpx's iter_bytes in "
+                f"the same run; ru_maxrss of a fresh process per side, MockTransport, 64 KiB raw chunks; "
+                f"`{command}`",
             )
         )
     return figures

@@ -18,6 +18,7 @@ import httpx
 from . import _api, _inputs
 from ._auth import BearerAuth
 from ._deadline import AttemptDeadline, clamp_timeout
+from ._decoding import ACCEPT_ENCODING
 from ._download import FileSink, MemorySink, parse_destination
 from ._errors import AuthenticationError, ClientClosedError, InvalidInputError, redact
 from ._flow import Flow, Flows, Send
@@ -249,7 +250,12 @@ class Engine:
         if params:
             # One URL parse instead of two: httpx parses the URL, then again once it merges ``params``.
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
-        kwargs["headers"] = {**kwargs.pop("headers", {}), "User-Agent": USER_AGENT}
+        # Accept-Encoding too: a caller's own http_client may offer br/zstd, which ``_decoding`` cannot bound.
+        kwargs["headers"] = {
+            **kwargs.pop("headers", {}),
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         logger.debug("%s %s (attempt %d)", method, spec.operation, effect.attempt + 1)
         return http.build_request(
             method, url, extensions={"timeout": clamp_timeout(http.timeout, deadline.left())}, **kwargs
