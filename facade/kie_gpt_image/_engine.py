@@ -286,6 +286,8 @@ class Engine:
     @staticmethod
     def log_reply(response: httpx.Response) -> None:
         """One DEBUG line per reply."""
+        if not logger.isEnabledFor(logging.DEBUG):  # its arguments cost a URL path's unquoting
+            return
         logger.debug(
             "%s %s -> HTTP %d", response.request.method, response.request.url.path, response.status_code
         )
