@@ -43,7 +43,8 @@ def model_option_hint(argv: Sequence[str], message: str) -> str:
         ]
         if models:
             # The catalog's own models first: the same maker's siblings are the likeliest meant.
-            models.sort(key=lambda model: (not model.startswith(default.split("/")[0][:3]), model))
+            family = (default or "").split("/")[0][:3]
+            models.sort(key=lambda model: (not model.startswith(family), model))
             named = " and ".join(models[:3]) + (f" (and {len(models) - 3} more)" if len(models) > 3 else "")
             hints.append(f"{flag} is an option of {named}, not of {chosen}: add --model {models[0]}")
     return "; ".join(hints)
