@@ -13,14 +13,14 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from . import _api
 from ._errors import InvalidInputError
 from ._images import sniff_image_type
 from ._media import DEFAULT_TYPES
-from ._schema import check_schema
+from ._schema import JSON_TYPES, check_schema
 from ._sources import (
     DEFAULT_IMAGE_LIMITS,
     AsyncUpload,
@@ -38,10 +38,6 @@ from ._sources import (
     safe_file_name,
 )
 from ._urls import is_loopback_host as is_loopback_host  # the one rule (``_urls``), for _cli
-
-if TYPE_CHECKING:  # Pillow is optional: named for type checkers only, never imported at run time
-    pass
-
 
 __all__ = [
     "DEFAULT_IMAGE_LIMITS",
@@ -101,21 +97,11 @@ def check_choice(field: str, value: object, allowed: tuple[Any, ...]) -> Any:
     return given
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list, tuple),
-    "object": (dict,),
-}
-
-
 _A = {"integer": "an", "array": "an", "object": "an"}
 
 
 def _check_type(field: str, value: object, json_type: str | None) -> None:
-    types = _TYPES.get(json_type or "")
+    types = JSON_TYPES.get(json_type or "")
     if types is None:
         return
     if isinstance(value, bool) and json_type in ("integer", "number"):

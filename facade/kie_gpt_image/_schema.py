@@ -19,9 +19,9 @@ from typing import Any
 
 from ._errors import InvalidInputError
 
-__all__ = ["check_schema"]
+__all__ = ["JSON_TYPES", "check_schema"]
 
-_TYPES: dict[str, tuple[type, ...]] = {
+JSON_TYPES: dict[str, tuple[type, ...]] = {  # a JSON type and the Python types that hold it
     "string": (str,),
     "integer": (int,),
     "number": (int, float),
@@ -37,7 +37,7 @@ def _is(value: object, json_type: str) -> bool:
         return False
     if json_type == "integer" and isinstance(value, float):
         return value.is_integer()
-    return isinstance(value, _TYPES.get(json_type, (object,)))
+    return isinstance(value, JSON_TYPES.get(json_type, (object,)))
 
 
 def _same(a: object, b: object) -> bool:
