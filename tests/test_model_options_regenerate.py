@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from regen_helpers import ROOT, SCRIPT, load_regenerate
+from regen_helpers import ROOT, SCRIPT
 from test_model_options_typing import mypy_errors
 
-regen = load_regenerate()
+from kie_codegen.settings import SEED
 
 PROBE = r"""
 import asyncio, contextlib, io, json
@@ -80,7 +80,7 @@ def regenerated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "openapi", specs)
     # kie.ai changed the model: its export says so and the seed is updated to match (regenerate stops
     # on any difference between the two).
-    for name in (regen.SEED, "gpt-image--1-5-image-to-image.json"):
+    for name in (SEED, "gpt-image--1-5-image-to-image.json"):
         doc = json.loads((specs / name).read_text(encoding="utf-8"))
         _change(doc)
         (specs / name).write_text(json.dumps(doc), encoding="utf-8")
