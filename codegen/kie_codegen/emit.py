@@ -259,7 +259,10 @@ def methods_module(catalog: list[Entry]) -> str:
         head = ["self", "images: ImagesT", "prompt: str", "*", model_param(entry, default_edit), *shared]
         for wait, returns in waits:
             edit.overloads.append(Overload([*head, wait, *tail, *uploads, options(entry)], returns))
-        create.overloads.append(Overload([*head, *uploads, options(entry)], "TaskT"))
+        # create_task's ``timeout`` is the create step's deadline (it does not wait).
+        create.overloads.append(
+            Overload([*head, "timeout: float | None = ...", *uploads, options(entry)], "TaskT")
+        )
     for entry in ordered(text_models, default_generate):
         head = ["self", "prompt: str", "*", model_param(entry, default_generate)]
         for wait, returns in waits:
