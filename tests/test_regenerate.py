@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import importlib.metadata
 import json
 import re
 import shutil
@@ -25,6 +28,7 @@ from kie_codegen.normalise import apply_patches
 from kie_codegen.patch_types import Supersede
 from kie_codegen.patches import DOCUMENT_PATCHES, PATCHES
 from kie_codegen.pointers import get
+from kie_codegen.provenance import TOOLS, Provenance, explain, outputs_of, read
 from kie_codegen.settings import HEADER, SEED
 
 
@@ -53,6 +57,7 @@ def test_check_fails_when_one_character_of_generated_code_changes(tmp_path: Path
     result = _run("--check", "--output", str(copy))
     assert result.returncode == 1
     assert "differs: generated/kie_api/types.py" in result.stderr
+    assert "generated/kie_api/types.py was edited by hand" in result.stderr
 
 
 def test_check_fails_on_an_extra_file(tmp_path: Path) -> None:
@@ -439,3 +444,68 @@ def test_the_command_exits_non_zero_on_a_new_difference(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "aspect_ratio.default: export" in result.stderr
     assert EXPORT in result.stderr
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_generated_records_what_it_was_made_from() -> None:
+    recorded = read(ROOT / "generated")
+    assert recorded is not None
+    assert recorded.inputs == {f"openapi/{p.name}": _sha(p) for p in (ROOT / "openapi").glob("*.json")}
+    assert recorded.tools == {name: importlib.metadata.version(name) for name in TOOLS}
+    assert recorded.tools["openapi-python-client"] == "0.29.1"
+    for source in (
+        "codegen/kie_codegen/patches.py",
+        "codegen/kie_codegen/templates/models_catalog.py.jinja",
+        "scripts/templates/endpoint_module.py.jinja",
+        "scripts/openapi-python-client.yaml",
+    ):
+        assert recorded.sources[source] == _sha(ROOT / source), source
+    assert recorded.outputs["kie_api/models_catalog.py"] == _sha(ROOT / "generated/kie_api/models_catalog.py")
+    assert recorded.outputs == outputs_of(ROOT / "generated")  # nothing edited by hand
+    text = (ROOT / "generated" / "PROVENANCE.json").read_text(encoding="utf-8")
+    assert f'"sha256": "{recorded.sources_sha256}"' in text
+    assert str(ROOT) not in text  # no machine paths: the same on every checkout
+
+
+def test_check_names_each_thing_that_changed_since_the_last_regenerate() -> None:
+    recorded = read(ROOT / "generated")
+    assert recorded is not None
+    doc = f"openapi/{SEED}"
+    template = "codegen/kie_codegen/templates/model_methods.py.jinja"
+    fresh = dataclasses.replace(
+        recorded,
+        inputs={**recorded.inputs, doc: "0" * 64, "openapi/acme--new.json": "1" * 64},
+        tools={**recorded.tools, "openapi-python-client": "9.9.9"},
+        sources={**recorded.sources, template: "2" * 64, "codegen/kie_codegen/emit.py": "3" * 64},
+    )
+    committed = {**recorded.outputs, "kie_api/types.py": "4" * 64, "kie_api/mine.py": "5" * 64}
+    assert explain(recorded, fresh, committed) == [
+        "openapi/acme--new.json is new since the last regenerate",
+        f"{doc} changed since the last regenerate",
+        "openapi-python-client is 9.9.9, the last regenerate used 0.29.1",
+        f"the templates changed since the last regenerate: {template} (changed)",
+        "the generator's code changed since the last regenerate: codegen/kie_codegen/emit.py (changed)",
+        "generated/kie_api/mine.py was added by hand (not what the last regenerate wrote)",
+        "generated/kie_api/types.py was edited by hand (not what the last regenerate wrote)",
+    ]
+    assert explain(recorded, recorded, recorded.outputs) == []
+    assert explain(None, fresh, committed) == [
+        "generated/PROVENANCE.json is missing: nothing records what generated/ was made from"
+    ]
+    assert isinstance(fresh, Provenance)
+
+
+def test_check_says_which_document_changed(tmp_path: Path) -> None:
+    spec_dir = tmp_path / "openapi"
+    shutil.copytree(ROOT / "openapi", spec_dir)
+    page = spec_dir / "topaz--image-upscale.json"
+    doc = json.loads(page.read_text(encoding="utf-8"))
+    doc["info"]["description"] = "reworded by kie.ai"
+    page.write_text(json.dumps(doc), encoding="utf-8")
+    result = _run("--check", "--spec-dir", str(spec_dir))
+    assert result.returncode == 1
+    assert "openapi/topaz--image-upscale.json changed since the last regenerate" in result.stderr
+    assert "edited by hand" not in result.stderr

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .errors import RegenerateError
 from .generate import generate_into
-from .settings import GENERATED, SPEC_DIR
+from .provenance import explain, outputs_of, read
+from .settings import GENERATED, PROVENANCE_NAME, SPEC_DIR
 
 __all__ = ["differences", "main"]
 
@@ -48,6 +49,14 @@ def differences(expected: Path, actual: Path) -> Iterator[str]:
             yield f"differs: generated/{rel}\n" + "\n".join(list(diff)[:20])
 
 
+def _causes(fresh: Path, committed: Path) -> list[str]:
+    recorded = read(committed)
+    current = read(fresh)
+    if current is None:
+        raise RegenerateError(f"the fresh run wrote no {PROVENANCE_NAME}")
+    return explain(recorded, current, outputs_of(committed))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit status (0 done or up to date, 1 out of date, 2 an error)."""
     parser = argparse.ArgumentParser(prog="scripts/regenerate", description=_DESCRIPTION)
@@ -59,10 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="kie-regen-") as tmp:
             fresh = Path(tmp) / "generated"
             generate_into(fresh, args.spec_dir)
+            problems = list(differences(fresh, args.output)) if args.output.exists() else []
+            causes = _causes(fresh, args.output) if problems else []
             if args.check:
-                problems = list(differences(fresh, args.output))
                 if problems:
                     print("generated/ is out of date; run scripts/regenerate:", file=sys.stderr)
+                    for line in causes:
+                        print("  " + line, file=sys.stderr)
+                    if causes:  # the record's own diff says no more than the lines above
+                        problems = [p for p in problems if f"generated/{PROVENANCE_NAME}" not in p]
                     for problem in problems:
                         print("  " + problem.replace("\n", "\n    "), file=sys.stderr)
                     return 1
@@ -74,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copytree(fresh, staging)
             shutil.rmtree(args.output, ignore_errors=True)
             staging.rename(args.output)
-            print(f"regenerated {args.output}")
+            print(f"regenerated {args.output}" + "".join(f"\n  {line}" for line in causes))
             return 0
     except RegenerateError as exc:
         print(f"regenerate: {exc}", file=sys.stderr)

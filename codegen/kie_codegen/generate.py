@@ -18,6 +18,7 @@ from .errors import RegenerateError
 from .merge import contract_view, dump, merge
 from .normalise import apply_patches
 from .patches import DOCUMENT_PATCHES, PATCHES
+from .provenance import record, write
 from .settings import CONFIG, HEADER, MERGED_NAME, NORMALISED_NAME, PACKAGE, SPEC_DIR, TEMPLATES
 
 __all__ = ["build", "generate_into", "tool"]
@@ -44,7 +45,8 @@ def build(
 
 
 def generate_into(out_dir: Path, spec_dir: Path = SPEC_DIR) -> None:
-    """Write ``openapi.merged.json``, ``openapi.normalised.json`` and ``kie_api/`` into ``out_dir``."""
+    """Write ``openapi.merged.json``, ``openapi.normalised.json``, ``kie_api/`` and ``PROVENANCE.json``
+    into ``out_dir``."""
     report: list[str] = []
     merged, contract, normalised = build(spec_dir, report)
     for line in report:
@@ -104,6 +106,7 @@ def generate_into(out_dir: Path, spec_dir: Path = SPEC_DIR) -> None:
         _add_headers(package_dir)
         shutil.rmtree(package_dir / ".ruff_cache", ignore_errors=True)
         shutil.copytree(package_dir, out_dir / PACKAGE)
+    write(record(spec_dir, out_dir), out_dir)
 
 
 def _add_headers(package_dir: Path) -> None:
