@@ -1,6 +1,8 @@
 """Issue 25 item 3: a gzip bomb's peak RSS growth, httpx's decoding (``iter_bytes``, then the cap) against
-bounded decoding (``iter_raw`` + ``_decoding.BoundedDecoder``), for an API reply (cap 4 MiB, the client's
-``max_reply_bytes``) and a download (cap 50 MiB, ``max_download_bytes``, into a ``MemorySink``).
+the client's bounded decoding (``iter_raw`` + ``_decoding.BoundedDecoder``), for an API reply (``Client.
+get_task``, cap 4 MiB, the client's ``max_reply_bytes``) and a download (``Client.read_results``, cap
+50 MiB, ``max_download_bytes``), both through the real client on an ``httpx.MockTransport`` that hands the
+body over in 64 KiB raw chunks, as a network read would.
 
 Each case runs in a fresh process: peak RSS (``ru_maxrss``) after the imports and the bomb are loaded,
 then after the body was refused; the growth is the difference::
@@ -40,52 +42,60 @@ def child(bomb_path: str, what: str, how: str) -> None:
 
     import httpx
 
-    from kie_gpt_image._decoding import BoundedDecoder
-    from kie_gpt_image._download import MemorySink
+    import kie_gpt_image as kie
 
     bomb = Path(bomb_path).read_bytes()
     cap = CAPS[what]
+    record = json.dumps(
+        {
+            "code": 200,
+            "msg": "success",
+            "data": {
+                "taskId": "task_1",
+                "state": "success",
+                "resultJson": json.dumps({"resultUrls": ["https://results.example/r/1.png"]}),
+            },
+        }
+    ).encode()
 
     def handler(request: httpx.Request) -> httpx.Response:
+        warm_up = request.url.params.get("taskId") == "warm-up"
+        if warm_up or (what == "download" and request.url.host != "results.example"):
+            return httpx.Response(200, content=record)  # the recordInfo that names the result
         chunks = (bomb[i : i + CHUNK] for i in range(0, len(bomb), CHUNK))
         return httpx.Response(200, headers={"content-encoding": "gzip"}, content=chunks)
 
-    class TooLarge(Exception):
-        pass
-
-    def too_large() -> Exception:
-        return TooLarge()
-
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    transport = httpx.MockTransport(handler)
     refused = False
-    with http.stream("GET", "https://kie.example/body") as response:
-        try:
-            if what == "reply":
-                parts: list[bytes] = []
-                size = 0
-                if how == "httpx":
-                    for chunk in response.iter_bytes():  # what the client's _Collector is fed today
-                        size += len(chunk)
-                        if size > cap:
-                            raise TooLarge
-                        parts.append(chunk)
+    if how == "httpx":
+        # httpx's own decoding (``iter_bytes``) with the cap counted after it: what the client did before.
+        http = httpx.Client(transport=transport)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        size = 0
+        parts: list[bytes] = []
+        with http.stream("GET", "https://results.example/r/1.png") as response:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    refused = True
+                    break
+                parts.append(chunk)
+    else:
+        # The client itself: get_task (a recordInfo reply) or read_results (a download).
+        unlimited = kie.RateLimits(polls_per_second=10**7)
+        limits = {"max_reply_bytes": CAPS["reply"], "max_download_bytes": CAPS["download"]}
+        with kie.Client("k", transport=transport, rate_limits=unlimited, **limits) as client:
+            # Warm: the modules a call imports and the connection are in place before the measurement.
+            warm = client.get_task("warm-up")
+            info = warm if what == "download" else None
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            try:
+                if info is None:
+                    client.get_task("task_1")
                 else:
-                    decoder = BoundedDecoder(response.headers.get("content-encoding"), cap, too_large)
-                    for raw in response.iter_raw():
-                        for piece in decoder.decode(raw):
-                            parts.append(piece)
-            else:
-                sink = MemorySink("https://results.example/x.png", cap)
-                sink.start(response.status_code, response.headers)
-                if how == "httpx":
-                    for chunk in response.iter_bytes():  # what the download drivers do today
-                        sink.write(chunk)
-                else:
-                    for raw in response.iter_raw():
-                        sink.write_raw(raw)
-        except Exception as exc:
-            refused = type(exc).__name__ in ("TooLarge", "ResultTooLargeError")
+                    client.read_results(info)
+            except (kie.ReplyTooLargeError, kie.ResultTooLargeError):
+                refused = True
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"growth_mib": (after - before) / 1024, "refused": refused}))
 

@@ -112,3 +112,12 @@ def redis_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def committed_mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[int, str]]:
+    """Each typing case of ``COMMITTED_CASES`` (tests/test_model_options_typing.py, filled by any test
+    module at import) → its ``mypy --strict`` errors against the committed tree: one mypy run for all."""
+    from test_model_options_typing import COMMITTED_CASES, mypy_errors_many
+
+    return mypy_errors_many(COMMITTED_CASES, tmp_path_factory.mktemp("mypy-cases"))

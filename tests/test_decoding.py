@@ -3,13 +3,18 @@ piece past its cap, so a gzip bomb is refused before it is in memory (issue 25 i
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import inspect
+import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+import kie_gpt_image as kie
 from kie_gpt_image import ResultTooLargeError
 from kie_gpt_image._decoding import ACCEPT_ENCODING, PIECE, BoundedDecoder
 from kie_gpt_image._download import MemorySink
@@ -123,3 +128,134 @@ def test_a_compressed_download_arrives_decoded() -> None:
         sink.write_raw(raw)
     sink.finish()
     assert sink.content == PNG
+
+
+# ------------------------------------------------------------------------------------ through the client
+
+MIB = 1024 * 1024
+RECORD = (
+    b'{"code": 200, "msg": "success", "data": {"taskId": "task_1", "state": "success", '
+    b'"resultJson": "{\\"resultUrls\\": [\\"https://results.example/r/1.png\\"]}"}}'
+)
+
+
+def _gzip_bomb(head: bytes, inflated: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    return packer.compress(head) + packer.compress(bytes(inflated)) + packer.flush()
+
+
+class _Server:
+    """recordInfo and result downloads on a MockTransport; a body given as ``bomb`` goes out streamed, in
+    16 KiB raw chunks, gzip-encoded (as a network read would hand it over)."""
+
+    def __init__(self, record: bytes | None = None, image: bytes | None = None) -> None:
+        self.record, self.image = record, image
+        self.seen: list[httpx.Request] = []
+
+    def _reply(self, body: bytes | None, plain: bytes) -> httpx.Response:
+        if body is None:
+            return httpx.Response(200, content=plain)
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=_chunks(body, 16 * 1024))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        if request.url.host == "results.example":
+            return self._reply(self.image, PNG)
+        return self._reply(self.record, RECORD)
+
+
+class _AsyncChunks(httpx.AsyncByteStream):
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in _chunks(self._data, 16 * 1024):
+            yield chunk
+
+
+class _AsyncServer(_Server):
+    def _reply(self, body: bytes | None, plain: bytes) -> httpx.Response:
+        if body is None:
+            return httpx.Response(200, content=plain)
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, stream=_AsyncChunks(body))
+
+
+def _peak_while(call: Callable[[], object]) -> tuple[BaseException | None, int]:
+    tracemalloc.start()
+    try:
+        try:
+            call()
+        except Exception as exc:
+            return exc, tracemalloc.get_traced_memory()[1]
+        return None, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _run_client(server: _Server, mode: str, action: Callable[[Any], Any]) -> Callable[[], object]:
+    options: dict[str, Any] = {"max_reply_bytes": MIB, "max_download_bytes": 2 * MIB}
+    if mode == "sync":
+
+        def run_sync() -> object:
+            with kie.Client("k", transport=httpx.MockTransport(server), **options) as client:
+                return action(client)
+
+        return run_sync
+
+    async def run() -> object:
+        async with kie.AsyncClient("k", transport=httpx.MockTransport(server), **options) as client:
+            value = action(client)
+            return await value if inspect.isawaitable(value) else value
+
+    return lambda: asyncio.run(run())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_gzip_bomb_recordinfo_reply_is_reply_too_large_before_it_is_in_memory(mode: str) -> None:
+    server = (_AsyncServer if mode == "async" else _Server)(record=_gzip_bomb(b'{"code": 200, ', 64 * MIB))
+    error, peak = _peak_while(_run_client(server, mode, lambda client: client.get_task("task_1")))
+    assert isinstance(error, kie.ReplyTooLargeError)
+    assert "task_1" in str(error) or error.task_id == "task_1"
+    assert peak < 4 * MIB  # the 1 MiB cap and a piece beyond it, not the 64 MiB the body inflates to
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_gzip_bomb_download_is_result_too_large_before_it_is_in_memory(mode: str) -> None:
+    server = (_AsyncServer if mode == "async" else _Server)(image=_gzip_bomb(PNG[:16], 64 * MIB))
+
+    def download(client: Any) -> object:
+        if mode == "sync":
+            return client.read_results(client.get_task("task_1"))
+
+        async def both() -> object:
+            return await client.read_results(await client.get_task("task_1"))
+
+        return both()
+
+    error, peak = _peak_while(_run_client(server, mode, download))
+    assert isinstance(error, ResultTooLargeError)
+    assert error.task_id == "task_1"
+    assert peak < 8 * MIB  # the 2 MiB cap and a piece beyond it (and what was kept of it)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_compressed_replies_arrive_decoded_and_only_bounded_encodings_are_offered(mode: str) -> None:
+    server = (_AsyncServer if mode == "async" else _Server)(
+        record=gzip.compress(RECORD), image=gzip.compress(PNG)
+    )
+
+    def fetch(client: Any) -> object:
+        if mode == "sync":
+            info = client.get_task("task_1")
+            return info, client.read_results(info)
+
+        async def both() -> object:
+            info = await client.get_task("task_1")
+            return info, await client.read_results(info)
+
+        return both()
+
+    info, images = _run_client(server, mode, fetch)()  # type: ignore[misc]
+    assert info.result_urls == ("https://results.example/r/1.png",)
+    assert images == [PNG]
+    assert [r.headers["accept-encoding"] for r in server.seen] == [ACCEPT_ENCODING] * 2

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 from regen_helpers import ROOT, SCRIPT
-from test_model_options_typing import mypy_errors
+from test_model_options_typing import COMMITTED_CASES, mypy_errors
 
 from kie_codegen.settings import SEED
+
+# The regenerated tree (module-scoped) and the session mypy batch: one xdist worker builds and runs each once.
+pytestmark = pytest.mark.xdist_group("mypy")
 
 PROBE = r"""
 import asyncio, contextlib, io, json
@@ -125,15 +128,19 @@ def test_a_new_enum_value_and_field_reach_edit_and_the_cli(regenerated: Path) ->
     assert "InvalidInputError" in current.stderr
 
 
-def test_the_type_checker_learns_them_too(regenerated: Path, tmp_path: Path) -> None:
-    code = (
-        "import kie_gpt_image as kie\n"
-        "def f(client: kie.Client) -> None:\n"
-        '    client.edit(["a.png"], "p", quality="ultra", output_format="jpeg")\n'
-        '    client.edit(["a.png"], "p", output_format="gif")\n'
-    )
-    assert set(mypy_errors(code, tmp_path, regenerated)) == {4}
-    assert set(mypy_errors(code, tmp_path)) == {3, 4}
+NEW_OPTIONS = COMMITTED_CASES["new_options"] = (
+    "import kie_gpt_image as kie\n"
+    "def f(client: kie.Client) -> None:\n"
+    '    client.edit(["a.png"], "p", quality="ultra", output_format="jpeg")\n'
+    '    client.edit(["a.png"], "p", output_format="gif")\n'
+)
+
+
+def test_the_type_checker_learns_them_too(
+    regenerated: Path, tmp_path: Path, committed_mypy_errors: dict[str, dict[int, str]]
+) -> None:
+    assert set(mypy_errors(NEW_OPTIONS, tmp_path, regenerated)) == {4}
+    assert set(committed_mypy_errors["new_options"]) == {3, 4}
 
 
 def test_an_option_named_like_a_method_parameter_still_type_checks(tmp_path: Path) -> None:

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from regen_helpers import ROOT
+
+# With tests/test_model_options_regenerate.py on one xdist worker: the committed cases' mypy run is shared.
+pytestmark = pytest.mark.xdist_group("mypy")
 
 USER_CODE = """\
 import kie_gpt_image as kie
@@ -41,26 +45,39 @@ async def run(client: kie.AsyncClient) -> None:
 """
 
 
-def mypy_errors(code: str, tmp_path: Path, generated: Path = ROOT / "generated") -> dict[int, str]:
-    """Line → message of each error ``mypy --strict`` reports in ``code`` (the facade and ``generated``
-    on its path)."""
-    user = tmp_path / "user_code.py"
-    user.write_text(code, encoding="utf-8")
+def mypy_errors_many(
+    cases: dict[str, str], tmp_path: Path, generated: Path = ROOT / "generated"
+) -> dict[str, dict[int, str]]:
+    """For each named case, line → message of each error ``mypy --strict`` reports in its code; all the
+    cases in one mypy run (the facade and ``generated`` on its path), each as a module of its own."""
+    files = {name: f"case_{name}.py" for name in cases}
+    for name, code in cases.items():
+        (tmp_path / files[name]).write_text(code, encoding="utf-8")
     env = {**os.environ, "MYPYPATH": os.pathsep.join([str(ROOT / "facade"), str(generated)])}
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, user.name],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            os.devnull,
+            *files.values(),
+        ],
         capture_output=True,
         text=True,
         check=False,
         cwd=tmp_path,
         env=env,
     )
-    errors: dict[int, str] = {}
+    errors: dict[str, dict[int, str]] = {name: {} for name in cases}
+    by_file = {file: name for name, file in files.items()}
     elsewhere = []  # the facade and the generated package must type-check themselves
     for line in result.stdout.splitlines():
-        found = re.match(rf"{re.escape(user.name)}:(\d+): error: (.*)", line)
-        if found:
-            errors.setdefault(int(found.group(1)), found.group(2))
+        found = re.match(r"(case_\w+\.py):(\d+): error: (.*)", line)
+        if found and found.group(1) in by_file:
+            errors[by_file[found.group(1)]].setdefault(int(found.group(2)), found.group(3))
         elif ": error:" in line:
             elsewhere.append(line)
     assert elsewhere == []
@@ -68,8 +85,20 @@ def mypy_errors(code: str, tmp_path: Path, generated: Path = ROOT / "generated")
     return errors
 
 
-def test_mypy_flags_exactly_the_calls_the_documents_refuse(tmp_path: Path) -> None:
-    errors = mypy_errors(USER_CODE, tmp_path)
+def mypy_errors(code: str, tmp_path: Path, generated: Path = ROOT / "generated") -> dict[int, str]:
+    """Line → message of each error ``mypy --strict`` reports in ``code`` (one case, one mypy run)."""
+    return mypy_errors_many({"user_code": code}, tmp_path, generated)["user_code"]
+
+
+# Every case checked against the committed tree, from any test module: one mypy run per test process
+# for all of them (the ``committed_mypy_errors`` fixture in tests/conftest.py).
+COMMITTED_CASES: dict[str, str] = {"user_code": USER_CODE}
+
+
+def test_mypy_flags_exactly_the_calls_the_documents_refuse(
+    committed_mypy_errors: dict[str, dict[int, str]],
+) -> None:
+    errors = committed_mypy_errors["user_code"]
     bad = {n for n, line in enumerate(USER_CODE.splitlines(), start=1) if "# BAD" in line}
     assert set(errors) == bad, errors
     assert 'did you mean "aspect_ratio"' in errors[min(bad)]

@@ -380,17 +380,17 @@ def test_redis_shares_the_running_cap_between_processes(redis_url: str) -> None:
     _three_processes_share_the_running_cap(RateLimits.shared_redis(redis_url, max_running=3))
 
 
-def test_a_granted_request_still_unsent_after_the_margin_is_stamped_again() -> None:
+def test_a_granted_request_still_unsent_after_the_margin_is_stamped_again(tmp_path: Path) -> None:
     # Another process sharing the store sees only its stamps: one for a grant that kie.ai may count
     # only later would let that process's next request into kie.ai's window early.
     clock = FakeClock()
-    scheduler = Scheduler(RateLimits(polls_per_second=2, margin=0.1), "key", clock=clock)
+    limits = RateLimits.shared_file(str(tmp_path / "b.db"), polls_per_second=2, margin=0.1)
+    scheduler = Scheduler(limits, "key", clock=clock)
     late = grant(scheduler)
     assert scheduler.take(late) == 0.0  # type: ignore[arg-type]  # within the margin: nothing to do
     clock.now += 0.5
     assert scheduler.take(late) == 0.0  # type: ignore[arg-type]  # stamped again: the store is full now
-    other = Scheduler(RateLimits(polls_per_second=2, margin=0.1), "key", clock=clock)
-    other._buckets = scheduler._buckets  # the same store, as two processes sharing a file would
+    other = Scheduler(limits, "key", clock=clock)  # the same file, as another process would share it
     waiting = other.ticket("poll", 0.0)
     assert other.take(waiting) > 0
     clock.now += 0.61  # the grant's stamp left the window; the new one (at 0.5) has not

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import IO, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import httpx
 
@@ -29,9 +29,6 @@ from kie_api import model_methods as _methods
 from kie_api import models_catalog as _catalog
 from kie_api.model_methods import DEFAULT_EDIT_MODEL, CreateTaskCall, EditCall, GenerateCall
 from kie_api.models_catalog import OPTIONS, FieldSpec, MediaKind, ModelSpec, OutputKind
-
-if TYPE_CHECKING:
-    from kie_api.models.task_record import TaskRecord
 
 from ._errors import UnexpectedResponseError
 from ._models import Task, TaskInfo, TaskState, UploadedFile
@@ -421,16 +418,18 @@ def task_id_in(response: httpx.Response) -> str | None:
 
 @_boundary("get-task-details")
 def parse_task_info(response: httpx.Response, task_id: str) -> TaskInfo:
-    """A recordInfo reply as ``TaskInfo``."""
-    from kie_api.models.get_task_details_response_200 import GetTaskDetailsResponse200
-    from kie_api.models.task_record import TaskRecord
+    """A recordInfo reply as ``TaskInfo``.
 
+    The envelope is decoded once (``read_envelope``) and its ``data`` read straight into ``TaskInfo`` by
+    the field names of the generated ``TaskRecord`` (``_record_keys``): the generated models read an
+    object without checking its values' types (``_task_info`` does), so building the envelope and
+    record models first only cost a third of a poll's overhead (issue 25 item 1, scripts/bench_overhead.py
+    --profile get_task)."""
     operation = "get-task-details"
-    envelope = read_envelope(response, operation)
-    data = GetTaskDetailsResponse200.from_dict(envelope).data
-    if not isinstance(data, TaskRecord):
+    data = read_envelope(response, operation).get("data")
+    if not isinstance(data, dict):  # the generated envelope reads any other ``data`` as no record
         raise _unexpected("recordInfo reply has no task record in data", operation, response)
-    return _task_info(data, task_id, envelope["data"])
+    return _task_info(data, task_id)
 
 
 def task_info_from_record(record: Mapping[str, Any], task_id: str | None = None) -> TaskInfo:
@@ -439,10 +438,8 @@ def task_info_from_record(record: Mapping[str, Any], task_id: str | None = None)
     Raises:
         UnexpectedResponseError: the record does not parse (generated-code errors never leave here).
     """
-    from kie_api.models.task_record import TaskRecord
-
     try:
-        return _task_info(TaskRecord.from_dict(record), task_id, record)
+        return _task_info(record, task_id)
     except _DECODE_ERRORS as exc:
         raise UnexpectedResponseError(
             f"task record cannot be read ({type(exc).__name__})",
@@ -514,30 +511,46 @@ def _result_urls(result_json: object) -> tuple[str, ...]:
     return tuple(u for u in urls if isinstance(u, str) and u)
 
 
-def _task_info(record: TaskRecord, task_id: str | None, raw: Mapping[str, Any]) -> TaskInfo:
-    extra = record.additional_properties
-    raw_state = _str(record.state)
-    credits_value = extra.get("creditsConsumed", extra.get("consumeCredits"))
+@functools.cache
+def _record_keys() -> dict[str, str]:
+    """The JSON name of each field of the generated ``TaskRecord`` (``task_id`` -> ``taskId``), as its
+    ``to_dict`` writes them: the one place the record's wire names come from."""
+    import attrs
+
+    from kie_api.models.task_record import TaskRecord
+
+    names = [f.name for f in attrs.fields(TaskRecord) if f.init]
+    wire = TaskRecord(**{name: name for name in names}).to_dict()  # type: ignore[arg-type]
+    return {name: key for key, name in wire.items()}
+
+
+def _task_info(record: Mapping[str, Any], task_id: str | None) -> TaskInfo:
+    key = _record_keys()
+    get = record.get
+    raw_state = _str(get(key["state"]))
+    # Not fields of the spec's TaskRecord: what some models' records add (the generated model would keep
+    # them in ``additional_properties``).
+    credits_value = get("creditsConsumed", get("consumeCredits"))
     credits = (
         float(credits_value)
         if isinstance(credits_value, (int, float)) and not isinstance(credits_value, bool)
         else None
     )
     return TaskInfo(
-        task_id=_str(record.task_id) or task_id or "",
+        task_id=_str(get(key["task_id"])) or task_id or "",
         state=TaskState.parse(raw_state),
         raw_state=raw_state,
-        model=_str(record.model),
-        result_urls=_result_urls(record.result_json),
-        fail_code=_str(record.fail_code),
-        fail_msg=_str(record.fail_msg),
-        cost_time_ms=_int(record.cost_time),
+        model=_str(get(key["model"])),
+        result_urls=_result_urls(get(key["result_json"])),
+        fail_code=_str(get(key["fail_code"])),
+        fail_msg=_str(get(key["fail_msg"])),
+        cost_time_ms=_int(get(key["cost_time"])),
         credits_consumed=credits,
-        created_at=_time(record.create_time),
-        updated_at=_time(record.update_time),
-        completed_at=_time(record.complete_time),
-        param=_json_object(record.param),
-        raw=dict(raw),
+        created_at=_time(get(key["create_time"])),
+        updated_at=_time(get(key["update_time"])),
+        completed_at=_time(get(key["complete_time"])),
+        param=_json_object(get(key["param"])),
+        raw=dict(record),
     )
 
 

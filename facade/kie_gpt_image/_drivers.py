@@ -19,6 +19,7 @@ from . import _raw
 from ._attempt import CAUGHT
 from ._collect import Collector, NoCookies, replayed
 from ._deadline import AttemptDeadline, DeadlineExceeded, active, clamp_timeout
+from ._decoding import ACCEPT_ENCODING
 from ._download import Sink
 from ._engine import USER_AGENT, Engine
 from ._errors import ClientClosedError, DestinationError, KieError
@@ -39,6 +40,9 @@ _STOP_CHECK = 0.25  # seconds between looks at an edit_many/wait_many stop while
 # What a driver hands back to the flow: the failures ``_attempt`` classifies, and the local errors the
 # flow must raise with the task id (a destination that cannot be written, a client closed meanwhile).
 _OUTCOMES: tuple[type[Exception], ...] = (*CAUGHT, DestinationError, ClientClosedError)
+# Our user agent, and only the encodings ``_decoding`` inflates within a cap (httpx would offer br and zstd
+# too whenever brotli or zstandard is installed). Result downloads send these and no key.
+_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
 
 
 class SyncDriver(Engine):
@@ -59,7 +63,11 @@ class SyncDriver(Engine):
 
             transport = DeadlineTransport(limits=settings.limits)
         self.http = http_client or httpx.Client(
-            timeout=settings.timeout, limits=settings.limits, transport=transport, cookies=NoCookies()
+            timeout=settings.timeout,
+            limits=settings.limits,
+            transport=transport,
+            cookies=NoCookies(),
+            headers=_HEADERS,
         )
         self.sleep = sleep
 
@@ -180,9 +188,12 @@ class SyncDriver(Engine):
                 request = self.request(effect, self.http, deadline)
                 response = self.http.send(request, auth=self.auth, stream=True)
                 try:
-                    body = Collector(self.reply_cap, effect.request.operation, deadline, response.status_code)
-                    for chunk in response.iter_bytes():
-                        body.add(chunk)
+                    body = _collector(self.reply_cap, effect, deadline, response)
+                    if response.is_stream_consumed:  # an in-memory reply (MockTransport): read already
+                        body.add(response.content)
+                    else:
+                        for chunk in response.iter_raw():  # decoded by the collector, within the cap
+                            body.add(chunk)
                 finally:
                     response.close()  # a half-read connection is closed by httpcore, never reused
             self.log_reply(response)
@@ -209,16 +220,19 @@ class SyncDriver(Engine):
                 self.http.stream(
                     "GET",
                     effect.url,
-                    headers={"User-Agent": USER_AGENT},
+                    headers=_HEADERS,
                     follow_redirects=True,
                     extensions={"timeout": clamp_timeout(self.http.timeout, deadlines.request)},
                 ) as response,
             ):
                 sink.start(response.status_code, response.headers)
                 deadline.at = started + deadlines.download_budget(sink.declared or sink.max_bytes)
-                for chunk in response.iter_bytes():
-                    sink.write(chunk)
-                    deadline.check()
+                if response.is_stream_consumed:  # an in-memory reply (MockTransport): read already
+                    sink.write(response.content)
+                else:
+                    for chunk in response.iter_raw():  # decoded by the sink, within its cap
+                        sink.write_raw(chunk)
+                        deadline.check()
             sink.finish()
             return None
         except _OUTCOMES as exc:
@@ -255,7 +269,11 @@ class AsyncDriver(Engine):
         super().__init__(settings)
         self.owns_http = http_client is None
         self.http = http_client or httpx.AsyncClient(
-            timeout=settings.timeout, limits=settings.limits, transport=transport, cookies=NoCookies()
+            timeout=settings.timeout,
+            limits=settings.limits,
+            transport=transport,
+            cookies=NoCookies(),
+            headers=_HEADERS,
         )
         self.sleep = sleep or _asyncio_sleep
 
@@ -396,9 +414,12 @@ class AsyncDriver(Engine):
                 request = self.request(effect, self.http, deadline)
                 response = await self.http.send(request, auth=self.auth, stream=True)
                 try:
-                    body = Collector(self.reply_cap, effect.request.operation, deadline, response.status_code)
-                    async for chunk in response.aiter_bytes():
-                        body.add(chunk)
+                    body = _collector(self.reply_cap, effect, deadline, response)
+                    if response.is_stream_consumed:  # an in-memory reply (MockTransport): read already
+                        body.add(response.content)
+                    else:
+                        async for chunk in response.aiter_raw():  # decoded by the collector, within the cap
+                            body.add(chunk)
                 finally:
                     await response.aclose()  # a half-read connection is closed by httpcore, never reused
             self.log_reply(response)
@@ -430,14 +451,17 @@ class AsyncDriver(Engine):
                 async with self.http.stream(
                     "GET",
                     effect.url,
-                    headers={"User-Agent": USER_AGENT},
+                    headers=_HEADERS,
                     follow_redirects=True,
                     extensions={"timeout": clamp_timeout(self.http.timeout, deadlines.request)},
                 ) as response:
                     sink.start(response.status_code, response.headers)
                     scope.deadline = started + deadlines.download_budget(sink.declared or sink.max_bytes)
-                    async for chunk in response.aiter_bytes():
-                        sink.write(chunk)
+                    if response.is_stream_consumed:  # an in-memory reply (MockTransport): read already
+                        sink.write(response.content)
+                    else:
+                        async for chunk in response.aiter_raw():  # decoded by the sink, within its cap
+                            sink.write_raw(chunk)
                 sink.finish()
             return None
         except TimeoutError as exc:
@@ -462,6 +486,13 @@ class AsyncDriver(Engine):
         self.scheduler.close()
         if self.owns_http:
             await self.http.aclose()
+
+
+def _collector(cap: int, effect: Send, deadline: AttemptDeadline, response: httpx.Response) -> Collector:
+    """The collector of ``response``'s body: raw bytes in, decoded under ``cap`` and ``deadline`` (an
+    in-memory reply, read when it was built, is decoded already)."""
+    encoding = None if response.is_stream_consumed else response.headers.get("content-encoding")
+    return Collector(cap, effect.request.operation, deadline, response.status_code, encoding)
 
 
 def _time_limit(seconds: float) -> contextlib.AbstractAsyncContextManager[object]:

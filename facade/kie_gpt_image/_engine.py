@@ -18,6 +18,7 @@ import httpx
 from . import _api, _inputs
 from ._auth import BearerAuth
 from ._deadline import AttemptDeadline, clamp_timeout
+from ._decoding import ACCEPT_ENCODING
 from ._download import FileSink, MemorySink, parse_destination
 from ._errors import AuthenticationError, ClientClosedError, InvalidInputError, redact
 from ._flow import Flow, Flows, Send
@@ -36,6 +37,7 @@ __all__ = ["USER_AGENT", "Engine", "check_task_id", "check_timeout"]
 logger = logging.getLogger("kie_gpt_image")
 
 USER_AGENT = "kie-gpt-image"
+_NOT_BODY = frozenset({"method", "url", "params", "headers"})  # a RequestSpec's kwargs besides its body
 _SAVE_HINT = (
     "; results are downloaded through the client that produced them: call result.save()/bytes() inside "
     "the `with` block, or create the client without `with` and close it when you are done"
@@ -262,24 +264,40 @@ class Engine:
         clock = self.settings.clock
         return AttemptDeadline(clock() + seconds, clock)
 
+    owns_http = False
+    """Whether the driver built its httpx client itself: then the client's headers are ours (user agent,
+    ``Accept-Encoding``), it keeps no cookies and adds no params, and ``request`` skips httpx's merging."""
+
     def request(
         self, effect: Send, http: httpx.Client | httpx.AsyncClient, deadline: AttemptDeadline
     ) -> httpx.Request:
         """The ``httpx.Request`` for ``effect`` (its host, its query, our user agent, clamped timeouts)."""
         spec = effect.request
-        kwargs = dict(spec.kwargs)
-        method = kwargs.pop("method").upper()
+        kwargs = spec.kwargs
+        method = kwargs["method"].upper()
         base = self.settings.base_url if spec.host == "api" else self.settings.upload_base_url
-        url = base + kwargs.pop("url")
-        params = kwargs.pop("params", None)
+        url = base + kwargs["url"]
+        params = kwargs.get("params")
         if params:
             # One URL parse instead of two: httpx parses the URL, then again once it merges ``params``.
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
-        kwargs["headers"] = {**kwargs.pop("headers", {}), "User-Agent": USER_AGENT}
+        extensions = {"timeout": clamp_timeout(http.timeout, deadline.left())}
+        body = {name: value for name, value in kwargs.items() if name not in _NOT_BODY}
         logger.debug("%s %s (attempt %d)", method, spec.operation, effect.attempt + 1)
-        return http.build_request(
-            method, url, extensions={"timeout": clamp_timeout(http.timeout, deadline.left())}, **kwargs
-        )
+        if self.owns_http:
+            # Nothing for ``build_request`` to merge (see ``owns_http``): built directly, a request costs
+            # one URL parse and a copy of the client's headers, not a second parse, a header merge item by
+            # item and a cookie jar's pass (about a fifth of a poll: issue 25 item 1, bench_overhead.py).
+            headers = http.headers
+            extra = kwargs.get("headers")
+            if extra:
+                headers = httpx.Headers(headers)
+                headers.update(extra)
+            return httpx.Request(method, url, headers=headers, extensions=extensions, **body)
+        # A caller's own http_client: its headers, cookies and params apply, ours on top. Accept-Encoding
+        # too: that client may offer br/zstd, which ``_decoding`` cannot bound.
+        ours = {**kwargs.get("headers", {}), "User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
+        return http.build_request(method, url, headers=ours, extensions=extensions, **body)
 
     def closed_error(self, what: str, *, saving: bool = False) -> ClientClosedError:
         """The error of a call made on (or caught by) a closed client."""
@@ -294,6 +312,8 @@ class Engine:
     @staticmethod
     def log_reply(response: httpx.Response) -> None:
         """One DEBUG line per reply."""
+        if not logger.isEnabledFor(logging.DEBUG):  # its arguments cost a URL path's unquoting
+            return
         logger.debug(
             "%s %s -> HTTP %d", response.request.method, response.request.url.path, response.status_code
         )

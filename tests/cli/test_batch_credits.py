@@ -52,7 +52,7 @@ def test_the_budget_stops_the_run_and_the_rest_stays_pending(
 
 def test_the_balance_is_a_second_bound(run: Run, image: Path, tmp_path: Path, emulator: Emulator) -> None:
     emulator.task_cost = 4
-    emulator._credits = 9  # the account's balance
+    emulator.credits = 9  # the account's balance
     result = run("batch", str(_manifest(tmp_path, 4)), "--max-credits", "100", "--task-cost",
                  f"{'gpt-image/1.5-image-to-image'}=4", "--no-download")  # fmt: skip
     assert result.code == ExitCode.BUDGET, result.err

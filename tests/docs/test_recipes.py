@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-import kie_gpt_image as kie
 from kie_gpt_image.emulator import Emulator, Outcome, Schedule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,8 +49,3 @@ def test_resume_recipe_finishes_every_recorded_task_once(
             assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{first}-0.png"]
             assert recipe["finish_all"](client) == {first: "already saved", second: "failed: blocked"}
         assert emulator.call_count("gpt-image-1-5-image-to-image") == 2  # nothing was submitted twice
-
-
-def test_fastapi_recipe_compiles() -> None:
-    compile(_code("recipes/fastapi.md"), "fastapi.md", "exec")
-    assert kie.AsyncClient.create_task.__name__ in _code("recipes/fastapi.md")

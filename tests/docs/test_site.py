@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# One site build and one browser per test process: under xdist every test of this file goes to one worker.
+pytestmark = pytest.mark.xdist_group("site")
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # The flags this machine's chromium needs: no sandbox as root, no GPU, nothing fetched in the
@@ -55,18 +57,36 @@ PAGES = {
 }
 
 
+def _build(project: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - the pinned mkdocs from this venv, offline
+        [str(Path(sys.executable).with_name("mkdocs")), "build", "--strict", "--site-dir", str(out)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        check=False,
+    )
+
+
+def _project(tmp: Path, defects: tuple[str, ...] = ()) -> Path:
+    """A copy of the site's sources (docs/ copied, the rest linked), with ``defects`` appended to pages."""
+    shutil.copytree(ROOT / "docs", tmp / "docs")
+    for name in ("mkdocs.yml", "README.md", "facade", "generated"):
+        (tmp / name).symlink_to(ROOT / name)
+    for defect, name in zip(defects, ("guarantees.md", "errors.md", "emulator.md"), strict=False):
+        page = tmp / "docs" / name
+        page.write_text(page.read_text(encoding="utf-8") + f"\n\nSee {defect}.\n", encoding="utf-8")
+    return tmp
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built as scripts/check builds it (strict: any warning fails), into a temporary folder."""
-    out = tmp_path_factory.mktemp("site")
-    mkdocs = Path(sys.executable).with_name("mkdocs")
-    subprocess.run(  # noqa: S603 - the pinned mkdocs from this venv, offline
-        [str(mkdocs), "build", "--strict", "--quiet", "--site-dir", str(out)],
-        cwd=ROOT,
-        check=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    return out
+    """The site, built as scripts/check builds it (strict: any warning fails), from a copy of its sources
+    (the same copy the broken-link build starts from, so that build fails for its defects alone)."""
+    project = _project(tmp_path_factory.mktemp("site-project"))
+    build = _build(project, project / "site")
+    assert build.returncode == 0, build.stdout + build.stderr
+    return project / "site"
 
 
 @pytest.fixture(scope="module")
@@ -201,36 +221,27 @@ def test_browser_renders_pages_searches_and_shows_client_edit(browser: Any, site
     print("BROWSER-SAW " + json.dumps(seen, indent=1))
 
 
-@pytest.mark.parametrize(
-    ("defect", "message"),
-    [
-        ("[a page](errors.md#handling-them)", None),  # the control: the copy builds without a defect
-        ("[a page](no-such-page.md)", "no-such-page.md"),
-        ("[an anchor](errors.md#no-such-anchor)", "no-such-anchor"),
-        ("[a method][kie_gpt_image.Client.no_such_method]", "kie_gpt_image.Client.no_such_method"),
-    ],
-)
-def test_a_broken_link_or_reference_fails_the_build(tmp_path: Path, defect: str, message: str | None) -> None:
-    shutil.copytree(ROOT / "docs", tmp_path / "docs")
-    for name in ("mkdocs.yml", "README.md", "facade", "generated"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    page = tmp_path / "docs" / "guarantees.md"
-    page.write_text(page.read_text(encoding="utf-8") + f"\n\nSee {defect}.\n", encoding="utf-8")
-    build = subprocess.run(  # noqa: S603 - the pinned mkdocs from this venv, offline
-        [
-            str(Path(sys.executable).with_name("mkdocs")),
-            "build",
-            "--strict",
-            "--site-dir",
-            str(tmp_path / "out"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    if message is None:
-        assert build.returncode == 0, build.stderr
-    else:
-        assert build.returncode != 0
-        assert message in build.stderr + build.stdout
+DEFECTS = {
+    "[a page](no-such-page.md)": "no-such-page.md",
+    "[an anchor](errors.md#no-such-anchor)": "no-such-anchor",
+    "[a method][kie_gpt_image.Client.no_such_method]": "kie_gpt_image.Client.no_such_method",
+}
+
+
+@pytest.fixture(scope="module")
+def broken_build(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """One strict build of the copy with every defect at once (mkdocs reports every warning, then aborts)."""
+    project = _project(tmp_path_factory.mktemp("broken-project"), tuple(DEFECTS))
+    return _build(project, project / "site")
+
+
+def test_the_copy_without_defects_builds(site: Path) -> None:
+    assert (site / "index.html").exists()  # the control: the copy builds (the fixture asserts it)
+
+
+@pytest.mark.parametrize(("defect", "message"), DEFECTS.items())
+def test_a_broken_link_or_reference_fails_the_build(
+    broken_build: subprocess.CompletedProcess[str], defect: str, message: str
+) -> None:
+    assert broken_build.returncode != 0
+    assert message in broken_build.stderr + broken_build.stdout, defect

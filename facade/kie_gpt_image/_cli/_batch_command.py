@@ -287,7 +287,21 @@ def cmd_batch(args: argparse.Namespace, ctx: Context, out: Output) -> int:
             )
             return code
     display.summary(report, resume)
+    _write_gallery(out, journal_path, manifest)
     return report.exit_code
+
+
+def _write_gallery(out: Output, journal_path: Path, manifest: Path) -> None:
+    """The batch's results page beside its manifest (``report`` rebuilds it): a convenience, so a failure
+    to write it is said but never changes the batch's exit code."""
+    from ._gallery import write_gallery
+
+    try:
+        page = write_gallery(journal_path, manifest_path=manifest)
+    except (OSError, InvalidInputError) as exc:
+        out.note(f"{PROG}: the gallery page was not written: {describe(exc)}")
+    else:
+        out.note(f"gallery: {page}")
 
 
 def _dry_run(

@@ -42,9 +42,11 @@ def model_option_hint(argv: Sequence[str], message: str) -> str:
             and any("--" + f.name.replace("_", "-") == flag for f in spec.fields)
         ]
         if models:
-            hints.append(
-                f"{flag} is an option of {' and '.join(models)}, not of {chosen}: add --model {models[0]}"
-            )
+            # The catalog's own models first: the same maker's siblings are the likeliest meant.
+            family = (default or "").split("/")[0][:3]
+            models.sort(key=lambda model: (not model.startswith(family), model))
+            named = " and ".join(models[:3]) + (f" (and {len(models) - 3} more)" if len(models) > 3 else "")
+            hints.append(f"{flag} is an option of {named}, not of {chosen}: add --model {models[0]}")
     return "; ".join(hints)
 
 

@@ -201,6 +201,13 @@ class Emulator:
             self._state.settle(self.clock())
             return self._state.credits
 
+    @credits.setter
+    def credits(self, balance: int) -> None:
+        """Set the balance (a test of what a low balance does)."""
+        with self._lock:
+            self._state.settle(self.clock())
+            self._state.credits = balance
+
     @property
     def create_times(self) -> list[float]:
         """Clock times of every accepted createTask call, oldest first."""
