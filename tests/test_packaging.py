@@ -25,6 +25,8 @@ def test_wheel_contains_both_packages_and_markers(tmp_path: Path) -> None:
     assert "kie_api/py.typed" in names
     assert "kie_api/api/default/get_task_details.py" in names
     assert not any(n.startswith(("tests/", "facade/", "generated/", "openapi/")) for n in names)
+    # The generator runs only in a checkout (scripts/regenerate): never shipped.
+    assert not any(n.startswith(("codegen/", "kie_codegen/")) for n in names)
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()
     requires = sorted(

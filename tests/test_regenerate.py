@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import importlib.metadata
 import json
 import re
 import shutil
@@ -12,9 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from regen_helpers import ROOT, SCRIPT, load_regenerate
+from regen_helpers import ROOT, SCRIPT
 
-regen = load_regenerate()
+from kie_codegen import RegenerateError
+from kie_codegen.catalog import model_catalog
+from kie_codegen.cli import differences
+from kie_codegen.documents import apply_document_patches, input_differences, load_documents, model_id
+from kie_codegen.emit import spec_constants_module
+from kie_codegen.generate import build, generate_into
+from kie_codegen.merge import contract_view, market_operations, merge
+from kie_codegen.normalise import apply_patches
+from kie_codegen.patch_types import Supersede
+from kie_codegen.patches import DOCUMENT_PATCHES, PATCHES
+from kie_codegen.pointers import get
+from kie_codegen.provenance import TOOLS, Provenance, explain, outputs_of, read
+from kie_codegen.settings import HEADER, SEED
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +39,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _docs() -> dict[str, dict[str, Any]]:
-    return regen.load_documents()  # type: ignore[no-any-return]
+    return load_documents()
 
 
 def test_committed_generated_tree_is_up_to_date() -> None:
@@ -42,6 +57,7 @@ def test_check_fails_when_one_character_of_generated_code_changes(tmp_path: Path
     result = _run("--check", "--output", str(copy))
     assert result.returncode == 1
     assert "differs: generated/kie_api/types.py" in result.stderr
+    assert "generated/kie_api/types.py was edited by hand" in result.stderr
 
 
 def test_check_fails_on_an_extra_file(tmp_path: Path) -> None:
@@ -54,21 +70,21 @@ def test_check_fails_on_an_extra_file(tmp_path: Path) -> None:
 
 
 def test_generation_is_deterministic(tmp_path: Path) -> None:
-    regen.generate_into(tmp_path / "a")
-    regen.generate_into(tmp_path / "b")
-    assert list(regen._differences(tmp_path / "a", tmp_path / "b")) == []
+    generate_into(tmp_path / "a")
+    generate_into(tmp_path / "b")
+    assert list(differences(tmp_path / "a", tmp_path / "b")) == []
 
 
 def test_every_generated_file_carries_the_do_not_edit_header() -> None:
     files = [p for p in (ROOT / "generated" / "kie_api").rglob("*.py")]
     assert len(files) > 10
     for path in files:
-        assert path.read_text(encoding="utf-8").startswith(f"# {regen.HEADER}\n"), path
+        assert path.read_text(encoding="utf-8").startswith(f"# {HEADER}\n"), path
     assert (ROOT / "generated" / "kie_api" / "py.typed").exists()
 
 
 def _patched() -> dict[str, dict[str, Any]]:
-    return regen.apply_document_patches(_docs(), regen.DOCUMENT_PATCHES)  # type: ignore[no-any-return]
+    return apply_document_patches(_docs(), DOCUMENT_PATCHES)
 
 
 CREDITS = "common-api--get-account-credits.json"
@@ -85,29 +101,29 @@ def test_merge_rejects_duplicate_path_and_method() -> None:
     docs = _patched()
     clash = copy.deepcopy(docs[CREDITS])
     clash["paths"]["/api/v1/chat/credit"]["get"]["operationId"] = "another-id"
-    with pytest.raises(regen.RegenerateError, match=r"GET /api/v1/chat/credit is already defined"):
-        regen.merge({**docs, "zz-clash.json": clash})
+    with pytest.raises(RegenerateError, match=r"GET /api/v1/chat/credit is already defined"):
+        merge({**docs, "zz-clash.json": clash})
 
 
 def test_merge_rejects_duplicate_operation_id() -> None:
     docs = _patched()
     clash = copy.deepcopy(docs[CREDITS])
     clash["paths"] = {"/api/v1/other": clash["paths"]["/api/v1/chat/credit"]}
-    with pytest.raises(regen.RegenerateError, match="operationId 'get-account-credits' is already used"):
-        regen.merge({**docs, "zz-clash.json": clash})
+    with pytest.raises(RegenerateError, match="operationId 'get-account-credits' is already used"):
+        merge({**docs, "zz-clash.json": clash})
 
 
 def test_two_documents_of_one_model_need_a_supersede_entry() -> None:
     docs = _docs()
-    patches = [p for p in regen.DOCUMENT_PATCHES if not isinstance(p, regen.Supersede)]
-    with pytest.raises(regen.RegenerateError, match=r"is already (used|described)"):
-        regen.merge(regen.apply_document_patches(docs, patches))
+    patches = [p for p in DOCUMENT_PATCHES if not isinstance(p, Supersede)]
+    with pytest.raises(RegenerateError, match=r"is already (used|described)"):
+        merge(apply_document_patches(docs, patches))
 
 
 def test_the_seed_wins_over_kie_ais_copy_of_its_endpoint() -> None:
-    merged = regen.merge(_patched())
-    ops = {op["operationId"]: op for _, _, op in regen.market_operations(merged)}
-    seed = _docs()[regen.SEED]["paths"][CREATE]["post"]
+    merged = merge(_patched())
+    ops = {op["operationId"]: op for _, _, op in market_operations(merged)}
+    seed = _docs()[SEED]["paths"][CREATE]["post"]
     assert ops["gpt-image-1-5-image-to-image"]["requestBody"] == seed["requestBody"]
     assert "gpt-image--1-5-image-to-image.json" not in merged["info"]["description"]
 
@@ -119,23 +135,23 @@ def test_differing_components_are_namespaced_and_equal_ones_merged() -> None:
         "/api/v1/twin": {"get": {**twin["paths"]["/api/v1/chat/credit"]["get"], "operationId": "twin"}}
     }
     twin["components"]["schemas"] = {
-        "ApiResponse": copy.deepcopy(docs[regen.SEED]["components"]["schemas"]["ApiResponse"])
+        "ApiResponse": copy.deepcopy(docs[SEED]["components"]["schemas"]["ApiResponse"])
     }
     other = copy.deepcopy(twin)
     other["paths"] = {
         "/api/v1/other": {"get": {**twin["paths"]["/api/v1/twin"]["get"], "operationId": "other-op"}}
     }
     other["components"]["schemas"]["ApiResponse"]["properties"]["msg"]["type"] = "integer"
-    merged = regen.merge({**docs, "zz-twin.json": twin, "zz-other.json": other})
+    merged = merge({**docs, "zz-twin.json": twin, "zz-other.json": other})
     schemas = merged["components"]["schemas"]
-    assert schemas["ApiResponse"] == docs[regen.SEED]["components"]["schemas"]["ApiResponse"]
+    assert schemas["ApiResponse"] == docs[SEED]["components"]["schemas"]["ApiResponse"]
     assert schemas["OtherOpApiResponse"]["properties"]["msg"]["type"] == "integer"
     assert "TwinApiResponse" not in schemas
 
 
 def test_every_market_model_gets_its_own_operation_on_one_path() -> None:
-    merged = regen.merge(_patched())
-    models = {regen.model_id(op): path for path, _, op in regen.market_operations(merged)}
+    merged = merge(_patched())
+    models = {model_id(op): path for path, _, op in market_operations(merged)}
     assert {
         "gpt-image/1.5-image-to-image",
         "gpt-image/1.5-text-to-image",
@@ -149,7 +165,7 @@ def test_every_market_model_gets_its_own_operation_on_one_path() -> None:
     assert len(models) == len(pages) - 1 == 60
     assert not {m for m in models if m.startswith(("claude", "gpt-5", "gemini"))}
     assert set(models.values()) == {CREATE}
-    contract = regen.contract_view(merged)
+    contract = contract_view(merged)
     one_of = contract["paths"][CREATE]["post"]["requestBody"]["content"]["application/json"]["schema"][
         "oneOf"
     ]
@@ -160,33 +176,33 @@ def test_a_document_patch_that_no_longer_matches_is_an_error() -> None:
     docs = _docs()
     for doc in docs.values():
         doc.get("components", {}).get("securitySchemes", {}).get("BearerAuth", {})["type"] = "http"
-    with pytest.raises(regen.RegenerateError, match="patch no longer matches"):
-        regen.apply_document_patches(docs, regen.DOCUMENT_PATCHES)
+    with pytest.raises(RegenerateError, match="patch no longer matches"):
+        apply_document_patches(docs, DOCUMENT_PATCHES)
 
 
 def test_a_patch_that_no_longer_matches_is_an_error() -> None:
-    merged = regen.merge(_patched())
+    merged = merge(_patched())
     del merged["paths"]["/api/v1/jobs/recordInfo"]["get"]["responses"]["200"]["content"]["application/json"][
         "schema"
     ]["allOf"][0]
-    with pytest.raises(regen.RegenerateError, match="patch no longer matches"):
-        regen.apply_patches(merged, regen.PATCHES)
+    with pytest.raises(RegenerateError, match="patch no longer matches"):
+        apply_patches(merged, PATCHES)
 
 
 def test_a_patch_whose_target_vanished_is_an_error() -> None:
-    merged = regen.merge(_patched())
+    merged = merge(_patched())
     del merged["paths"]["/api/v1/jobs/recordInfo"]
-    with pytest.raises(regen.RegenerateError, match="patch no longer matches"):
-        regen.apply_patches(merged, regen.PATCHES)
+    with pytest.raises(RegenerateError, match="patch no longer matches"):
+        apply_patches(merged, PATCHES)
 
 
 def test_every_patch_cites_its_evidence() -> None:
-    for patch in [*regen.DOCUMENT_PATCHES, *regen.PATCHES]:
+    for patch in [*DOCUMENT_PATCHES, *PATCHES]:
         assert re.search(r"reference|openapi/|facade/|OpenAPI 3\.0|runtime deps|generator", patch.why), patch
 
 
 def test_request_schemas_keep_their_enums_after_normalisation() -> None:
-    _, _, normalised = regen.build()
+    _, _, normalised = build()
     body = normalised["paths"][f"{CREATE}#gpt-image-1-5-image-to-image"]["post"]["requestBody"]["content"]
     props = body["application/json"]["schema"]["properties"]["input"]["properties"]
     assert props["aspect_ratio"]["enum"] == ["1:1", "2:3", "3:2"]
@@ -194,7 +210,7 @@ def test_request_schemas_keep_their_enums_after_normalisation() -> None:
 
 
 def test_response_schemas_are_loosened_for_every_model() -> None:
-    _, _, normalised = regen.build()
+    _, _, normalised = build()
     text = json.dumps({path: item for path, item in normalised["paths"].items()})
     for path, item in normalised["paths"].items():
         for op in item.values():
@@ -247,7 +263,7 @@ def _edit_json(path: Path, change: Any) -> None:
 
 def test_a_new_aspect_ratio_in_the_spec_reaches_the_generated_enum(tmp_path: Path) -> None:
     def edit(specs: Path) -> None:
-        for name in (regen.SEED, EXPORT):  # kie.ai's export changed and the seed was updated to match
+        for name in (SEED, EXPORT):  # kie.ai's export changed and the seed was updated to match
             _edit_json(
                 specs / name,
                 lambda d: _input_schema(d)["properties"]["aspect_ratio"]["enum"].append("16:9"),
@@ -268,7 +284,7 @@ def test_a_new_enum_value_and_optional_field_reach_the_catalog_and_typeddict(tmp
         props["output_format"] = {"type": "string", "enum": ["png", "jpeg"], "default": "png"}
 
     def edit(specs: Path) -> None:
-        for name in (regen.SEED, EXPORT):  # kie.ai's export changed and the seed was updated to match
+        for name in (SEED, EXPORT):  # kie.ai's export changed and the seed was updated to match
             _edit_json(specs / name, change)
 
     out = _regenerate_copy(tmp_path, edit)
@@ -367,13 +383,13 @@ def test_input_limits_come_from_the_spec() -> None:
 
 
 def test_limit_extraction_fails_loudly_when_the_wording_changes() -> None:
-    merged = regen.merge(_patched())
-    for _, _, op in regen.market_operations(merged):
+    merged = merge(_patched())
+    for _, _, op in market_operations(merged):
         if op["operationId"] == "gpt-image-1-5-image-to-image":
             props = op["requestBody"]["content"]["application/json"]["schema"]["properties"]
             props["input"]["properties"]["input_urls"]["description"] = "Upload an image file"
-    with pytest.raises(regen.RegenerateError, match="Max size"):
-        regen.spec_constants_module(regen.model_catalog(merged))
+    with pytest.raises(RegenerateError, match="Max size"):
+        spec_constants_module(model_catalog(merged))
 
 
 def test_importing_the_catalog_is_cheap() -> None:
@@ -389,22 +405,22 @@ _INPUT = (
 
 
 def test_kie_ais_export_of_the_seed_model_matches_the_seed_or_is_acknowledged() -> None:
-    supersede = next(p for p in regen.DOCUMENT_PATCHES if isinstance(p, regen.Supersede))
+    supersede = next(p for p in DOCUMENT_PATCHES if isinstance(p, Supersede))
     assert supersede.document == EXPORT
     docs = _docs()
-    assert regen._input_differences(docs[EXPORT], docs[regen.SEED]) == list(supersede.acknowledged)
+    assert input_differences(docs[EXPORT], docs[SEED]) == list(supersede.acknowledged)
 
 
 def test_a_new_difference_in_kie_ais_export_stops_regenerate_naming_it(tmp_path: Path) -> None:
     spec_dir = tmp_path / "openapi"
     shutil.copytree(ROOT / "openapi", spec_dir)
     export = json.loads((spec_dir / EXPORT).read_text(encoding="utf-8"))
-    ratio = regen._get(export, f"{_INPUT}/properties/aspect_ratio/enum")
+    ratio = get(export, f"{_INPUT}/properties/aspect_ratio/enum")
     ratio.append("21:9")
-    regen._get(export, f"{_INPUT}/properties")["background"] = {"type": "string", "enum": ["auto"]}
+    get(export, f"{_INPUT}/properties")["background"] = {"type": "string", "enum": ["auto"]}
     (spec_dir / EXPORT).write_text(json.dumps(export), encoding="utf-8")
-    with pytest.raises(regen.RegenerateError) as caught:
-        regen.build(spec_dir)
+    with pytest.raises(RegenerateError) as caught:
+        build(spec_dir)
     message = str(caught.value)
     assert f"openapi/{EXPORT}" in message
     assert 'aspect_ratio.enum: export ["1:1", "2:3", "3:2", "21:9"], seed ["1:1", "2:3", "3:2"]' in message
@@ -413,18 +429,83 @@ def test_a_new_difference_in_kie_ais_export_stops_regenerate_naming_it(tmp_path:
     # Descriptions and examples are style: a change there is no difference.
     (spec_dir / EXPORT).write_text((ROOT / "openapi" / EXPORT).read_text(encoding="utf-8"), encoding="utf-8")
     export = json.loads((spec_dir / EXPORT).read_text(encoding="utf-8"))
-    regen._get(export, f"{_INPUT}/properties/aspect_ratio")["description"] = "reworded"
+    get(export, f"{_INPUT}/properties/aspect_ratio")["description"] = "reworded"
     (spec_dir / EXPORT).write_text(json.dumps(export), encoding="utf-8")
-    regen.build(spec_dir)
+    build(spec_dir)
 
 
 def test_the_command_exits_non_zero_on_a_new_difference(tmp_path: Path) -> None:
     spec_dir = tmp_path / "openapi"
     shutil.copytree(ROOT / "openapi", spec_dir)
     export = json.loads((spec_dir / EXPORT).read_text(encoding="utf-8"))
-    regen._get(export, f"{_INPUT}/properties/aspect_ratio")["default"] = "2:3"
+    get(export, f"{_INPUT}/properties/aspect_ratio")["default"] = "2:3"
     (spec_dir / EXPORT).write_text(json.dumps(export), encoding="utf-8")
     result = _run("--check", "--spec-dir", str(spec_dir))
     assert result.returncode == 2
     assert "aspect_ratio.default: export" in result.stderr
     assert EXPORT in result.stderr
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_generated_records_what_it_was_made_from() -> None:
+    recorded = read(ROOT / "generated")
+    assert recorded is not None
+    assert recorded.inputs == {f"openapi/{p.name}": _sha(p) for p in (ROOT / "openapi").glob("*.json")}
+    assert recorded.tools == {name: importlib.metadata.version(name) for name in TOOLS}
+    assert recorded.tools["openapi-python-client"] == "0.29.1"
+    for source in (
+        "codegen/kie_codegen/patches.py",
+        "codegen/kie_codegen/templates/models_catalog.py.jinja",
+        "scripts/templates/endpoint_module.py.jinja",
+        "scripts/openapi-python-client.yaml",
+    ):
+        assert recorded.sources[source] == _sha(ROOT / source), source
+    assert recorded.outputs["kie_api/models_catalog.py"] == _sha(ROOT / "generated/kie_api/models_catalog.py")
+    assert recorded.outputs == outputs_of(ROOT / "generated")  # nothing edited by hand
+    text = (ROOT / "generated" / "PROVENANCE.json").read_text(encoding="utf-8")
+    assert f'"sha256": "{recorded.sources_sha256}"' in text
+    assert str(ROOT) not in text  # no machine paths: the same on every checkout
+
+
+def test_check_names_each_thing_that_changed_since_the_last_regenerate() -> None:
+    recorded = read(ROOT / "generated")
+    assert recorded is not None
+    doc = f"openapi/{SEED}"
+    template = "codegen/kie_codegen/templates/model_methods.py.jinja"
+    fresh = dataclasses.replace(
+        recorded,
+        inputs={**recorded.inputs, doc: "0" * 64, "openapi/acme--new.json": "1" * 64},
+        tools={**recorded.tools, "openapi-python-client": "9.9.9"},
+        sources={**recorded.sources, template: "2" * 64, "codegen/kie_codegen/emit.py": "3" * 64},
+    )
+    committed = {**recorded.outputs, "kie_api/types.py": "4" * 64, "kie_api/mine.py": "5" * 64}
+    assert explain(recorded, fresh, committed) == [
+        "openapi/acme--new.json is new since the last regenerate",
+        f"{doc} changed since the last regenerate",
+        "openapi-python-client is 9.9.9, the last regenerate used 0.29.1",
+        f"the templates changed since the last regenerate: {template} (changed)",
+        "the generator's code changed since the last regenerate: codegen/kie_codegen/emit.py (changed)",
+        "generated/kie_api/mine.py was added by hand (not what the last regenerate wrote)",
+        "generated/kie_api/types.py was edited by hand (not what the last regenerate wrote)",
+    ]
+    assert explain(recorded, recorded, recorded.outputs) == []
+    assert explain(None, fresh, committed) == [
+        "generated/PROVENANCE.json is missing: nothing records what generated/ was made from"
+    ]
+    assert isinstance(fresh, Provenance)
+
+
+def test_check_says_which_document_changed(tmp_path: Path) -> None:
+    spec_dir = tmp_path / "openapi"
+    shutil.copytree(ROOT / "openapi", spec_dir)
+    page = spec_dir / "topaz--image-upscale.json"
+    doc = json.loads(page.read_text(encoding="utf-8"))
+    doc["info"]["description"] = "reworded by kie.ai"
+    page.write_text(json.dumps(doc), encoding="utf-8")
+    result = _run("--check", "--spec-dir", str(spec_dir))
+    assert result.returncode == 1
+    assert "openapi/topaz--image-upscale.json changed since the last regenerate" in result.stderr
+    assert "edited by hand" not in result.stderr

@@ -590,6 +590,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["gpt-image/1.5-image-to-image"] = ...,
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[GptImage15ImageToImageOptions],
     ) -> TaskT: ...
@@ -602,6 +603,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["bytedance/seedance-1.5-pro"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[BytedanceSeedance15ProOptions],
     ) -> TaskT: ...
@@ -614,6 +616,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["bytedance/seedance-2-fast"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[BytedanceSeedance2FastOptions],
     ) -> TaskT: ...
@@ -626,6 +629,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["flux-2/flex-image-to-image"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[Flux2FlexImageToImageOptions],
     ) -> TaskT: ...
@@ -638,6 +642,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["nano-banana-2"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[NanoBanana2Options],
     ) -> TaskT: ...
@@ -650,6 +655,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["gpt-image-2-image-to-image"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[GptImage2ImageToImageOptions],
     ) -> TaskT: ...
@@ -662,6 +668,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["grok-imagine/image-to-video"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[GrokImagineImageToVideoOptions],
     ) -> TaskT: ...
@@ -674,6 +681,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["happyhorse/image-to-video"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[HappyhorseImageToVideoOptions],
     ) -> TaskT: ...
@@ -686,6 +694,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["ideogram/character-remix"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[IdeogramCharacterRemixOptions],
     ) -> TaskT: ...
@@ -698,6 +707,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["ideogram/character"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[IdeogramCharacterOptions],
     ) -> TaskT: ...
@@ -710,6 +720,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["kling-2.6/image-to-video"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[Kling26ImageToVideoOptions],
     ) -> TaskT: ...
@@ -722,6 +733,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["kling-2.6/motion-control"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[Kling26MotionControlOptions],
     ) -> TaskT: ...
@@ -734,6 +746,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["seedream/5-lite-image-to-image"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[Seedream5LiteImageToImageOptions],
     ) -> TaskT: ...
@@ -746,6 +759,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["sora-2-pro-storyboard"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[Sora2ProStoryboardOptions],
     ) -> TaskT: ...
@@ -758,6 +772,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["sora-2-image-to-video"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[Sora2ImageToVideoOptions],
     ) -> TaskT: ...
@@ -770,6 +785,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["wan/2-7-image"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[Wan27ImageOptions],
     ) -> TaskT: ...
