@@ -166,18 +166,23 @@ def test_concurrency_must_be_a_positive_whole_number() -> None:
 
 
 class _SlowUploads:
-    """The scripted kie.ai with 50 ms of latency on each upload; records how many overlapped."""
+    """The scripted kie.ai whose uploads each wait until ``together`` of them are in flight at once (so
+    the test proves they overlap, however slowly threads start on a loaded machine); records the peak."""
 
-    def __init__(self) -> None:
+    def __init__(self, together: int = 16) -> None:
         self.fake = FakeKie()
         self.lock = threading.Lock()
         self.in_flight = 0
         self.peak = 0
+        self.together = together
+        self.all_in = threading.Event()
 
     def _enter(self) -> None:
         with self.lock:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
+            if self.in_flight >= self.together:
+                self.all_in.set()
 
     def _leave(self) -> None:
         with self.lock:
@@ -186,14 +191,17 @@ class _SlowUploads:
     def handler(self, request: httpx.Request) -> httpx.Response:
         if "upload" in request.url.path:
             self._enter()
-            time.sleep(0.05)
+            self.all_in.wait(10)  # a serial upload path never gets here with the others: peak stays 1
             self._leave()
         return self.fake.handler(request)
 
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
         if "upload" in request.url.path:
             self._enter()
-            await asyncio.sleep(0.05)
+            for _ in range(1000):  # up to 10 s, on the event loop's own clock
+                if self.all_in.is_set():
+                    break
+                await asyncio.sleep(0.01)
             self._leave()
         return self.fake.handler(request)
 
