@@ -68,13 +68,13 @@ if _typing.TYPE_CHECKING:
     from ._api import (
         QUALITIES as QUALITIES,  # deprecated: MODELS[model].field("quality").enum
     )
+    from ._async_client import AsyncClient
     from ._client import (
         DEFAULT_BASE_URL,
         DEFAULT_MAX_DOWNLOAD_BYTES,
         DEFAULT_MAX_REPLY_BYTES,
         DEFAULT_TIMEOUT,
         DEFAULT_UPLOAD_BASE_URL,
-        AsyncClient,
         Client,
         ProgressCallback,
     )
@@ -90,7 +90,7 @@ if _typing.TYPE_CHECKING:
 # Every other public name is imported on first use (PEP 562): `import kie_gpt_image` then costs about what
 # `import httpx` does, and a program pays only for the parts it touches (issue 14; BENCHMARKS.md figure 2).
 _LAZY: dict[str, str] = {
-    "AsyncClient": "_client",
+    "AsyncClient": "_async_client",
     "AsyncEditResult": "_results",
     "AsyncResultImage": "_results",
     "Client": "_client",
