@@ -49,7 +49,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._logging import configure_from_environment as _configure_logging
-from ._warnings import KieWarning, LoopbackCallbackWarning
+from ._warnings import CreateRefusedWarning, KieWarning, LoopbackCallbackWarning
 
 if _typing.TYPE_CHECKING:
     from ._api import (
@@ -158,6 +158,7 @@ __all__ = [
     "BudgetStoreError",
     "Client",
     "ClientClosedError",
+    "CreateRefusedWarning",
     "DestinationError",
     "DownloadError",
     "EditRequest",

@@ -113,6 +113,7 @@ class AsyncClient(BaseClient):
         callback_url: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
+        create_timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
         on_upload_progress: UploadProgressCallback | None = None,
         on_submit: Callable[[], object] | None = None,
@@ -127,6 +128,7 @@ class AsyncClient(BaseClient):
             options,
             wait=wait,
             timeout=timeout,
+            create_timeout=create_timeout,
             on_upload_progress=on_upload_progress,
             on_submit=on_submit,
         )
@@ -184,9 +186,18 @@ class AsyncClient(BaseClient):
             )
 
         async def create_task(
-            self, images, prompt, *, model=None, callback_url=None, on_upload_progress=None, **options
+            self,
+            images,
+            prompt,
+            *,
+            model=None,
+            callback_url=None,
+            timeout=None,
+            on_upload_progress=None,
+            **options,
         ):
-            """Upload local inputs and create the task; return at once (see ``Client.create_task``)."""
+            """Upload local inputs and create the task; return at once (see ``Client.create_task``;
+            ``timeout`` is the create step's deadline)."""
             return await self._submit(
                 images,
                 prompt,
@@ -195,6 +206,7 @@ class AsyncClient(BaseClient):
                 kind="edit",
                 callback_url=callback_url,
                 wait=False,
+                create_timeout=timeout,
                 on_upload_progress=on_upload_progress,
             )
 

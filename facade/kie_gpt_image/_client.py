@@ -177,7 +177,9 @@ class Client(BaseClient):
         limits: connection-pool limits (``httpx.Limits``); raise ``max_keepalive_connections`` to the
             number of concurrent edits so connections are reused; ignored with ``http_client`` or
             ``transport`` (httpx applies pool limits to its own transport only).
-        max_retries: retries for reads and uploads (createTask is never blindly resent).
+        max_retries: retries for reads and uploads (default 2). createTask is never blindly resent: only
+            when it provably never reached kie.ai or kie.ai refused it (429/455; a 429 also past
+            ``max_retries``, until ``create_timeout``); ``max_retries=0`` resends nothing at all.
         retry_policy: a full ``RetryPolicy`` instead of ``max_retries``.
         poll_policy: how ``wait`` polls (defaults to kie.ai's documented schedule, 15 min timeout).
         max_download_bytes: cap on one downloaded result.
@@ -186,6 +188,10 @@ class Client(BaseClient):
             reply (default: connect + write + read of ``timeout``, 130 s by default).
         download_timeout: total deadline of one result download in seconds (default: a request's plus
             the declared size, or the cap, at 100 kB/s: about 11 minutes for 50 MB).
+        create_timeout: seconds the create step of ``edit``/``generate``/``create_task`` may take
+            (default 60: six of kie.ai's 10-second create windows), apart from the wait: waiting for
+            room under ``rate_limits`` and resending a createTask kie.ai refused with 429. A refusal
+            lasting several seconds is a ``CreateRefusedWarning`` and an ``on_progress`` record.
         upload_path: the ``uploadPath`` for uploaded inputs.
         allow_http_callback: accept plain-http callback URLs (e.g. loopback tests).
         allow_insecure_http: accept a plain-http ``base_url``/``upload_base_url`` on a host other than
@@ -257,6 +263,7 @@ class Client(BaseClient):
         callback_url: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
+        create_timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
         on_upload_progress: UploadProgressCallback | None = None,
         on_submit: Callable[[], object] | None = None,
@@ -272,6 +279,7 @@ class Client(BaseClient):
             options,
             wait=wait,
             timeout=timeout,
+            create_timeout=create_timeout,
             on_upload_progress=on_upload_progress,
             on_submit=on_submit,
         )
@@ -317,8 +325,10 @@ class Client(BaseClient):
                     ``gpt-image-2-image-to-image`` (every one: ``kie_gpt_image.MODELS``).
                 callback_url: https URL kie.ai will POST the result to.
                 wait: ``False`` returns the ``Task`` as soon as it is created.
-                timeout: wait timeout in seconds (default the poll policy's).
-                on_progress: called with the ``TaskInfo`` on every state change.
+                timeout: wait timeout in seconds (default the poll policy's); the create step before it
+                    has its own deadline, the client's ``create_timeout``.
+                on_progress: called with the ``TaskInfo`` on every state change (and, with no task id
+                    yet, once kie.ai has refused the createTask for several seconds).
                 on_upload_progress: called with an ``UploadProgress`` (file name, bytes sent, total) as
                     each local input is uploaded.
                 **options: the model's input options, exactly those its document names: the default
@@ -351,10 +361,25 @@ class Client(BaseClient):
             )
 
         def create_task(
-            self, images, prompt, *, model=None, callback_url=None, on_upload_progress=None, **options
+            self,
+            images,
+            prompt,
+            *,
+            model=None,
+            callback_url=None,
+            timeout=None,
+            on_upload_progress=None,
+            **options,
         ):
             """Upload local inputs and create the task; return at once with its ``Task`` (same arguments
-            as ``edit``). Follow up with ``wait(task.task_id)`` or a callback."""
+            as ``edit``). Follow up with ``wait(task.task_id)`` or a callback.
+
+            Args:
+                timeout: the create step's deadline in seconds (default the client's ``create_timeout``,
+                    60 s): waiting for room under the account's limits and resending a createTask that
+                    kie.ai refused with 429 (never with ``max_retries=0``) end there, with a
+                    ``RateLimitError`` saying how long and how often it tried. Uploads are not counted.
+            """
             return self._submit(
                 images,
                 prompt,
@@ -363,6 +388,7 @@ class Client(BaseClient):
                 kind="edit",
                 callback_url=callback_url,
                 wait=False,
+                create_timeout=timeout,
                 on_upload_progress=on_upload_progress,
             )
 

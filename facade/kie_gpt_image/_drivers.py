@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar, assert_never
 
@@ -17,6 +16,7 @@ import sniffio
 
 from . import _raw
 from ._attempt import CAUGHT
+from ._clock import async_sleep_for, sleeper_for
 from ._collect import Collector, NoCookies, replayed
 from ._deadline import AttemptDeadline, DeadlineExceeded, active, clamp_timeout
 from ._download import Sink
@@ -42,7 +42,8 @@ _OUTCOMES: tuple[type[Exception], ...] = (*CAUGHT, DestinationError, ClientClose
 
 
 class SyncDriver(Engine):
-    """Runs flows for ``Client``: one thread per call (``Gather``: a pool), sleeping with ``sleep``."""
+    """Runs flows for ``Client``: one thread per call (``Gather``: a pool), sleeping through the client's
+    sleeper (``_clock``: real time, a test clock, or an injected ``sleep``)."""
 
     def __init__(
         self,
@@ -61,7 +62,7 @@ class SyncDriver(Engine):
         self.http = http_client or httpx.Client(
             timeout=settings.timeout, limits=settings.limits, transport=transport, cookies=NoCookies()
         )
-        self.sleep = sleep
+        self.sleeper = sleeper_for(settings.clock, sleep)
 
     @staticmethod
     def result(info: TaskInfo, client: Any) -> EditResult:
@@ -123,28 +124,28 @@ class SyncDriver(Engine):
             flow.close()
 
     def _pause(self, effect: Sleep, stop: threading.Event | None) -> None:
-        """Sleep through ``effect``: until word of its task's finish, or the edit_many/wait_many loop is
-        left, whichever is first (both need the default ``time.sleep``; an injected sleep runs whole)."""
-        if self.sleep is not time.sleep:
-            self.sleep(effect.seconds)
-            return
+        """Sleep through ``effect`` on the client's sleeper: until word of its task's finish, or the
+        edit_many/wait_many loop is left, whichever is first (an injected ``sleep`` function runs whole;
+        real time and a test clock are woken early)."""
+        sleeper = self.sleeper
         watch = effect.watch
         if watch is None:
             if stop is None:
-                time.sleep(effect.seconds)
+                sleeper.sleep(effect.seconds)
             else:
-                stop.wait(effect.seconds)  # wakes at once when the loop is left
+                sleeper.wait(stop, effect.seconds)  # wakes at once when the loop is left
             return
         woken = threading.Event()
         if not watch.arm(woken.set):
             return  # the word arrived while the poll was out
         try:
             if stop is None:
-                woken.wait(effect.seconds)
+                sleeper.wait(woken, effect.seconds)
                 return
-            end = time.monotonic() + effect.seconds
-            while not woken.is_set() and not stop.is_set() and (left := end - time.monotonic()) > 0:
-                woken.wait(min(left, _STOP_CHECK))
+            clock = self.settings.clock
+            end = clock() + effect.seconds
+            while not woken.is_set() and not stop.is_set() and (left := end - clock()) > 0:
+                sleeper.wait(woken, min(left, _STOP_CHECK))
         finally:
             watch.disarm()
 
@@ -252,7 +253,7 @@ class AsyncDriver(Engine):
         self.http = http_client or httpx.AsyncClient(
             timeout=settings.timeout, limits=settings.limits, transport=transport, cookies=NoCookies()
         )
-        self.sleep = sleep or _asyncio_sleep
+        self.sleep = async_sleep_for(settings.clock, sleep) or _asyncio_sleep
 
     @staticmethod
     def result(info: TaskInfo, client: Any) -> AsyncEditResult:

@@ -114,6 +114,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["gpt-image/1.5-image-to-image"] = ...,
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[GptImage15ImageToImageOptions],
     ) -> TaskT: ...
@@ -126,6 +127,7 @@ class CreateTaskCall(Protocol[ImagesT, UploadProgressT, TaskT]):
         *,
         model: Literal["gpt-image-2-image-to-image"],
         callback_url: str | None = ...,
+        timeout: float | None = ...,
         on_upload_progress: UploadProgressT | None = ...,
         **options: Unpack[GptImage2ImageToImageOptions],
     ) -> TaskT: ...
