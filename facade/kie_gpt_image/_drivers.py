@@ -120,6 +120,9 @@ class SyncDriver(Engine):
         except KieError as exc:
             self.surface(exc)
             raise
+        except BaseException as exc:
+            _interrupted(flow, exc)  # Ctrl-C: the exception names the task that goes on
+            raise
         finally:
             flow.close()
 
@@ -313,6 +316,9 @@ class AsyncDriver(Engine):
         except KieError as exc:
             self.surface(exc)
             raise
+        except BaseException as exc:
+            _interrupted(flow, exc)  # cancelled: the exception names the task that goes on
+            raise
         finally:
             # Cancelled (CancelledError, the caller's asyncio.timeout) or failed at any step: the flow
             # cleans up (a .part file, a log line naming a task that goes on) and the client stays usable.
@@ -453,6 +459,19 @@ class AsyncDriver(Engine):
         self.scheduler.close()
         if self.owns_http:
             await self.http.aclose()
+
+
+def _interrupted(flow: Flow[Any], exc: BaseException) -> None:
+    """Hand a cancellation or an interrupt (``CancelledError``, ``KeyboardInterrupt``: not an
+    ``Exception``) to the flow where it is suspended, so that the flow adds to ``exc`` what goes on
+    without it (a created task's id and how to resume: ``Flows.wait``) before it ends. A flow that raised
+    ``exc`` itself has ended already (its own handlers saw it)."""
+    if isinstance(exc, Exception) or inspect.getgeneratorstate(flow) != inspect.GEN_SUSPENDED:
+        return
+    try:
+        flow.throw(exc)
+    except BaseException:  # noqa: S110 - the flow re-raised it (or ended otherwise): ``exc`` goes on
+        pass
 
 
 def _time_limit(seconds: float) -> contextlib.AbstractAsyncContextManager[object]:

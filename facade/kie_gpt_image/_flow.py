@@ -343,12 +343,17 @@ class Flows:
                 yield from self._restamp(slot, self.scheduler)
             sent = True
             outcome = yield Send(request, attempt, max_seconds)
-        except GeneratorExit:
-            if request.paid and sent:
+        except BaseException as exc:
+            if request.paid and sent and not isinstance(exc, Exception):  # cancelled, interrupted, closed
                 logger.warning(
                     "createTask was interrupted after it was sent: a task may have been created (%s)",
                     _api.describe(request),
                 )
+                if not isinstance(exc, GeneratorExit):
+                    exc.add_note(
+                        "kie_gpt_image: createTask had been sent when this call was stopped: a task may "
+                        "have been created (and charged); check your kie.ai task list before submitting again"
+                    )
             raise
         finally:
             if slot is not None and self.scheduler is not None:
@@ -560,6 +565,14 @@ class Flows:
         watch = self.board.watch(task_id)
         try:
             return (yield from self._wait_watched(watch, limit, start, born))
+        except BaseException as exc:
+            if not isinstance(exc, (Exception, GeneratorExit)):  # cancelled or interrupted
+                # The caller holds this exception, maybe nothing else naming the task (issue 24 item 8).
+                exc.add_note(
+                    f"kie_gpt_image: stopped waiting for task {task_id}; it goes on at kie.ai (and is "
+                    f"paid for): resume with client.wait({task_id!r})"
+                )
+            raise
         finally:
             self.board.unwatch(watch)
 
@@ -673,13 +686,15 @@ class Flows:
             return task
         try:
             return (yield from self.wait(task.task_id, timeout))
-        except GeneratorExit:
-            # Cancelled (or interrupted) while waiting: the task goes on, and is paid for, at kie.ai.
-            logger.warning(
-                "stopped waiting for task %s; it goes on at kie.ai: resume with client.wait(%r)",
-                task.task_id,
-                task.task_id,
-            )
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                # Cancelled, interrupted (the exception carries the id too: ``wait``) or closed while
+                # waiting: the task goes on, and is paid for, at kie.ai.
+                logger.warning(
+                    "stopped waiting for task %s; it goes on at kie.ai: resume with client.wait(%r)",
+                    task.task_id,
+                    task.task_id,
+                )
             raise
 
     def fetch(self, url: str, sink: Sink, task_id: str | None) -> Flow[None]:
