@@ -35,3 +35,8 @@ def test_other_failures_after_the_retries_still_fail() -> None:
     assert decide(2, maintenance, paid=True, policy=POLICY, rand=lambda: 0.5, time_left=600.0) == Fail()
     read = _rate_limited()
     assert decide(2, read, paid=False, policy=POLICY, rand=lambda: 0.5, time_left=600.0) == Fail()
+
+
+def test_max_retries_0_resends_not_even_a_429() -> None:
+    never = kie.RetryPolicy(max_retries=0)
+    assert decide(0, _rate_limited(), paid=True, policy=never, rand=lambda: 0.5, time_left=60.0) == Fail()

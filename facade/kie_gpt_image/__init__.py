@@ -49,7 +49,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._logging import configure_from_environment as _configure_logging
-from ._warnings import KieWarning, LoopbackCallbackWarning
+from ._warnings import CreateRefusedWarning, KieWarning, LoopbackCallbackWarning
 
 if _typing.TYPE_CHECKING:
     from ._api import (
@@ -68,13 +68,13 @@ if _typing.TYPE_CHECKING:
     from ._api import (
         QUALITIES as QUALITIES,  # deprecated: MODELS[model].field("quality").enum
     )
+    from ._async_client import AsyncClient
     from ._client import (
         DEFAULT_BASE_URL,
         DEFAULT_MAX_DOWNLOAD_BYTES,
         DEFAULT_MAX_REPLY_BYTES,
         DEFAULT_TIMEOUT,
         DEFAULT_UPLOAD_BASE_URL,
-        AsyncClient,
         Client,
         ProgressCallback,
     )
@@ -99,7 +99,7 @@ if _typing.TYPE_CHECKING:
 # Every other public name is imported on first use (PEP 562): `import kie_gpt_image` then costs about what
 # `import httpx` does, and a program pays only for the parts it touches (issue 14; BENCHMARKS.md figure 2).
 _LAZY: dict[str, str] = {
-    "AsyncClient": "_client",
+    "AsyncClient": "_async_client",
     "AsyncEditResult": "_results",
     "AsyncResultFile": "_results",
     "AsyncResultImage": "_results",
@@ -173,6 +173,7 @@ __all__ = [
     "BudgetStoreError",
     "Client",
     "ClientClosedError",
+    "CreateRefusedWarning",
     "DestinationError",
     "DownloadError",
     "EditRequest",

@@ -12,9 +12,10 @@ reach               transient      decision
 ==================  =============  ==========================================================
 never_sent          yes            retry after backoff while retries remain, then fail
 not_accepted        yes            retry after ``Retry-After`` (capped) or backoff, then fail
-not_accepted (429)  paid request   also past the retries, while the call's deadline allows: kie.ai
-                                   did not accept it, so resending costs nothing (its create window
-                                   reopens within seconds)
+not_accepted (429)  paid request   also past the retries, while the create step's deadline allows
+                                   (``create_timeout``, 60 s): kie.ai did not accept it, so resending
+                                   costs nothing (its create window reopens within seconds); never
+                                   with ``max_retries=0``, which resends nothing at all
 maybe_processed     paid request   **outcome unknown**: never resent (it may have been charged)
 maybe_processed     yes            retry after backoff while retries remain (reads, uploads)
 any                 no             fail at once (a definitive answer: 401, 402, 422, 505 ...)
@@ -211,9 +212,10 @@ def decide(
         polling: the request is a poll inside ``wait``: it costs nothing, so service blips (5xx, 429,
             455, transport failures, timeouts) are ridden out with no retry limit, until the wait's own
             deadline ends them (issue 11 item 17); other failures get the policy's retries.
-        time_left: seconds left before the call's deadline, when the call has one (a createTask under the
-            client's scheduler): a createTask answered 429 was not accepted, so it is resent past the
-            policy's retries as long as the delay ends before the deadline.
+        time_left: seconds left before the call's deadline, when the call has one (a createTask's
+            create step): a createTask answered 429 was not accepted, so it is resent past the policy's
+            retries as long as the delay ends before the deadline, unless the policy allows no retry at
+            all (``max_retries=0``: nothing is ever resent).
     """
     if paid and failure.reach == "maybe_processed":
         return OutcomeUnknown()
@@ -225,6 +227,7 @@ def decide(
     delay = policy.backoff(min(attempt, 62), failure.retry_after, rand)
     resend_429 = (
         paid
+        and policy.max_retries > 0
         and time_left is not None
         and failure.reach == "not_accepted"
         and isinstance(failure.error, RateLimitError)

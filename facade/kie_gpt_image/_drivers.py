@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar, assert_never
 
@@ -17,6 +16,7 @@ import sniffio
 
 from . import _raw
 from ._attempt import CAUGHT
+from ._clock import async_sleep_for, sleeper_for
 from ._collect import Collector, NoCookies, replayed
 from ._deadline import AttemptDeadline, DeadlineExceeded, active, clamp_timeout
 from ._decoding import ACCEPT_ENCODING
@@ -46,7 +46,8 @@ _HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
 
 
 class SyncDriver(Engine):
-    """Runs flows for ``Client``: one thread per call (``Gather``: a pool), sleeping with ``sleep``."""
+    """Runs flows for ``Client``: one thread per call (``Gather``: a pool), sleeping through the client's
+    sleeper (``_clock``: real time, a test clock, or an injected ``sleep``)."""
 
     def __init__(
         self,
@@ -69,7 +70,7 @@ class SyncDriver(Engine):
             cookies=NoCookies(),
             headers=_HEADERS,
         )
-        self.sleep = sleep
+        self.sleeper = sleeper_for(settings.clock, sleep)
 
     @staticmethod
     def result(info: TaskInfo, client: Any) -> EditResult:
@@ -132,32 +133,35 @@ class SyncDriver(Engine):
         except KieError as exc:
             self.surface(exc)
             raise
+        except BaseException as exc:
+            _interrupted(flow, exc)  # Ctrl-C: the exception names the task that goes on
+            raise
         finally:
             flow.close()
 
     def _pause(self, effect: Sleep, stop: threading.Event | None) -> None:
-        """Sleep through ``effect``: until word of its task's finish, or the edit_many/wait_many loop is
-        left, whichever is first (both need the default ``time.sleep``; an injected sleep runs whole)."""
-        if self.sleep is not time.sleep:
-            self.sleep(effect.seconds)
-            return
+        """Sleep through ``effect`` on the client's sleeper: until word of its task's finish, or the
+        edit_many/wait_many loop is left, whichever is first (an injected ``sleep`` function runs whole;
+        real time and a test clock are woken early)."""
+        sleeper = self.sleeper
         watch = effect.watch
         if watch is None:
             if stop is None:
-                time.sleep(effect.seconds)
+                sleeper.sleep(effect.seconds)
             else:
-                stop.wait(effect.seconds)  # wakes at once when the loop is left
+                sleeper.wait(stop, effect.seconds)  # wakes at once when the loop is left
             return
         woken = threading.Event()
         if not watch.arm(woken.set):
             return  # the word arrived while the poll was out
         try:
             if stop is None:
-                woken.wait(effect.seconds)
+                sleeper.wait(woken, effect.seconds)
                 return
-            end = time.monotonic() + effect.seconds
-            while not woken.is_set() and not stop.is_set() and (left := end - time.monotonic()) > 0:
-                woken.wait(min(left, _STOP_CHECK))
+            clock = self.settings.clock
+            end = clock() + effect.seconds
+            while not woken.is_set() and not stop.is_set() and (left := end - clock()) > 0:
+                sleeper.wait(woken, min(left, _STOP_CHECK))
         finally:
             watch.disarm()
 
@@ -275,7 +279,7 @@ class AsyncDriver(Engine):
             cookies=NoCookies(),
             headers=_HEADERS,
         )
-        self.sleep = sleep or _asyncio_sleep
+        self.sleep = async_sleep_for(settings.clock, sleep) or _asyncio_sleep
 
     @staticmethod
     def result(info: TaskInfo, client: Any) -> AsyncEditResult:
@@ -339,6 +343,9 @@ class AsyncDriver(Engine):
                     assert_never(effect)
         except KieError as exc:
             self.surface(exc)
+            raise
+        except BaseException as exc:
+            _interrupted(flow, exc)  # cancelled: the exception names the task that goes on
             raise
         finally:
             # Cancelled (CancelledError, the caller's asyncio.timeout) or failed at any step: the flow
@@ -493,6 +500,19 @@ def _collector(cap: int, effect: Send, deadline: AttemptDeadline, response: http
     in-memory reply, read when it was built, is decoded already)."""
     encoding = None if response.is_stream_consumed else response.headers.get("content-encoding")
     return Collector(cap, effect.request.operation, deadline, response.status_code, encoding)
+
+
+def _interrupted(flow: Flow[Any], exc: BaseException) -> None:
+    """Hand a cancellation or an interrupt (``CancelledError``, ``KeyboardInterrupt``: not an
+    ``Exception``) to the flow where it is suspended, so that the flow adds to ``exc`` what goes on
+    without it (a created task's id and how to resume: ``Flows.wait``) before it ends. A flow that raised
+    ``exc`` itself has ended already (its own handlers saw it)."""
+    if isinstance(exc, Exception) or inspect.getgeneratorstate(flow) != inspect.GEN_SUSPENDED:
+        return
+    try:
+        flow.throw(exc)
+    except BaseException:  # noqa: S110 - the flow re-raised it (or ended otherwise): ``exc`` goes on
+        pass
 
 
 def _time_limit(seconds: float) -> contextlib.AbstractAsyncContextManager[object]:

@@ -85,6 +85,7 @@ class Engine:
             upload_path=settings.upload_path,
             mask=self.surface,
             scheduler=self.scheduler,
+            create_timeout=settings.create_timeout,
         )
 
     # ------------------------------------------------------------------ flows with checked inputs
@@ -100,11 +101,13 @@ class Engine:
         *,
         wait: bool,
         timeout: float | None,
+        create_timeout: float | None = None,
         on_upload_progress: UploadProgressCallback | None = None,
         on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task | TaskInfo]:
         """``edit``/``create_task``/``generate``: every check runs here, before the flow yields its first
-        request: the model, its images, the prompt and every option against the model's catalog entry."""
+        request: the model, its images, the prompt and every option against the model's catalog entry.
+        ``timeout`` bounds the wait, ``create_timeout`` the create step (default the client's)."""
         if model is None and kind in ("edit", "generate"):  # the model named by the documents
             model = _api.MODEL if kind == "edit" else _api.DEFAULT_GENERATE_MODEL
         progress = _check_upload_progress(on_upload_progress)
@@ -118,12 +121,20 @@ class Engine:
         if callback is not None and _api.MODELS[checked.model].callback_field is None:
             raise InvalidInputError("callback_url", f"{checked.model} takes no callback URL")
         check_timeout(timeout)
+        check_timeout(create_timeout)
         if on_submit is not None and not callable(on_submit):
             raise InvalidInputError("on_submit", "must be callable")
         if callback is not None:
             self._warn_unreachable_callback(callback)
         return self.flows.edit(
-            checked.model, sources, checked.input, callback, wait=wait, timeout=timeout, on_submit=on_submit
+            checked.model,
+            sources,
+            checked.input,
+            callback,
+            wait=wait,
+            timeout=timeout,
+            create_timeout=create_timeout,
+            on_submit=on_submit,
         )
 
     def run_model(

@@ -46,6 +46,8 @@ from ._inputs import ImageSource, LocalImage, RunInput, plan_of
 from ._models import Task, TaskInfo, TaskState, UploadedFile
 from ._policies import PollPolicy, RetryPolicy
 from ._scheduler import Limit, Scheduler, Ticket
+from ._settings import DEFAULT_CREATE_TIMEOUT
+from ._warnings import CreateRefusedWarning, warn
 
 __all__ = [
     "UPLOAD_CONCURRENCY",
@@ -73,6 +75,11 @@ UPLOAD_CONCURRENCY = 16
 connections across edits. kie.ai documents no limit on uploads."""
 
 _POLL = "get-task-details"
+
+CREATE_REFUSED_NOTICE = 5.0
+"""Seconds of createTask refusals (code 429) after which the user is told (a ``CreateRefusedWarning`` and
+an ``on_progress`` record): kie.ai's create window is 10 s, so a refusal lasting longer than half of it is
+news (another program on the account, or a limit lower than documented), not a blip."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,9 @@ class Flows:
     """Keeps createTask and recordInfo within kie.ai's account limits (``None``: no limits kept)."""
     board: FinishBoard = field(default_factory=FinishBoard)
     """Where waits learn of finishes that others read (a callback's receiver, another wait)."""
+    create_timeout: float = DEFAULT_CREATE_TIMEOUT
+    """Seconds the create step may take by default (``Settings.create_timeout``): waiting for room under
+    the account's limits and resending a createTask kie.ai refused with 429, apart from the wait."""
 
     # ------------------------------------------------------------------------------- account limits
 
@@ -201,11 +211,16 @@ class Flows:
 
     @staticmethod
     def _no_slot(operation: str, what: str) -> Failure:
-        error = RateLimitError(
-            f"{what} did not reopen before the call's deadline; nothing was sent",
-            code=429,
-            operation=operation,
+        """This client's own budget (``RateLimits``) had no room before the deadline: a ``RateLimitError``
+        (what a caller catches for "too many requests"), worded as the local limit it is, never as
+        kie.ai's code 429: kie.ai was not asked."""
+        text = (
+            f"this client's own {what} (its RateLimits) had no room before the call's deadline; nothing "
+            f"was sent to kie.ai for {operation}"
         )
+        error = RateLimitError(text, code=429, operation=operation)
+        error.message = text  # not "kie.ai code 429 on ...": kie.ai refused nothing
+        error.args = (text,)
         return Failure(error, "never_sent", transient=False)
 
     # ------------------------------------------------------------------------------- the attempt loop
@@ -218,15 +233,26 @@ class Flows:
         paid: bool = False,
         summary: Callable[[], str] = str,
         until: float | None = None,
+        model: str | None = None,
     ) -> Flow[T]:
         """Run attempts (``once(n)``) until one succeeds or ``_attempt.decide`` says stop; ``until`` (on
-        ``clock``) is the call's deadline, which ends the resending of a createTask answered 429."""
+        ``clock``) is the call's deadline, which ends the resending of a createTask answered 429. A paid
+        request (of ``model``) that kie.ai keeps refusing is reported once it has lasted
+        ``CREATE_REFUSED_NOTICE`` seconds, and its final error says how long and how often it tried."""
         attempt = 0
+        started = self.clock()
+        refused = 0  # createTask attempts kie.ai refused with 429
+        first_refusal: float | None = None
         while True:
             outcome = yield from once(attempt)
             if not isinstance(outcome, Failure):
                 return outcome
-            time_left = None if until is None else until - self.clock()
+            now = self.clock()
+            refusal = paid and outcome.reach == "not_accepted" and isinstance(outcome.error, RateLimitError)
+            if refusal:
+                refused += 1
+                first_refusal = now if first_refusal is None else first_refusal
+            time_left = None if until is None else until - now
             decision = decide(
                 attempt, outcome, paid=paid, policy=self.retry, rand=self.rand, time_left=time_left
             )
@@ -235,7 +261,13 @@ class Flows:
                     outcome.error, request_summary=summary(), task_id=outcome.task_id
                 ) from outcome.error
             if isinstance(decision, Fail):
+                if refusal:
+                    deadline = None if until is None else until - started
+                    raise self._refused(outcome.error, refused, now - started, deadline) from outcome.error
                 raise outcome.error
+            if refusal and first_refusal is not None and now - first_refusal >= CREATE_REFUSED_NOTICE:
+                first_refusal = math.inf  # told once per call
+                yield from self._notice_refusals(outcome.error, refused, now - started, until, model)
             logger.info(
                 "retrying %s after %s (attempt %d, sleeping %.2f s)",
                 operation,
@@ -245,6 +277,37 @@ class Flows:
             )
             yield Sleep(decision.delay)
             attempt += 1
+
+    def _refused(self, error: KieError, refused: int, tried: float, deadline: float | None) -> RateLimitError:
+        """The final error of a createTask kie.ai refused with 429 at every attempt: how often, for how
+        long, and why it stopped (``max_retries=0``, or the create step's deadline)."""
+        if self.retry.max_retries == 0:
+            why = "not resent: max_retries=0 resends nothing"
+        else:
+            why = "the create step's deadline came"
+            if deadline is not None:
+                why += f" after {deadline:g} s: create_timeout, or create_task(timeout=)"
+        times = "once" if refused == 1 else f"{refused} times"
+        text = (
+            f"kie.ai refused createTask {times} over {tried:.1f} s ({why}); nothing was created or "
+            "charged: try again later (another program may share the account's create window)"
+        )
+        operation = getattr(error, "operation", "createTask")
+        retry_after = getattr(error, "retry_after", None)
+        return RateLimitError(text, code=429, operation=operation, retry_after=retry_after)
+
+    def _notice_refusals(
+        self, error: KieError, refused: int, tried: float, until: float | None, model: str | None
+    ) -> Flow[None]:
+        """Tell the user that kie.ai keeps refusing the createTask (once per call): a warning, and an
+        ``on_progress`` record with no task id yet and the refusal as its ``poll_error``."""
+        left = "" if until is None else f", resending until {max(until - self.clock(), 0.0):.0f} s from now"
+        warn(
+            f"kie.ai has refused createTask with code 429 {refused} times over {tried:.1f} s{left} "
+            "(create_timeout); nothing is created or charged meanwhile",
+            CreateRefusedWarning,
+        )
+        yield Notify(TaskInfo("", TaskState.UNKNOWN, "create refused (429)", model, poll_error=error))
 
     def _send_once(
         self,
@@ -269,7 +332,7 @@ class Flows:
                 # A poll costs nothing: a failing store is ridden out like a failed poll (``wait``).
                 return self._classified(Failure(exc, "never_sent", transient=True))
             if slot is None:
-                return self._no_slot(request.operation, f"the account's {gate} budget")
+                return self._no_slot(request.operation, f"{gate} budget")
         sent = False
         stamp_error: BudgetStoreError | None = None
         try:
@@ -280,12 +343,17 @@ class Flows:
                 yield from self._restamp(slot, self.scheduler)
             sent = True
             outcome = yield Send(request, attempt, max_seconds)
-        except GeneratorExit:
-            if request.paid and sent:
+        except BaseException as exc:
+            if request.paid and sent and not isinstance(exc, Exception):  # cancelled, interrupted, closed
                 logger.warning(
                     "createTask was interrupted after it was sent: a task may have been created (%s)",
                     _api.describe(request),
                 )
+                if not isinstance(exc, GeneratorExit):
+                    exc.add_note(
+                        "kie_gpt_image: createTask had been sent when this call was stopped: a task may "
+                        "have been created (and charged); check your kie.ai task list before submitting again"
+                    )
             raise
         finally:
             if slot is not None and self.scheduler is not None:
@@ -317,10 +385,11 @@ class Flows:
         *,
         until: float | None = None,
         before_send: Callable[[], object] | None = None,
+        model: str | None = None,
     ) -> Flow[T]:
         """Send a request built fresh per attempt, retried as ``_attempt.decide`` allows (no retry, nor
         wait for an account-limit slot, past ``until``); return the parse. ``before_send`` is called
-        right before each attempt goes out, once its slot is granted."""
+        right before each attempt goes out, once its slot is granted; ``model``: the paid request's."""
         first = build()
 
         def once(attempt: int) -> Flow[T | Failure]:
@@ -329,7 +398,12 @@ class Flows:
 
         return (
             yield from self.attempts(
-                first.operation, once, paid=first.paid, summary=lambda: _api.describe(first), until=until
+                first.operation,
+                once,
+                paid=first.paid,
+                summary=lambda: _api.describe(first),
+                until=until,
+                model=model,
             )
         )
 
@@ -379,8 +453,9 @@ class Flows:
     ) -> Flow[Task]:
         """createTask of ``model`` with its whole ``input``: paid, so never resent once it may have been
         processed (``_attempt``). Under the scheduler it first waits for room under the running-task cap
-        and a slot of the create window, and a 429 is resent when the window reopens; all until
-        ``timeout`` (default the poll policy's). ``on_submit`` is called once, right before the first
+        and a slot of the create window; a 429 is resent (unless ``max_retries=0``) when the window
+        reopens; all until the create step's own deadline, ``timeout`` seconds (default
+        ``create_timeout``), apart from any wait's. ``on_submit`` is called once, right before the first
         createTask goes out (a journal's mark)."""
         build = lambda: _api.create_task_request(model, input, callback_url)  # noqa: E731 - per attempt
         parse = lambda response: _api.parse_created_task(response, _api.operation_id(model))  # noqa: E731
@@ -392,10 +467,13 @@ class Flows:
                 on_submit()
             submitted = True
 
+        until = self.clock() + (self.create_timeout if timeout is None else timeout)
         if self.scheduler is None:
-            task = yield from self.call(build, parse, before_send=before_send)
+            task = yield from self.call(build, parse, until=until, before_send=before_send, model=model)
         else:
-            task = yield from self._create_within_limits(build, parse, self.scheduler, timeout, before_send)
+            task = yield from self._create_within_limits(
+                build, parse, self.scheduler, until, before_send, model
+            )
         logger.info("created task %s", task.task_id)
         return task
 
@@ -404,10 +482,10 @@ class Flows:
         build: Callable[[], _api.RequestSpec],
         parse: Callable[[httpx.Response], Task],
         scheduler: Scheduler,
-        timeout: float | None,
+        until: float,
         before_send: Callable[[], object],
+        model: str,
     ) -> Flow[Task]:
-        until = self.clock() + (self.poll.timeout if timeout is None else timeout)
         sent: list[float] = []  # when the first createTask went out, on the scheduler's clock
 
         def mark_sent() -> None:
@@ -417,9 +495,9 @@ class Flows:
 
         running = yield from self._acquire("running", until)
         if running is None:
-            raise self._no_slot(build().operation, "the account's running-task cap").error
+            raise self._no_slot(build().operation, "running-task cap").error
         try:
-            task = yield from self.call(build, parse, until=until, before_send=mark_sent)
+            task = yield from self.call(build, parse, until=until, before_send=mark_sent, model=model)
         except KieError as exc:
             # The entry stays (until it expires) when a task may exist: it may be running at kie.ai.
             if not isinstance(exc, SubmissionOutcomeUnknownError) and exc.task_id is None:
@@ -485,6 +563,14 @@ class Flows:
         watch = self.board.watch(task_id)
         try:
             return (yield from self._wait_watched(watch, limit, start, born))
+        except BaseException as exc:
+            if not isinstance(exc, (Exception, GeneratorExit)):  # cancelled or interrupted
+                # The caller holds this exception, maybe nothing else naming the task (issue 24 item 8).
+                exc.add_note(
+                    f"kie_gpt_image: stopped waiting for task {task_id}; it goes on at kie.ai (and is "
+                    f"paid for): resume with client.wait({task_id!r})"
+                )
+            raise
         finally:
             self.board.unwatch(watch)
 
@@ -581,12 +667,18 @@ class Flows:
         *,
         wait: bool,
         timeout: float | None,
+        create_timeout: float | None = None,
         on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task | TaskInfo]:
         """Upload local ``images`` (into ``model``'s image field; none for a text-to-image model), create
-        the task with the rest of its ``input``, and (if ``wait``) wait for its result: ``run``'s path."""
+        the task with the rest of its ``input`` (within ``create_timeout``, default the client's), and
+        (if ``wait``) wait for its result (within ``timeout``, default the poll policy's): ``run``'s path."""
         plan = plan_of(model, images, input, callback_url)
-        return (yield from self.run(plan, wait=wait, timeout=timeout, on_submit=on_submit))
+        return (
+            yield from self.run(
+                plan, wait=wait, timeout=timeout, create_timeout=create_timeout, on_submit=on_submit
+            )
+        )
 
     def run(
         self,
@@ -594,26 +686,30 @@ class Flows:
         *,
         wait: bool,
         timeout: float | None,
+        create_timeout: float | None = None,
         on_submit: Callable[[], object] | None = None,
     ) -> Flow[Task | TaskInfo]:
         """Any model's task (``_inputs.check_run``): upload the local files of every media field, all at
-        once (``upload_inputs``), create the task with its ``input``, and (if ``wait``) wait for it."""
+        once (``upload_inputs``), create the task with its ``input`` (within ``create_timeout``, default
+        the client's), and (if ``wait``) wait for it (within ``timeout``)."""
         urls = yield from self.upload_inputs(plan.sources())
         input = plan.with_urls(urls)
         task = yield from self.create_task(
-            plan.model, input, plan.callback_url, timeout=timeout, on_submit=on_submit
+            plan.model, input, plan.callback_url, timeout=create_timeout, on_submit=on_submit
         )
         if not wait:
             return task
         try:
             return (yield from self.wait(task.task_id, timeout))
-        except GeneratorExit:
-            # Cancelled (or interrupted) while waiting: the task goes on, and is paid for, at kie.ai.
-            logger.warning(
-                "stopped waiting for task %s; it goes on at kie.ai: resume with client.wait(%r)",
-                task.task_id,
-                task.task_id,
-            )
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                # Cancelled, interrupted (the exception carries the id too: ``wait``) or closed while
+                # waiting: the task goes on, and is paid for, at kie.ai.
+                logger.warning(
+                    "stopped waiting for task %s; it goes on at kie.ai: resume with client.wait(%r)",
+                    task.task_id,
+                    task.task_id,
+                )
             raise
 
     def fetch(self, url: str, sink: Sink, task_id: str | None) -> Flow[None]:

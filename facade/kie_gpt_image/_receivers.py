@@ -48,7 +48,8 @@ from ._webhooks import (
 )
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient, Client
+    from ._async_client import AsyncClient
+    from ._client import Client
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",

@@ -8,7 +8,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["KieWarning", "LoopbackCallbackWarning", "warn"]
+__all__ = ["CreateRefusedWarning", "KieWarning", "LoopbackCallbackWarning", "warn"]
 
 logger = logging.getLogger("kie_gpt_image")
 
@@ -23,6 +23,13 @@ class LoopbackCallbackWarning(KieWarning):
     """A ``callback_url`` on a loopback host (``localhost``, 127.0.0.0/8, ``::1``) was sent to a kie.ai
     that is not itself on loopback: kie.ai cannot reach this machine's loopback, so no callback will
     arrive (poll with ``wait``, or expose the receiver on a public https URL)."""
+
+
+class CreateRefusedWarning(KieWarning):
+    """kie.ai has refused a createTask with code 429 for several seconds (another program on the same
+    account, or a limit lower than documented): it is resent when kie.ai's create window reopens, until
+    the create step's deadline (``create_timeout``, or ``create_task(timeout=...)``). Nothing is created
+    or charged meanwhile; ``max_retries=0`` resends nothing."""
 
 
 def _user_stacklevel() -> int:

@@ -54,6 +54,7 @@ PAGES = {
     "reference/webhooks/": "kie_gpt_image.webhooks",
     "reference/emulator/": "kie_gpt_image.emulator",
     "reference/pytest-plugin/": "kie_gpt_image.pytest_plugin",
+    "reference/testing/": "kie_gpt_image.testing",
 }
 
 
@@ -139,6 +140,7 @@ def test_reference_pages_list_every_public_name(site: Path) -> None:
     import kie_gpt_image
     import kie_gpt_image.emulator
     import kie_gpt_image.pytest_plugin
+    import kie_gpt_image.testing
     import kie_gpt_image.webhooks
 
     main = _ids(site / "reference" / "index.html")
@@ -147,6 +149,8 @@ def test_reference_pages_list_every_public_name(site: Path) -> None:
     assert {f"kie_gpt_image.emulator.{name}" for name in kie_gpt_image.emulator.__all__} <= emulator
     plugin = _ids(site / "reference" / "pytest-plugin" / "index.html")
     assert {f"kie_gpt_image.pytest_plugin.{name}" for name in kie_gpt_image.pytest_plugin.__all__} <= plugin
+    testing = _ids(site / "reference" / "testing" / "index.html")
+    assert {f"kie_gpt_image.testing.{name}" for name in kie_gpt_image.testing.__all__} <= testing
     # The webhook errors are kie_gpt_image's own exceptions: documented once, on the main page.
     webhooks = _ids(site / "reference" / "webhooks" / "index.html")
     for name in kie_gpt_image.webhooks.__all__:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._client import AsyncClient
+from .._async_client import AsyncClient
 from .._errors import KieError, SubmissionOutcomeUnknownError, TaskFailedError
 from .._inputs import is_url_like
 from .._many import as_completed_async

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from .._client import DEFAULT_LIMITS, AsyncClient
+from .._async_client import AsyncClient
+from .._client import DEFAULT_LIMITS
 from .._errors import InvalidInputError
 from .._policies import PollPolicy, RetryPolicy
 from .._scheduler import RateLimits, Scheduler
