@@ -1,6 +1,6 @@
 """``AsyncClient``: ``Client``'s public methods as coroutines (``aclose`` for ``close``), each a thin call of
 the shared flows run by ``_drivers.AsyncDriver``. What both clients share (the settings, the properties,
-the constructor's option handling) is ``_client.BaseClient``; a test checks that both keep the same
+the constructor's option handling) is ``_base_client.BaseClient``; a test checks that both keep the same
 parameters in every public method.
 """
 
@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import httpx
 
-from ._client import BaseClient, ProgressCallback, check_one_of, check_wait_timeout, shared_options
+from ._base_client import BaseClient, ProgressCallback, check_one_of, check_wait_timeout, shared_options
 from ._raw import AsyncRawResponses
 from ._settings import (
     DEFAULT_CREATE_TIMEOUT,
     DEFAULT_LIMITS,
-    DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_MAX_REPLY_BYTES,
     DEFAULT_TIMEOUT,
     DEFAULT_UPLOAD_PATH,
