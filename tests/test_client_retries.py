@@ -112,7 +112,8 @@ def test_create_answered_429_is_resent_past_the_retries_until_accepted(harness: 
     # kie.ai did not accept a createTask it answered 429, so resending it costs nothing: the client
     # waits for the create window to reopen instead of failing after max_retries (2).
     harness.fake.script("create", *[envelope(429, None, msg="rate limited") for _ in range(6)])
-    task = harness("create_task", ["https://example.com/a.png"], "p")
+    with pytest.warns(kie.CreateRefusedWarning, match="6 times"):  # refused for more than 5 s
+        task = harness("create_task", ["https://example.com/a.png"], "p")
     assert task.task_id == "task_1"
     assert len(harness.fake.calls("create")) == 7
 
@@ -121,9 +122,10 @@ def test_create_answered_429_is_resent_past_the_retries_until_accepted(harness: 
 def test_create_answered_429_until_the_deadline_is_a_rate_limit_error(
     make_harness: Callable[..., Harness], mode: str
 ) -> None:
-    harness = make_harness(mode, poll_policy=kie.PollPolicy(timeout=20))
+    # The create step's own deadline, not the wait's (poll_policy's 15 minutes): issue 24 item 1.
+    harness = make_harness(mode, create_timeout=20)
     harness.fake.script("create", *[envelope(429, None, msg="rate limited") for _ in range(100)])
-    with pytest.raises(kie.RateLimitError):
+    with pytest.warns(kie.CreateRefusedWarning), pytest.raises(kie.RateLimitError, match="after 20 s"):
         harness("create_task", ["https://example.com/a.png"], "p")
     assert 3 < len(harness.fake.calls("create")) < 100
     assert sum(harness.sleeps) < 20  # no resend starts after the call's deadline

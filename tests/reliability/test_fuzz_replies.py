@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kie_gpt_image as kie
+from kie_gpt_image.testing import FakeClock
 from kie_gpt_image.webhooks import sign_callback, verify_callback
 
 EXAMPLES = 60
@@ -166,8 +167,9 @@ def _client(reply: Reply) -> kie.Client:
         api_key="k",
         transport=_transport(reply),
         retry_policy=kie.RetryPolicy(max_retries=1),
-        sleep=lambda seconds: None,
+        clock=FakeClock(),  # sleeps end at once, on a clock the deadlines read too
         poll_policy=kie.PollPolicy(timeout=0),
+        create_timeout=1,  # a createTask answered 429 is resent for a second (of the fake clock)
     )
 
 
