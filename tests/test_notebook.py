@@ -274,3 +274,15 @@ def test_leaving_the_loop_early_closes_what_it_wraps(capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out == "[1/10] done\n"
     with pytest.raises(TypeError, match="the outcomes of edit_many"):
         kie.Progress().track(42)  # type: ignore[call-overload]
+
+
+def test_a_refused_create_reads_as_a_refusal_not_as_a_failed_poll() -> None:
+    from kie_gpt_image._notebook import task_line
+
+    refusal = kie.TaskInfo(
+        "", kie.TaskState.UNKNOWN, "create refused (429)", "gpt-image/1.5-image-to-image",
+        poll_error=kie.RateLimitError("kie.ai code 429", code=429, operation="create-task"),
+    )  # fmt: skip
+    line = task_line(refusal)
+    assert "createTask refused by kie.ai" in line
+    assert "poll failed" not in line

@@ -94,7 +94,9 @@ def task_line(info: TaskInfo) -> str:
         parts.append(f"{count} result{'s' if count != 1 else ''}")
     if info.fail_code or info.fail_msg:
         parts.append(f"failed: [{info.fail_code or '?'}] {info.fail_msg or ''}".rstrip())
-    if info.poll_error is not None:
+    if info.poll_error is not None and not info.task_id:  # no task yet: kie.ai keeps refusing the create
+        parts.append("(createTask refused by kie.ai; resending within create_timeout, nothing charged)")
+    elif info.poll_error is not None:
         parts.append(f"(poll failed: {type(info.poll_error).__name__}; retrying)")
     return "  ".join(parts)
 
