@@ -8,6 +8,7 @@ Imported with the first client, not with the package (BENCHMARKS.md figure 2).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -42,6 +43,15 @@ _SAVE_HINT = (
     "; results are downloaded through the client that produced them: call result.save()/bytes() inside "
     "the `with` block, or create the client without `with` and close it when you are done"
 )
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(url: str) -> httpx.URL:
+    """``url`` parsed once: httpx parses a URL string on every request (about a sixth of a poll on a
+    MockTransport, issue 25 item 1, scripts/bench_overhead.py), and the URLs a client sends repeat: a
+    wait polls one recordInfo URL, every createTask goes to one. An ``httpx.URL`` is immutable and a
+    request built from one does not parse it again. The cache is bounded (a poll URL per task)."""
+    return httpx.URL(url)
 
 
 def check_timeout(timeout: object, name: str = "timeout") -> None:
@@ -287,11 +297,12 @@ class Engine:
         kwargs = spec.kwargs
         method = kwargs["method"].upper()
         base = self.settings.base_url if spec.host == "api" else self.settings.upload_base_url
-        url = base + kwargs["url"]
+        text = base + kwargs["url"]
         params = kwargs.get("params")
         if params:
             # One URL parse instead of two: httpx parses the URL, then again once it merges ``params``.
-            url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+            text += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+        url = _parsed_url(text)
         extensions = {"timeout": clamp_timeout(http.timeout, deadline.left())}
         body = {name: value for name, value in kwargs.items() if name not in _NOT_BODY}
         logger.debug("%s %s (attempt %d)", method, spec.operation, effect.attempt + 1)

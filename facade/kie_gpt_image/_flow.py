@@ -135,6 +135,12 @@ Effect = Send | Fetch | Sleep | Notify | Take | Gather
 Flow = Generator[Effect, Any, T]
 
 
+def _given(value: T) -> Flow[T]:
+    """A flow that yields nothing and returns ``value`` (an attempt already made)."""
+    return value
+    yield  # type: ignore[unreachable]  # (makes this a generator)
+
+
 @dataclass(frozen=True, slots=True)
 class Flows:
     """Factories of the flows, holding the policies and the clock they decide with."""
@@ -325,7 +331,10 @@ class Flows:
         if self.scheduler is not None and (request.paid or request.operation == _POLL):
             gate: Limit = "create" if request.paid else "poll"
             try:
-                slot = yield from self._acquire(gate, until, first=first, watch=watch, born=born)
+                # No queue and room (the common case in memory): granted at once, without the queue.
+                slot = self.scheduler.grant_now(gate, born=born)
+                if slot is None:
+                    slot = yield from self._acquire(gate, until, first=first, watch=watch, born=born)
             except BudgetStoreError as exc:
                 if request.paid:
                     raise  # nothing was sent: the typed error, before anything is paid
@@ -423,10 +432,21 @@ class Flows:
 
     def get_task(self, task_id: str) -> Flow[TaskInfo]:
         """recordInfo for ``task_id``."""
+        parse = lambda response: _api.parse_task_info(response, task_id)  # noqa: E731
         try:
-            info = yield from self.call(
-                lambda: _api.get_task_request(task_id), lambda r: _api.parse_task_info(r, task_id)
-            )
+            # The first attempt sent straight from here, the attempt loop joined only if it fails: a read
+            # that succeeds (the common case) skips two generators (issue 25 item 1, bench_overhead.py).
+            first = yield from self._send_once(_api.get_task_request(task_id), parse, 0)
+            if isinstance(first, Failure):
+
+                def once(attempt: int) -> Flow[TaskInfo | Failure]:
+                    if attempt == 0:
+                        return _given(first)
+                    return self._send_once(_api.get_task_request(task_id), parse, attempt)
+
+                info = yield from self.attempts(_POLL, once)
+            else:
+                info = first
             self._seen(info)
             return info
         except KieError as exc:

@@ -235,6 +235,19 @@ class Scheduler:
             self._waiting[budget].append(ticket)
         return ticket
 
+    def grant_now(self, budget: Limit, *, born: float | None = None) -> Ticket | None:
+        """A granted ticket of the rate ``budget`` for a request that finds no queue and room at once
+        (what ``ticket`` then ``take`` would grant, in one step), else ``None``: then queue with
+        ``ticket``. In memory only (a shared store's ``take`` does I/O: off the event loop)."""
+        with self._lock:
+            if self.limits.shared or self._waiting[budget]:
+                return None
+            ticket = Ticket(budget, -math.inf, next(self._seq), born=born)
+            if self._take_rate(ticket) != 0.0:
+                return None
+            ticket.granted = True
+            return ticket
+
     def take(self, ticket: Ticket) -> float:
         """Take a slot for ``ticket``: ``0.0`` when taken, else seconds to wait before asking again.
 
