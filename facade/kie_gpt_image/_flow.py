@@ -1,17 +1,7 @@
 """The life of a task, written once as sans-I/O generators shared by ``Client`` and ``AsyncClient``.
 
-A flow yields effects and receives their results:
-
-- ``Send(request, attempt, max_seconds)`` → the driver sends it within the request deadline (and
-  ``max_seconds``); receives the read ``httpx.Response`` or the exception that ended the attempt;
-- ``Fetch(url, sink, attempt)`` → the driver streams ``url`` (no Authorization) into ``sink`` within the
-  download deadline; receives ``None`` or the exception that ended the attempt;
-- ``Sleep(seconds)`` → the driver sleeps (``time.sleep`` or ``asyncio.sleep``, both injectable);
-- ``Notify(info)``   → the driver calls the user's ``on_progress`` callback;
-- ``Take(ticket)``   → the driver asks the client's ``Scheduler`` for a slot of kie.ai's account limits
-  (off the event loop when the store is shared); receives ``0.0`` (taken) or seconds to wait;
-- ``Gather(flows, limit)`` → the driver runs the sub-flows concurrently, at most ``limit`` at once;
-  receives their values (or the exceptions that ended them) in order.
+A flow yields effects (``_effects``: send, fetch, sleep, notify, take a slot, gather) and receives their
+results.
 
 One attempt loop (``Flows.attempts``) serves API calls and result downloads alike: each failed attempt is
 classified and decided on by ``_attempt`` (where the never-pay-twice rule lives). The drivers in
@@ -23,7 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -32,6 +22,7 @@ import httpx
 from . import _api
 from ._attempt import Fail, Failure, OutcomeUnknown, Retry, classify, decide
 from ._download import Sink
+from ._effects import Effect, Fetch, Flow, Gather, Notify, Send, Sleep, Take
 from ._errors import (
     BudgetStoreError,
     KieError,
@@ -80,59 +71,6 @@ CREATE_REFUSED_NOTICE = 5.0
 """Seconds of createTask refusals (code 429) after which the user is told (a ``CreateRefusedWarning`` and
 an ``on_progress`` record): kie.ai's create window is 10 s, so a refusal lasting longer than half of it is
 news (another program on the account, or a limit lower than documented), not a blip."""
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Send one kie.ai request (attempt number ``attempt``, 0-based)."""
-
-    request: _api.RequestSpec
-    attempt: int
-    max_seconds: float | None = None
-    """Seconds the attempt may take at most, when less than the request deadline (a wait's time left)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fetch:
-    """Stream a result URL into ``sink``, without kie.ai credentials (attempt number ``attempt``)."""
-
-    url: str
-    sink: Sink
-    attempt: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Wait ``seconds``; with a ``watch``, less if word of its task's finish arrives (``_finishes``)."""
-
-    seconds: float
-    watch: Watch | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Notify:
-    """Report a state change (or a poll failure being ridden out) to the user's ``on_progress``."""
-
-    info: TaskInfo
-
-
-@dataclass(frozen=True, slots=True)
-class Take:
-    """Ask the client's scheduler for a slot of ``ticket``'s budget (``Scheduler.take``)."""
-
-    ticket: Ticket
-
-
-@dataclass(frozen=True, slots=True)
-class Gather:
-    """Run ``flows`` concurrently, at most ``limit`` at once; send back their values or errors, in order."""
-
-    flows: tuple[Flow[Any], ...]
-    limit: int
-
-
-Effect = Send | Fetch | Sleep | Notify | Take | Gather
-Flow = Generator[Effect, Any, T]
 
 
 def _given(value: T) -> Flow[T]:
