@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 from .. import _api
+from .._urls import WEBHOOK_KEY_ENV  # the one name of the variable (``_urls``)
 from ._core import DEFAULT_API_KEY, DEFAULT_CREDITS, DEFAULT_TASK_COST, DEFAULT_WEBHOOK_HMAC_KEY, Emulator
 from ._images import DEFAULT_MAX_IMAGE_SIDE
 from ._server import EmulatorServer
@@ -20,9 +21,6 @@ from ._stats import STATS_PATH
 from ._tasks import Schedule
 
 __all__ = ["WEBHOOK_KEY_ENV", "add_options", "announcement", "emulator_from_options", "serve"]
-
-
-WEBHOOK_KEY_ENV = "KIE_WEBHOOK_HMAC_KEY"
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
