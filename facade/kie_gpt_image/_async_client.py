@@ -372,26 +372,14 @@ class AsyncClient(BaseClient):
         on_progress: ProgressCallback | None = None,
         on_upload_progress: UploadProgressCallback | None = None,
     ) -> AsyncRunResult | Task:
-        """Run any model of the catalog with its own ``input`` fields (as ``replicate.run``): upload the
-        local files of its media fields, create the task, wait for and return the result.
-
-        Args:
-            model: a model id of ``kie_gpt_image.MODELS`` (an unknown one is refused, with the nearest
-                ids, unless ``validate=False``).
-            input: the model's ``input`` fields by their names in its document. A media field (image,
-                video or audio by URL) takes paths, bytes, ``(name, bytes)``, files, PIL images, upload
-                objects or URLs, one or a list as the field takes.
-            wait: ``False`` returns the ``Task`` as soon as it is created.
-            validate: ``False`` sends ``input`` unchecked, to a model kie.ai added after the last
-                regenerate (only plainly local values, bytes, ``Path`` objects, files, are uploaded).
-            callback_url, timeout, on_progress, on_upload_progress: as for ``edit``.
+        """Run any model of the catalog with its own ``input`` fields: ``Client.run``, awaited.
 
         Returns:
             ``AsyncRunResult`` (its ``files`` and ``data``), or ``Task`` with ``wait=False``.
 
         Raises:
-            InvalidInputError: a bad model, field or file (nothing was sent), naming it
-                (``multi_prompt[0].prompt``). The task and request errors: as for ``edit``.
+            InvalidInputError: a bad model, field or file (nothing was sent); the task and request errors
+                as for ``edit``.
         """
         flow = self._driver.run_model(
             model,
