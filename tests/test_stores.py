@@ -4,6 +4,7 @@ task exists never loses the task (issue 24 items 3, 5, 9, 12)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import sys
@@ -91,6 +92,30 @@ def test_a_store_that_cannot_be_opened_is_a_typed_error_before_anything_is_sent(
     # Opened at once on demand (a CLI checking its --rate-store before it starts):
     with pytest.raises(kie.BudgetStoreError):
         Scheduler(RateLimits(store=url), "key").open()
+
+
+def _edit_once(mode: str, emulator: Emulator, url: str, image: bytes) -> None:
+    if mode == "sync":
+        with emulator.client(rate_limits=RateLimits(store=url)) as client:
+            client.edit([image], "never sent")
+        return
+
+    async def edit() -> None:
+        async with emulator.async_client(rate_limits=RateLimits(store=url)) as client:
+            await client.edit([image], "never sent")
+
+    asyncio.run(edit())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_broken_store_fails_before_the_first_upload(mode: str, tmp_path: Path) -> None:
+    url = _no_database(tmp_path)
+    emulator = _emulator()
+    image = (Path(__file__).parent.parent / "examples" / "samples" / "person.png").read_bytes()
+    with pytest.raises(kie.BudgetStoreError):
+        _edit_once(mode, emulator, url, image)
+    assert emulator.call_count("upload-file-stream") == 0  # nothing sent, not even a free upload
+    assert emulator.create_times == []
 
 
 # ------------------------------------------------------------------------------------ Redis scripts

@@ -21,10 +21,10 @@ from ._collect import Collector, NoCookies, replayed
 from ._deadline import AttemptDeadline, DeadlineExceeded, active, clamp_timeout
 from ._decoding import ACCEPT_ENCODING
 from ._download import Sink
+from ._effects import Fetch, Flow, Gather, Notify, OpenStore, Send, Sleep, Take
 from ._engine import USER_AGENT, Engine
 from ._errors import ClientClosedError, DestinationError, KieError
 from ._finishes import Watch
-from ._flow import Fetch, Flow, Gather, Notify, Send, Sleep, Take
 from ._many import ItemOutcome, Stopped, as_completed_async, as_completed_threads, stop_requested
 from ._models import Task, TaskInfo
 from ._results import AsyncEditResult, AsyncRunResult, EditResult, RunResult
@@ -126,6 +126,8 @@ class SyncDriver(Engine):
                         on_progress(effect.info)
                 elif isinstance(effect, Take):
                     value = self.scheduler.take(effect.ticket)
+                elif isinstance(effect, OpenStore):
+                    value = self.open_store()
                 elif isinstance(effect, Gather):
                     value = self._gather(effect)
                 else:
@@ -337,6 +339,11 @@ class AsyncDriver(Engine):
                             await outcome
                 elif isinstance(effect, Take):
                     value = await self._take(effect)
+                elif isinstance(effect, OpenStore):
+                    import anyio
+
+                    # A shared store opens over a file lock or the network: not on the event loop.
+                    value = await anyio.to_thread.run_sync(self.open_store)
                 elif isinstance(effect, Gather):
                     value = await self._gather(effect)
                 else:

@@ -11,6 +11,8 @@ A flow yields effects and receives their results:
 - ``Notify(info)``   → the driver calls the user's ``on_progress`` callback;
 - ``Take(ticket)``   → the driver asks the client's ``Scheduler`` for a slot of kie.ai's account limits
   (off the event loop when the store is shared); receives ``0.0`` (taken) or seconds to wait;
+- ``OpenStore()``  → the driver opens the shared budget store (off the event loop); receives ``None`` or
+  the ``BudgetStoreError`` it met;
 - ``Gather(flows, limit)`` → the driver runs the sub-flows concurrently, at most ``limit`` at once;
   receives their values (or the exceptions that ended them) in order.
 """
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from ._models import TaskInfo
     from ._scheduler import Ticket
 
-__all__ = ["Effect", "Fetch", "Flow", "Gather", "Notify", "Send", "Sleep", "Take"]
+__all__ = ["Effect", "Fetch", "Flow", "Gather", "Notify", "OpenStore", "Send", "Sleep", "Take"]
 
 T = TypeVar("T")
 
@@ -75,6 +77,13 @@ class Take:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenStore:
+    """Open the client's shared budget store now (``Scheduler.open``; off the event loop): before a task's
+    first upload, so that a store that cannot be opened fails before anything is sent. The driver sends
+    back ``None`` or the ``BudgetStoreError`` it met."""
+
+
+@dataclass(frozen=True, slots=True)
 class Gather:
     """Run ``flows`` concurrently, at most ``limit`` at once; send back their values or errors, in order."""
 
@@ -82,5 +91,5 @@ class Gather:
     limit: int
 
 
-Effect = Send | Fetch | Sleep | Notify | Take | Gather
+Effect = Send | Fetch | Sleep | Notify | Take | OpenStore | Gather
 Flow = Generator[Effect, Any, T]

@@ -21,7 +21,7 @@ from ._auth import BearerAuth
 from ._deadline import AttemptDeadline, clamp_timeout
 from ._decoding import ACCEPT_ENCODING
 from ._download import FileSink, MemorySink, parse_destination
-from ._errors import AuthenticationError, ClientClosedError, InvalidInputError, redact
+from ._errors import AuthenticationError, BudgetStoreError, ClientClosedError, InvalidInputError, redact
 from ._flow import Flow, Flows, Send
 from ._many import EditRequest, check_concurrency
 from ._models import Task, TaskInfo, UploadedFile
@@ -324,6 +324,14 @@ class Engine:
     def closed_error(self, what: str, *, saving: bool = False) -> ClientClosedError:
         """The error of a call made on (or caught by) a closed client."""
         return ClientClosedError(f"the client is closed ({what})" + (_SAVE_HINT if saving else ""))
+
+    def open_store(self) -> BudgetStoreError | None:
+        """``OpenStore``: open the shared budget store; the error it met, for the flow to raise."""
+        try:
+            self.scheduler.open()
+        except BudgetStoreError as exc:
+            return exc
+        return None
 
     def surface(self, error: BaseException) -> None:
         """Mask the key an error may echo (kie.ai's message), before a log line or the user sees it."""

@@ -22,7 +22,7 @@ import httpx
 from . import _api
 from ._attempt import Fail, Failure, OutcomeUnknown, Retry, classify, decide
 from ._download import Sink
-from ._effects import Effect, Fetch, Flow, Gather, Notify, Send, Sleep, Take
+from ._effects import Effect, Fetch, Flow, Gather, Notify, OpenStore, Send, Sleep, Take
 from ._errors import (
     BudgetStoreError,
     KieError,
@@ -650,6 +650,11 @@ class Flows:
         """Any model's task (``_inputs.check_run``): upload the local files of every media field, all at
         once (``upload_inputs``), create the task with its ``input`` (within ``create_timeout``, default
         the client's), and (if ``wait``) wait for it (within ``timeout``)."""
+        if self.scheduler is not None and self.scheduler.limits.shared:
+            # A shared store that cannot be opened fails here, before the first upload (issue 24 item 12).
+            store_error = yield OpenStore()
+            if store_error is not None:
+                raise store_error
         urls = yield from self.upload_inputs(plan.sources())
         input = plan.with_urls(urls)
         task = yield from self.create_task(
