@@ -117,3 +117,15 @@ def test_edit_and_generate_refuse_a_model_without_a_prompt() -> None:
         if _api.prompt_field(spec) is None:
             with pytest.raises(kie.InvalidInputError, match="takes no prompt: call run"):
                 check_task(spec.model, [], "a prompt", {}, "any")
+
+
+def test_wait_with_an_output_folder_prints_a_data_result(run: Run, tmp_path: Path) -> None:
+    # A model whose result is data (sora-2-characters: a character id), not files: nothing to save.
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\0\0\0\x18ftypisom\0\0\0\0isommp41\0\0\0\x08mdat")
+    created = run("run", "sora-2-characters", f"character_file_url=@{video}", "--no-wait")
+    assert created.code == 0, created.err
+    waited = run("wait", created.out.strip(), "-o", f"{tmp_path / 'out'}/")
+    assert waited.code == 0, waited.err
+    assert "character_id" in waited.out
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -4,12 +4,14 @@ code; errors propagate to ``main``, which turns them into one line and an exit c
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import _api
 from .._client import Client
 from .._download import Destination
 from .._download import check_destination as _check_destination
@@ -124,8 +126,9 @@ def check_destination(value: str) -> Destination:
 
 
 def _save(result: EditResult, value: str) -> list[Path]:
-    # The library applies the same rule to the same text (a trailing "/" included) as the check did.
-    return result.save(value)
+    # The library applies the same rule to the same text (a trailing "/" included) as the check did. A
+    # result of data alone (a model that answers a character id, not files) has nothing to save.
+    return result.save(value) if result.urls else []
 
 
 def _result_data(result: EditResult, files: list[Path]) -> dict[str, Any]:
@@ -137,6 +140,7 @@ def _result_data(result: EditResult, files: list[Path]) -> dict[str, Any]:
         "files": [str(path) for path in files],
         "credits_consumed": info.credits_consumed,
         "cost_time_ms": info.cost_time_ms,
+        "data": _api.result_data(info),
     }
 
 
@@ -182,7 +186,10 @@ def _finish(
     out.note(f"task {task_id}: success" + (f" ({credits:g} credits)" if credits is not None else ""))
     for line in files or result.urls:
         out.line(str(line))
-    out.json(_result_data(result, files))
+    data = _result_data(result, files)
+    if not result.urls:  # the result is data, not files: show it (``run``'s ``RunResult.data``)
+        out.line(json.dumps(data["data"]))
+    out.json(data)
     return ExitCode.OK
 
 
