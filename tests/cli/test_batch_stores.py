@@ -61,7 +61,8 @@ def test_a_rate_store_that_cannot_be_used_names_the_flag(
     result = run("batch", str(_manifest(tmp_path)), "--rate-store", store)
     assert result.code == ExitCode.USAGE
     (line,) = [line for line in result.err.splitlines() if "error:" in line]
-    assert line.startswith("kie-gpt-image: error: --rate-store: cannot use ")
+    assert line.startswith("kie-gpt-image: error: --rate-store: the budget store ")
+    assert "could not be opened" in line
     assert "hunter2-secret" not in result.err
     assert "bug" not in result.err
     _nothing_sent(emulator)

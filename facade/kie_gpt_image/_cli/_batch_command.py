@@ -14,13 +14,12 @@ from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from .._async_client import AsyncClient
 from .._client import DEFAULT_LIMITS
-from .._errors import InvalidInputError
+from .._errors import BudgetStoreError, InvalidInputError
 from .._policies import PollPolicy, RetryPolicy
 from .._scheduler import RateLimits, Scheduler
 from .._spend import SpendGuard, check_credits
@@ -109,33 +108,22 @@ def _rate_limits(args: argparse.Namespace) -> RateLimits:
         raise InvalidInputError(flags.get(exc.field, exc.field), exc.problem) from None
 
 
-def _masked(store: str) -> str:
-    # A redis://user:password@host URL: the password is a secret, like the API key.
-    parts = urlsplit(store)
-    if parts.password:
-        host = parts.netloc.rsplit("@", 1)[1]
-        user = f"{parts.username}:" if parts.username else ":"
-        return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
-    return store
-
-
 def _check_rate_store(limits: RateLimits) -> None:
     """Open a shared ``--rate-store`` once before anything is sent, so that an unreachable Redis or an
     unwritable SQLite file is a usage error naming the flag, not "a bug" in the middle of the run."""
     if not limits.shared:
         return
     try:
-        # Its own account name: the probe counts the running entries and holds none.
+        # Its own account name: the probe opens the budgets and holds no slot.
         scheduler = Scheduler(limits, "kie-gpt-image batch store check")
         try:
-            scheduler.running()
+            scheduler.open()  # the library's one typed error for a store it cannot use (password masked)
         finally:
             scheduler.close()
     except InvalidInputError as exc:  # e.g. the redis package is missing
         raise StoreUnavailableError("--rate-store", exc.problem) from None
-    except Exception as exc:  # whatever the store's driver raises (sqlite3, redis, OSError)
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise StoreUnavailableError("--rate-store", f"cannot use {_masked(limits.store)}: {reason}") from None
+    except BudgetStoreError as exc:
+        raise StoreUnavailableError("--rate-store", " ".join(str(exc).split())) from None
 
 
 def _listen(args: argparse.Namespace, ctx: Context) -> CallbackListener | None:
