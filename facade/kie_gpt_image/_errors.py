@@ -222,8 +222,12 @@ class APIError(KieError):
         body: bytes | str | None = None,
         retry_after: float | None = None,
         task_id: str | None = None,
+        local: bool = False,
     ) -> None:
-        super().__init__(f"kie.ai code {code} on {operation}: {message}", task_id=task_id)
+        # ``local``: this client's own limit (``RateLimits``) answered, not kie.ai: never worded as kie.ai's.
+        super().__init__(
+            message if local else f"kie.ai code {code} on {operation}: {message}", task_id=task_id
+        )
         self.code = code
         self.msg = message
         """kie.ai's message (``msg`` or ``message`` in the reply)."""

@@ -162,9 +162,7 @@ class Flows:
             f"this client's own {what} (its RateLimits) had no room before the call's deadline; nothing "
             f"was sent to kie.ai for {operation}"
         )
-        error = RateLimitError(text, code=429, operation=operation)
-        error.message = text  # not "kie.ai code 429 on ...": kie.ai refused nothing
-        error.args = (text,)
+        error = RateLimitError(text, code=429, operation=operation, local=True)  # kie.ai refused nothing
         return Failure(error, "never_sent", transient=False)
 
     # ------------------------------------------------------------------------------- the attempt loop

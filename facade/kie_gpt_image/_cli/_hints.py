@@ -8,6 +8,7 @@ models of that subcommand that do take ``--resolution``.
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -42,9 +43,9 @@ def model_option_hint(argv: Sequence[str], message: str) -> str:
             and any("--" + f.name.replace("_", "-") == flag for f in spec.fields)
         ]
         if models:
-            # The catalog's own models first: the same maker's siblings are the likeliest meant.
-            family = (default or "").split("/")[0][:3]
-            models.sort(key=lambda model: (not model.startswith(family), model))
+            # The ids most like the model in use first: its own siblings are the likeliest meant.
+            chosen_id = given or default or ""
+            models.sort(key=lambda model: (-difflib.SequenceMatcher(None, model, chosen_id).ratio(), model))
             named = " and ".join(models[:3]) + (f" (and {len(models) - 3} more)" if len(models) > 3 else "")
             hints.append(f"{flag} is an option of {named}, not of {chosen}: add --model {models[0]}")
     return "; ".join(hints)
